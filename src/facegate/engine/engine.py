@@ -1,0 +1,142 @@
+"""``FaceEngine``: the one object the rest of facegate asks about faces.
+
+It owns the detector and recogniser (loaded once, never per request), decodes untrusted input,
+and returns typed ``Face`` values. It is safe to call from many threads: each model sits in an
+instance pool sized to the inference thread count.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from facegate.config import Settings
+from facegate.engine.align import align_face
+from facegate.engine.decode import ImageInput, decode_image
+from facegate.engine.detect import YuNetDetector
+from facegate.engine.embed import OnnxRecognizer, Recognizer, SFaceRecognizer, l2_normalise
+from facegate.engine.models import SFACE, YUNET, resolve
+from facegate.engine.quality import QualityRules, assess
+from facegate.engine.types import Detection, Face
+from facegate.errors import NoFace
+
+
+def prominence(detection: Detection, width: int, height: int) -> float:
+    """How likely a face is to be *the* subject of a photo: large and near the centre.
+
+    Used when one face must be chosen (verification, enrolment). The detector score alone is
+    a poor guide: on loosely cropped photos a sharp background face can outscore the subject.
+    """
+    cx, cy = detection.box.center
+    off_centre = math.hypot((cx - width / 2) / width, (cy - height / 2) / height)
+    return math.sqrt(detection.box.area) * max(0.0, 1.0 - 1.5 * off_centre)
+
+
+class FaceEngine:
+    """Detect, align, assess and embed faces. Thread-safe; build once per process."""
+
+    def __init__(self, settings: Settings | None = None, *, pool_size: int | None = None) -> None:
+        # OpenCV 5 warns on every net it builds that it ignores the (default) target; the
+        # message is not actionable and would fill every log.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        self.settings = settings or Settings()
+        s = self.settings
+        pool_size = pool_size or s.inference_threads
+        self.detector = YuNetDetector(
+            resolve(YUNET, s.detector_model),
+            nms_threshold=s.det_nms_threshold,
+            max_side=s.det_max_side,
+            min_face_size=s.min_face_size,
+            score_floor=min(s.det_score_threshold, 0.3),
+            pool_size=pool_size,
+        )
+        recognizer_model = resolve(SFACE, s.recognizer_model)
+        self.recognizer: Recognizer
+        if s.recognizer_backend == "opencv":
+            self.recognizer = SFaceRecognizer(recognizer_model, pool_size=pool_size)
+        else:
+            self.recognizer = OnnxRecognizer(
+                recognizer_model,
+                input_size=s.recognizer_input_size,
+                color_order=s.recognizer_color_order,
+                mean=s.recognizer_mean,
+                std=s.recognizer_std,
+            )
+        self.rules = QualityRules(
+            min_face_px=s.quality_min_face_px,
+            min_sharpness=s.quality_min_sharpness,
+            max_yaw_deg=s.quality_max_yaw_deg,
+            max_pitch_deg=s.quality_max_pitch_deg,
+            min_det_score=s.quality_min_det_score,
+        )
+
+    @property
+    def model_id(self) -> str:
+        """Identifies the embedding space: galleries are pinned to it."""
+        return self.recognizer.model.model_id
+
+    @property
+    def model_sha256(self) -> str:
+        return self.recognizer.model.sha256
+
+    def load(self, source: ImageInput) -> np.ndarray:
+        """Decode untrusted input into a BGR image (typed errors on bad input)."""
+        return decode_image(source, max_pixels=self.settings.max_image_pixels)
+
+    def detect(self, image: np.ndarray, score_threshold: float | None = None) -> list[Detection]:
+        """Every face in a decoded image, best score first."""
+        threshold = (
+            self.settings.det_score_threshold if score_threshold is None else score_threshold
+        )
+        return self.detector.detect(image, threshold)
+
+    def analyze(self, image: np.ndarray) -> list[Face]:
+        """Every face in the image, each aligned, quality-checked and embedded (one batch)."""
+        return self.describe(image, self.detect(image))
+
+    def main_face(self, image: np.ndarray) -> Face:
+        """The subject of a photo: the most prominent face, for enrolment and verification.
+
+        If nothing passes the normal detector threshold the detector's floor is tried, since
+        the photo is known to show a face; the low score then shows in ``quality``.
+        """
+        detections = self.detect(image) or self.detect(image, self.detector.score_floor)
+        if not detections:
+            raise NoFace("no face found in the image")
+        height, width = image.shape[:2]
+        best = max(detections, key=lambda d: prominence(d, width, height))
+        return self.describe(image, [best])[0]
+
+    def describe(self, image: np.ndarray, detections: list[Detection]) -> list[Face]:
+        """Align, assess and embed the given detections of ``image``."""
+        if not detections:
+            return []
+        size = self.recognizer.input_size
+        crops = [align_face(image, d.landmarks, size) for d in detections]
+        embeddings = self.embed_crops(crops)
+        return [
+            Face(
+                box=d.box,
+                landmarks=d.landmarks,
+                score=d.score,
+                quality=assess(d.box, d.landmarks, d.score, crop, self.rules),
+                embedding=embedding,
+            )
+            for d, crop, embedding in zip(detections, crops, embeddings, strict=True)
+        ]
+
+    def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Embeddings of aligned crops; with ``flip_average`` the mirror image is averaged in.
+
+        Averaging a face with its mirror cancels part of the pose and lighting asymmetry the
+        recogniser is sensitive to; it costs one more forward pass per face (batched).
+        """
+        if not self.settings.flip_average:
+            return self.recognizer.embed(crops)
+        both = self.recognizer.embed(
+            crops + [np.ascontiguousarray(crop[:, ::-1]) for crop in crops]
+        )
+        n = len(crops)
+        return l2_normalise(both[:n] + both[n:])

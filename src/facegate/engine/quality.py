@@ -1,0 +1,93 @@
+"""Face quality: is this face good enough to become a template?
+
+A blurred, tiny or strongly turned face makes a poor template and causes false matches later,
+so enrolment refuses it and says which check failed. Pose is estimated from the five
+landmarks alone (no extra model): it is coarse, but good enough to reject profiles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facegate.engine.align import TEMPLATE_112
+from facegate.engine.types import Box, Quality
+
+# Where the nose sits between the eye line and the mouth line on a frontal face (template).
+_FRONTAL_NOSE_RATIO = float(
+    (TEMPLATE_112[2, 1] - TEMPLATE_112[:2, 1].mean())
+    / (TEMPLATE_112[3:, 1].mean() - TEMPLATE_112[:2, 1].mean())
+)
+
+
+@dataclass(frozen=True)
+class QualityRules:
+    """Thresholds of the quality gate (from ``Settings``)."""
+
+    min_face_px: float = 48
+    min_sharpness: float = 40.0
+    max_yaw_deg: float = 40.0
+    max_pitch_deg: float = 35.0
+    min_det_score: float = 0.7
+
+
+def estimate_pose(landmarks: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees from five landmarks; 0, 0, 0 is a frontal, upright face."""
+    pts = np.asarray(landmarks, dtype=np.float64)
+    eye_l, eye_r, nose = pts[0], pts[1], pts[2]
+    mouth = (pts[3] + pts[4]) / 2
+    eye_vec = eye_r - eye_l
+    roll = math.degrees(math.atan2(eye_vec[1], eye_vec[0]))
+    # Rotate into the roll-free frame so yaw and pitch do not mix with head tilt.
+    c, s = math.cos(-math.radians(roll)), math.sin(-math.radians(roll))
+    rot = np.array([[c, -s], [s, c]])
+    eye_l, eye_r, nose, mouth = (rot @ p for p in (eye_l, eye_r, nose, mouth))
+    eye_dist = max(eye_r[0] - eye_l[0], 1e-6)
+    # Yaw: the nose tip moves sideways from the eyes' midpoint as the head turns.
+    offset = (nose[0] - (eye_l[0] + eye_r[0]) / 2) / (eye_dist / 2)
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, offset))))
+    # Pitch: the nose tip moves up or down between the eye line and the mouth line.
+    eye_y = (eye_l[1] + eye_r[1]) / 2
+    span = mouth[1] - eye_y
+    ratio = (nose[1] - eye_y) / span if abs(span) > 1e-6 else _FRONTAL_NOSE_RATIO
+    pitch = math.degrees(math.asin(max(-1.0, min(1.0, (ratio - _FRONTAL_NOSE_RATIO) * 2.0))))
+    return yaw, pitch, roll
+
+
+def sharpness(aligned: np.ndarray) -> float:
+    """Variance of the Laplacian of the aligned crop: low means blurred or featureless."""
+    gray = cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY) if aligned.ndim == 3 else aligned
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def assess(
+    box: Box, landmarks: np.ndarray, det_score: float, aligned: np.ndarray, rules: QualityRules
+) -> Quality:
+    """Measure a face and decide whether it passes ``rules``; failed checks are named."""
+    face_px = float(min(box.w, box.h))
+    sharp = sharpness(aligned)
+    yaw, pitch, roll = estimate_pose(landmarks)
+    reasons = []
+    if face_px < rules.min_face_px:
+        reasons.append(f"too_small: face is {face_px:.0f}px, need {rules.min_face_px:.0f}px")
+    if sharp < rules.min_sharpness:
+        reasons.append(f"blurry: sharpness {sharp:.0f}, need {rules.min_sharpness:.0f}")
+    if abs(yaw) > rules.max_yaw_deg:
+        reasons.append(f"turned: yaw {yaw:.0f} degrees, limit {rules.max_yaw_deg:.0f}")
+    if abs(pitch) > rules.max_pitch_deg:
+        reasons.append(f"tilted: pitch {pitch:.0f} degrees, limit {rules.max_pitch_deg:.0f}")
+    if det_score < rules.min_det_score:
+        reasons.append(f"unclear: detector score {det_score:.2f}, need {rules.min_det_score:.2f}")
+    return Quality(
+        face_px=face_px,
+        sharpness=sharp,
+        yaw=yaw,
+        pitch=pitch,
+        roll=roll,
+        det_score=det_score,
+        ok=not reasons,
+        reasons=tuple(reasons),
+    )

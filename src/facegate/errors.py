@@ -1,0 +1,62 @@
+"""Domain errors.
+
+Every failure a caller can cause or meet has its own type with a stable ``code``. The edges
+(HTTP API, stream protocol, CLI) map these codes to statuses and exit codes; the domain never
+knows about HTTP or sockets.
+"""
+
+from __future__ import annotations
+
+
+class FacegateError(Exception):
+    """Base of every expected facegate failure; ``code`` is stable and machine-readable."""
+
+    code = "error"
+
+
+class BadImage(FacegateError):
+    """The bytes are not a decodable image, or the image is empty or degenerate."""
+
+    code = "bad_image"
+
+
+class ImageTooLarge(FacegateError):
+    """The image has more pixels than allowed (guards against decompression bombs)."""
+
+    code = "image_too_large"
+
+
+class NoFace(FacegateError):
+    """No face was found where one was required."""
+
+    code = "no_face"
+
+
+class ModelError(FacegateError):
+    """A model file is missing, altered, or cannot be loaded."""
+
+    code = "model_error"
+
+
+class ModelMismatch(FacegateError):
+    """Embeddings from one model were offered to a gallery pinned to another."""
+
+    code = "model_mismatch"
+
+
+class UnknownPerson(FacegateError):
+    """The referenced person does not exist."""
+
+    code = "unknown_person"
+
+
+class Conflict(FacegateError):
+    """The request conflicts with stored data (for example a duplicate external id)."""
+
+    code = "conflict"
+
+
+class InvalidInput(FacegateError):
+    """A request is well-formed but its values are not acceptable."""
+
+    code = "invalid_input"
