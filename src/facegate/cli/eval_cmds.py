@@ -1,7 +1,79 @@
-"""Placeholder replaced in this session."""
+"""``facegate eval verify``, ``facegate eval identify`` and ``facegate calibrate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from facegate.cli.app import fail, print_json
+from facegate.config import Settings
+from facegate.engine import FaceEngine
+from facegate.errors import FacegateError
+
+eval_app = typer.Typer(help="Measure accuracy on labelled data (prints JSON with --json).")
+
+PairsOption = Annotated[
+    Path,
+    typer.Option("--pairs", exists=True, dir_okay=False, help="TSV: left_path right_path same"),
+]
+RootOption = Annotated[
+    Path | None,
+    typer.Option("--root", help="folder the paths are relative to (default: the pairs file's)"),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+@eval_app.command("verify")
+def eval_verify(
+    pairs: PairsOption,
+    root: RootOption = None,
+    folds: Annotated[
+        int | None, typer.Option(help="folds (default: 3 for 1,800 pairs, else 10)")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Verification accuracy with the LFW protocol: thresholds chosen on the other folds."""
+    from facegate.eval.verification import evaluate_verification
+
+    try:
+        report = evaluate_verification(FaceEngine(Settings()), pairs, root, folds)
+    except FacegateError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        print_json(report)
+        return
+    typer.echo(
+        f"{report['pairs']} pairs, {report['folds']} folds: accuracy {report['accuracy']:.4f} "
+        f"± {report['accuracy_std']:.4f}, AUC {report['auc']:.4f}, "
+        f"TAR@FAR=0.1% {report['tar_at_far']['0.001']:.4f}, threshold {report['threshold']:.3f}, "
+        f"no face in {report['no_face']} image(s), {report['ms_per_image']:.1f} ms/image"
+    )
+
+
+def calibrate_command(
+    pairs: PairsOption,
+    far: Annotated[float, typer.Option(help="target false-accept rate")] = 0.001,
+    root: RootOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print the similarity threshold that keeps false accepts at or below FAR."""
+    from facegate.eval.verification import calibrate
+
+    try:
+        report = calibrate(FaceEngine(Settings()), pairs, far, root)
+    except FacegateError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        print_json(report)
+        return
+    typer.echo(
+        f"threshold {report['threshold']:.4f} for FAR <= {far} "
+        f"({report['impostor_pairs']} impostor pairs); TAR there: {report['tar']:.4f}"
+    )
+
 
 def register(app: typer.Typer) -> None:
-    """Register nothing yet."""
+    app.add_typer(eval_app, name="eval")
+    app.command("calibrate")(calibrate_command)

@@ -1,0 +1,1 @@
+"""Accuracy measurement: verification (LFW protocol) and open-set identification."""
