@@ -1,7 +1,119 @@
-"""Placeholder replaced in this session."""
+"""``facegate bench ...``: benchmarks that print JSON.
+
+Each benchmark is one command on ``bench_app``; modules that add more (e.g. ``bench gallery``)
+expose a ``register_*(bench_app)`` function and are wired in ``register`` below, so adding
+one is one import and one call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 
+from facegate.cli.app import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, fail, print_json
+from facegate.config import Settings
+from facegate.errors import FacegateError
+
+bench_app = typer.Typer(help="Benchmarks that print JSON", no_args_is_help=True)
+
+
+def _human(report: dict[str, Any]) -> str:
+    """A few readable lines; the JSON carries everything else."""
+    lines = [
+        f"{report['video']}: {report['frames']} frames at {report['width']}x{report['height']}, "
+        f"flip_average={report['settings']['flip_average']}, "
+        f"det_max_side={report['settings']['det_max_side']}"
+    ]
+    rows = [
+        (f"facegate ({report['threads']} threads)", report["facegate"]),
+        ("facegate (1 thread)", report.get("facegate_single_thread")),
+        ("face_recognition (1 thread)", report.get("face_recognition")),
+    ]
+    for label, stats in rows:
+        if not stats:
+            continue
+        lines.append(
+            f"  {label:<30} {stats['fps']:7.2f} fps   p50 {stats['ms_per_frame_p50']:7.1f} ms"
+            f"   p95 {stats['ms_per_frame_p95']:7.1f} ms"
+            f"   {stats['faces_per_frame']:.2f} faces/frame"
+        )
+    if report.get("ratio_fps") is not None:
+        lines.append(
+            f"  ratio_fps {report['ratio_fps']:.2f}x "
+            f"(single thread {report['ratio_fps_single_thread']:.2f}x)"
+        )
+    return "\n".join(lines)
+
+
+@bench_app.command("engine")
+def engine_bench(
+    video: Annotated[Path, typer.Option("--video", help="video file; every frame is used")],
+    width: Annotated[int, typer.Option(min=32, help="resize frames to this width")] = 640,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="facegate worker threads (default: inference_threads)"),
+    ] = None,
+    max_frames: Annotated[
+        int | None, typer.Option(min=1, help="use only the first M frames")
+    ] = None,
+    pool_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="model instances per model (default: = threads; 1 = shared)"),
+    ] = None,
+    single_thread: Annotated[
+        bool, typer.Option(help="also time facegate on one thread (the honest floor)")
+    ] = True,
+    baseline: Annotated[
+        bool, typer.Option(help="also time face_recognition (needed for ratio_fps)")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON")] = False,
+) -> None:
+    """Frames/s of facegate (detect + align + embed) against face_recognition on one video.
+
+    Engine settings come from FACEGATE_* variables (e.g. FACEGATE_FLIP_AVERAGE=false).
+    """
+    from facegate.bench.engine_bench import VideoError, run_engine_bench
+
+    try:
+        result = run_engine_bench(
+            video,
+            width=width,
+            threads=threads,
+            max_frames=max_frames,
+            settings=Settings(),
+            pool_size=pool_size,
+            single_thread=single_thread,
+            baseline=baseline,
+        )
+    except FacegateError as exc:
+        fail(exc, as_json=as_json)
+    except VideoError as exc:
+        _fail_plain("bad_video", str(exc), EXIT_BAD_INPUT, as_json=as_json)
+    except ImportError as exc:
+        _fail_plain(
+            "missing_baseline",
+            f"{exc}; install the bench extra with `make setup` or pass --no-baseline",
+            EXIT_ENVIRONMENT,
+            as_json=as_json,
+        )
+    report = result.as_dict()
+    if as_json:
+        print_json(report)
+    else:
+        typer.echo(_human(report))
+
+
+def _fail_plain(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
+    """Report a benchmark-only error (not a domain error) the way ``fail`` does."""
+    if as_json:
+        print_json({"error": {"code": code, "message": message}})
+    else:
+        typer.echo(f"error ({code}): {message}", err=True)
+    raise typer.Exit(exit_code)
+
 
 def register(app: typer.Typer) -> None:
-    """Register nothing yet."""
+    """Attach ``facegate bench`` (and every benchmark module's commands) to ``app``."""
+    app.add_typer(bench_app, name="bench")

@@ -1,0 +1,1 @@
+"""Benchmarks: measured, printed as JSON, never asserted as wall-clock limits in tests."""

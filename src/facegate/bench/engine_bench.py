@@ -1,0 +1,342 @@
+"""``facegate bench engine``: facegate's face engine against ``face_recognition`` on one video.
+
+Why it is built this way:
+
+- Every frame is decoded and resized **once, up front**, into memory, so video decoding costs
+  neither contender anything and both see exactly the same pixels.
+- Facegate is timed as the product runs it: frames go through ``FaceEngine.analyze`` (detect,
+  align, quality, embed every face) on a bounded thread pool, because the product runs
+  inference on one shared pool of threads and OpenCV releases the GIL. Throughput is frames
+  divided by wall time; latency percentiles come from each frame's own timing. A single-thread
+  run is reported beside it so neither number hides the other.
+- ``face_recognition`` runs the way its users run it: one thread, ``face_locations`` with the
+  HOG detector and its default one upsampling, then ``face_encodings`` on those locations, on
+  RGB frames (what dlib expects).
+- Every model instance is warmed up before timing starts: the product loads models once at
+  start-up, so first-call costs (net allocation, lazy pool growth) are not per-frame costs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facegate.config import Settings
+from facegate.engine import FaceEngine
+
+
+class VideoError(RuntimeError):
+    """The video could not be opened or held no frames."""
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """One contender's timings over the same frames."""
+
+    name: str
+    threads: int
+    frames: int
+    wall_s: float
+    frame_ms: tuple[float, ...]
+    faces: int
+    cpu_s: float
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall_s if self.wall_s > 0 else 0.0
+
+    def percentile_ms(self, q: float) -> float:
+        """The ``q``-th percentile (0-100) of per-frame latency, linear interpolation."""
+        return float(np.percentile(self.frame_ms, q)) if self.frame_ms else 0.0
+
+    @property
+    def faces_per_frame(self) -> float:
+        return self.faces / self.frames if self.frames else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fps": round(self.fps, 2),
+            "ms_per_frame_p50": round(self.percentile_ms(50), 2),
+            "ms_per_frame_p95": round(self.percentile_ms(95), 2),
+            "ms_per_frame_mean": round(statistics.fmean(self.frame_ms), 2)
+            if self.frame_ms
+            else 0.0,
+            "faces_per_frame": round(self.faces_per_frame, 3),
+            "cpu_ms_per_frame": round(self.cpu_s * 1000.0 / self.frames, 2) if self.frames else 0.0,
+            "frames": self.frames,
+            "wall_s": round(self.wall_s, 3),
+            "threads": self.threads,
+            **self.notes,
+        }
+
+
+def load_frames(video: Path, width: int, max_frames: int | None = None) -> list[np.ndarray]:
+    """Decode the video's frames (BGR), each resized to ``width`` keeping the aspect ratio.
+
+    Decoding happens here, before any clock starts, so it is charged to neither contender.
+    """
+    if not video.is_file():
+        raise VideoError(f"video not found: {video}")
+    capture = cv2.VideoCapture(str(video))
+    if not capture.isOpened():
+        raise VideoError(f"cannot open video: {video}")
+    frames: list[np.ndarray] = []
+    try:
+        while max_frames is None or len(frames) < max_frames:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            height, frame_width = frame.shape[:2]
+            if frame_width != width:
+                size = (width, max(1, round(height * width / frame_width)))
+                shrinking = width < frame_width
+                interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+                frame = cv2.resize(frame, size, interpolation=interpolation)
+            frames.append(np.ascontiguousarray(frame))
+    finally:
+        capture.release()
+    if not frames:
+        raise VideoError(f"no frames could be decoded from {video}")
+    return frames
+
+
+def _timed(work: Callable[[np.ndarray], int], frame: np.ndarray) -> tuple[float, int]:
+    """Run ``work`` on one frame: (milliseconds, faces found)."""
+    start = time.perf_counter()
+    faces = work(frame)
+    return (time.perf_counter() - start) * 1000.0, faces
+
+
+def run_frames(
+    name: str,
+    work: Callable[[np.ndarray], int],
+    frames: Sequence[np.ndarray],
+    threads: int,
+    notes: dict[str, Any] | None = None,
+) -> RunStats:
+    """Time ``work`` over every frame with ``threads`` workers and a bounded number in flight.
+
+    At most ``2 * threads`` frames are submitted ahead, like a real feed that cannot hand over
+    frames it has not yet received; the bound also keeps the pool from queuing the whole video.
+    With one thread the frames run inline (no executor overhead in the baseline number).
+    Process CPU time is recorded too: on a shared machine other processes stretch wall time
+    but hardly CPU time, so ``cpu_ms_per_frame`` shows whether a slow run was just crowded.
+    """
+    frame_ms: list[float] = []
+    faces = 0
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    if threads <= 1:
+        for frame in frames:
+            ms, n = _timed(work, frame)
+            frame_ms.append(ms)
+            faces += n
+    else:
+        in_flight: deque[Future[tuple[float, int]]] = deque()
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench") as pool:
+            for frame in frames:
+                if len(in_flight) >= 2 * threads:
+                    ms, n = in_flight.popleft().result()
+                    frame_ms.append(ms)
+                    faces += n
+                in_flight.append(pool.submit(_timed, work, frame))
+            while in_flight:
+                ms, n = in_flight.popleft().result()
+                frame_ms.append(ms)
+                faces += n
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    return RunStats(
+        name=name,
+        threads=max(1, threads),
+        frames=len(frames),
+        wall_s=wall,
+        frame_ms=tuple(frame_ms),
+        faces=faces,
+        cpu_s=cpu,
+        notes=dict(notes or {}),
+    )
+
+
+def warm_up(engine: FaceEngine, frames: Sequence[np.ndarray], threads: int) -> None:
+    """Make every pooled model instance exist and run once before any clock starts.
+
+    The pools grow lazily, so a first timed call would otherwise include building a net. A
+    barrier holds ``threads`` callers inside ``analyze`` together, which forces the pool to
+    create one instance per concurrent caller (as the product's pool does at its first load).
+    """
+    sample = frames[: max(1, min(len(frames), 4))]
+    barrier = threading.Barrier(threads)
+
+    def one(index: int) -> None:
+        barrier.wait()
+        for frame in sample[index % len(sample) :] or sample:
+            engine.analyze(frame)
+
+    if threads <= 1:
+        one(0)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(one, range(threads)))
+
+
+def facegate_run(
+    engine: FaceEngine,
+    frames: Sequence[np.ndarray],
+    threads: int,
+    *,
+    pool_size: int,
+    label: str = "facegate",
+) -> RunStats:
+    """Facegate's detect + align + quality + embed for all faces of every frame.
+
+    ``analyze`` is what the product calls per frame, so the quality checks it adds (a few
+    hundred microseconds per face) are part of the number, as they are part of the product.
+    """
+
+    def work(frame: np.ndarray) -> int:
+        return len(engine.analyze(frame))
+
+    warm_up(engine, frames, threads)
+    return run_frames(label, work, frames, threads, {"pool_size": pool_size})
+
+
+def face_recognition_run(frames: Sequence[np.ndarray]) -> RunStats:
+    """The baseline: dlib HOG detection + ResNet encodings, one thread, RGB frames.
+
+    Frames are converted to RGB before timing (a one-off preparation, like decoding); the
+    conversion is what its users do once per frame too, but it is ~0.1 ms and would only blur
+    the comparison of the two models.
+    """
+    import face_recognition  # imported here: the baseline is optional (``bench`` extra)
+
+    rgb_frames = [np.ascontiguousarray(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)) for f in frames]
+
+    def work(frame: np.ndarray) -> int:
+        locations = face_recognition.face_locations(frame, model="hog")
+        encodings = face_recognition.face_encodings(frame, known_face_locations=locations)
+        return len(encodings)
+
+    work(rgb_frames[0])  # warm-up: first dlib call allocates its buffers
+    notes = {
+        "detector": "hog",
+        "number_of_times_to_upsample": 1,
+        "encoding_model": "small",
+        "num_jitters": 1,
+    }
+    return run_frames("face_recognition", work, rgb_frames, threads=1, notes=notes)
+
+
+@dataclass(frozen=True)
+class EngineBench:
+    """The whole comparison, ready to print."""
+
+    video: Path
+    width: int
+    height: int
+    frames: int
+    threads: int
+    settings: Settings
+    facegate: RunStats
+    facegate_single: RunStats | None
+    baseline: RunStats | None
+
+    @property
+    def ratio_fps(self) -> float | None:
+        if self.baseline is None or self.baseline.fps == 0:
+            return None
+        return self.facegate.fps / self.baseline.fps
+
+    @property
+    def ratio_fps_single(self) -> float | None:
+        if self.baseline is None or self.facegate_single is None or self.baseline.fps == 0:
+            return None
+        return self.facegate_single.fps / self.baseline.fps
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.settings
+
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 2)
+
+        return {
+            "video": self.video.name,
+            "width": self.width,
+            "height": self.height,
+            "frames": self.frames,
+            "threads": self.threads,
+            "ratio_fps": rounded(self.ratio_fps),
+            "ratio_fps_single_thread": rounded(self.ratio_fps_single),
+            "facegate": self.facegate.as_dict(),
+            "facegate_single_thread": (
+                self.facegate_single.as_dict() if self.facegate_single else None
+            ),
+            "face_recognition": self.baseline.as_dict() if self.baseline else None,
+            "settings": {
+                "flip_average": s.flip_average,
+                "det_max_side": s.det_max_side,
+                "det_score_threshold": s.det_score_threshold,
+                "min_face_size": s.min_face_size,
+                "recognizer_backend": s.recognizer_backend,
+                "opencv_threads": cv2.getNumThreads(),
+            },
+            "timing": (
+                "frames decoded and resized before timing; fps = frames / wall time; "
+                "percentiles from each frame's own time; models warmed up first"
+            ),
+        }
+
+
+def run_engine_bench(
+    video: Path,
+    *,
+    width: int = 640,
+    threads: int | None = None,
+    max_frames: int | None = None,
+    settings: Settings | None = None,
+    pool_size: int | None = None,
+    single_thread: bool = True,
+    baseline: bool = True,
+) -> EngineBench:
+    """Decode once, then time facegate (``threads`` and, unless told not, 1) and the baseline.
+
+    ``pool_size`` defaults to ``threads`` (one model instance per worker, the engine's default);
+    ``pool_size=1`` measures one shared instance instead.
+    """
+    settings = settings or Settings()
+    threads = threads or settings.inference_threads
+    frames = load_frames(video, width, max_frames)
+    pool_size = pool_size or threads
+    engine = FaceEngine(settings, pool_size=pool_size)
+    product = facegate_run(engine, frames, threads, pool_size=pool_size)
+    single = None
+    if single_thread and threads > 1:
+        single = facegate_run(
+            engine, frames, 1, pool_size=pool_size, label="facegate_single_thread"
+        )
+    elif single_thread:
+        single = product
+    reference = face_recognition_run(frames) if baseline else None
+    height = frames[0].shape[0]
+    return EngineBench(
+        video=video,
+        width=width,
+        height=height,
+        frames=len(frames),
+        threads=threads,
+        settings=settings,
+        facegate=product,
+        facegate_single=single,
+        baseline=reference,
+    )
