@@ -61,3 +61,19 @@ class Settings(BaseSettings):
 
     # Inference: one bounded pool shared by every caller.
     inference_threads: int = Field(2, ge=1)
+
+    # Gallery (facegate.gallery; see docs/gallery.md). Appended block: keep gallery settings here.
+    gallery_exact_max: int = Field(
+        50_000, ge=0, description="exact search up to this many templates, approximate beyond"
+    )
+    gallery_approx_index: Literal["pq", "hnsw"] = "pq"
+    gallery_aggregation: Literal["max", "top2", "blend"] = "max"
+    gallery_blend_alpha: float = Field(0.5, ge=0.0, le=1.0)
+    gallery_min_margin: float = Field(0.0, ge=0.0, description="required lead over runner-up")
+    gallery_search_k: int = Field(50, ge=1, description="nearest templates fetched per face")
+    gallery_top_k: int = Field(5, ge=1, description="candidate people reported per face")
+    gallery_store_thumbnails: bool = Field(True, description="keep a face thumbnail per template")
+    gallery_poll_interval_s: float = Field(
+        1.0, ge=0.0, description="SQLite: how often idle workers check for changes (0: never)"
+    )
+    gallery_busy_timeout_ms: int = Field(10_000, ge=0)

@@ -1,0 +1,265 @@
+"""``Gallery``: the one object the rest of facegate asks about people and matches.
+
+It joins the store (the truth, shared by every process) and this process's vector index, and
+enforces the write rule: **commit to the database first, then bring the index up to the new
+revision**. Every search first compares the index's revision with the stored one and catches
+up by replaying the change log (or rebuilds, if the log was pruned past it), so any number of
+worker processes agree as soon as a change is committed. A background thread keeps idle
+workers current: PostgreSQL LISTEN/NOTIFY wakes it on every commit; with SQLite it polls.
+
+Thread-safe: one lock serialises index updates and searches (a search is well under a
+millisecond at office scale and a few at a million templates, small next to embedding a face).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from itertools import groupby
+from types import TracebackType
+
+import numpy as np
+
+from facegate.config import Settings
+from facegate.gallery.db import PostgresDatabase, open_database
+from facegate.gallery.index import Hits, IndexParams, VectorIndex
+from facegate.gallery.matcher import Match, Matcher, MatcherParams, aggregate
+from facegate.gallery.store import SqlStore
+from facegate.gallery.types import Change, JsonObject, NewTemplate, Person, PersonPage, Template
+
+log = logging.getLogger(__name__)
+
+
+def open_store(settings: Settings) -> SqlStore:
+    """The store the settings point at (migrated, ready to use)."""
+    db = open_database(
+        settings.data_dir, settings.database_url, busy_timeout_ms=settings.gallery_busy_timeout_ms
+    )
+    return SqlStore(db, store_thumbnails=settings.gallery_store_thumbnails)
+
+
+class Gallery:
+    """People, templates and open-set matching over a shared database. Build once per process."""
+
+    def __init__(
+        self, settings: Settings, *, store: SqlStore | None = None, background: bool = True
+    ) -> None:
+        self.settings = settings
+        self.store = store or open_store(settings)
+        self.index_params = IndexParams(
+            exact_max=settings.gallery_exact_max, approx=settings.gallery_approx_index
+        )
+        self.matcher = Matcher(
+            MatcherParams(
+                threshold=settings.match_threshold,
+                min_margin=settings.gallery_min_margin,
+                aggregation=settings.gallery_aggregation,
+                blend_alpha=settings.gallery_blend_alpha,
+                top_k=settings.gallery_top_k,
+            )
+        )
+        self._lock = threading.RLock()
+        self._index: VectorIndex | None = None
+        self._revision = -1
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rebuild()
+        if background:
+            self._thread = threading.Thread(target=self._watch, name="gallery-sync", daemon=True)
+            self._thread.start()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.store.close()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _watch(self) -> None:
+        db = self.store.db
+        if isinstance(db, PostgresDatabase):
+            db.listen(self._sync_quietly, self._stop)
+            return
+        interval = self.settings.gallery_poll_interval_s
+        if interval <= 0:
+            return
+        while not self._stop.wait(interval):
+            self._sync_quietly()
+
+    def _sync_quietly(self) -> None:
+        try:
+            self.sync()
+        except Exception:  # the next search retries; a background thread must not die
+            log.exception("gallery catch-up failed")
+
+    # -- keeping the index current -----------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        """The revision this process's index reflects."""
+        return self._revision
+
+    @property
+    def index_kind(self) -> str:
+        return self._index.kind if self._index is not None else "exact"
+
+    def rebuild(self) -> None:
+        """Rebuild the index from a consistent snapshot of the database."""
+        snapshot = self.store.snapshot()
+        with self._lock:
+            if len(snapshot.template_ids):
+                dim = snapshot.vectors.shape[1]
+                self._index = VectorIndex.from_snapshot(snapshot, dim, self.index_params)
+            else:
+                self._index = None
+            self._revision = snapshot.revision
+        log.info(
+            "gallery index rebuilt: %d templates at revision %d",
+            len(snapshot.template_ids),
+            snapshot.revision,
+        )
+
+    def sync(self) -> int:
+        """Catch up with the database if it has moved on; returns the revision now reflected."""
+        if self.store.revision() == self._revision:
+            return self._revision
+        with self._lock:
+            changes = self.store.changes_since(self._revision)
+            if not changes.complete:
+                self.rebuild()
+                return self._revision
+            for (op, _rev), group in groupby(changes.changes, key=lambda c: (c.op, c.revision)):
+                self._apply(op, list(group))
+            self._revision = changes.revision
+            return self._revision
+
+    def _apply(self, op: str, changes: list[Change]) -> None:
+        if op == "add":
+            present = [c for c in changes if c.embedding is not None]
+            if not present:
+                return
+            vectors = np.stack([c.embedding for c in present if c.embedding is not None])
+            if self._index is None:
+                self._index = VectorIndex(vectors.shape[1], self.index_params)
+            self._index.add(
+                (c.template_id for c in present), (c.person_id for c in present), vectors
+            )
+        elif self._index is None:
+            return
+        elif op == "remove":
+            self._index.remove(c.template_id for c in changes)
+        elif op == "move":
+            for person_id, group in groupby(changes, key=lambda c: c.person_id):
+                self._index.move((c.template_id for c in group), person_id)
+
+    def index_contents(self) -> dict[int, int]:
+        """Template id → person id as this process's index holds it (tests, diagnostics)."""
+        with self._lock:
+            return self._index.contents() if self._index is not None else {}
+
+    # -- matching ----------------------------------------------------------------------------
+
+    def search(self, probe: np.ndarray, k: int | None = None) -> Hits:
+        """The nearest templates to a unit probe vector (after catching up)."""
+        self.sync()
+        with self._lock:
+            if self._index is None:
+                empty = np.zeros(0, np.int64)
+                return Hits(empty, empty.copy(), np.zeros(0, np.float32))
+            return self._index.search(probe, k or self.settings.gallery_search_k)
+
+    def identify(self, probe: np.ndarray) -> Match:
+        """Who a face embedding shows: a known person, or unknown (``Match.person is None``)."""
+        return self.identify_many([probe])[0]
+
+    def identify_many(self, probes: Sequence[np.ndarray]) -> list[Match]:
+        """``identify`` for every face of a frame, with one catch-up and one name lookup."""
+        self.sync()
+        ranked = []
+        with self._lock:
+            index = self._index
+            for probe in probes:
+                if index is None:
+                    ranked.append([])
+                    continue
+                hits = index.search(probe, self.settings.gallery_search_k)
+                ranked.append(self.matcher.rank(probe, hits, index.person_vectors))
+        wanted = {r.person_id for rs in ranked for r in rs[: self.settings.gallery_top_k + 1]}
+        people = self.store.get_people(wanted)
+        return [self.matcher.decide(rs, people) for rs in ranked]
+
+    def score_person(self, probe: np.ndarray, person_id: int) -> float | None:
+        """The probe's aggregated score against one person (1:1 verification); None if the
+        person has no templates. Raises ``UnknownPerson`` for an unknown id."""
+        self.store.get_person(person_id)
+        self.sync()
+        with self._lock:
+            if self._index is None:
+                return None
+            vectors = self._index.person_vectors(person_id)
+        if len(vectors) == 0:
+            return None
+        probe = np.asarray(probe, np.float32).reshape(-1)
+        return aggregate(vectors @ probe, probe, vectors, self.matcher.params)
+
+    # -- writes: database first, then the index ----------------------------------------------
+
+    def create_person(
+        self, name: str, *, external_id: str | None = None, metadata: JsonObject | None = None
+    ) -> Person:
+        return self.store.create_person(name, external_id=external_id, metadata=metadata)
+
+    def add_templates(
+        self, person_id: int, templates: Sequence[NewTemplate]
+    ) -> list[Template | None]:
+        """Store templates (None for a photo the person already has), then index them."""
+        result = self.store.add_templates(person_id, templates)
+        self.sync()
+        return result
+
+    def delete_person(self, person_id: int) -> int:
+        """Erase a person, their templates and thumbnails; returns the templates erased."""
+        erased = self.store.delete_person(person_id)
+        self.sync()
+        return erased
+
+    def merge_people(self, source_id: int, target_id: int) -> Person:
+        person = self.store.merge_people(source_id, target_id)
+        self.sync()
+        return person
+
+    def delete_template(self, template_id: int) -> None:
+        self.store.delete_template(template_id)
+        self.sync()
+
+    def update_person(self, person_id: int, **changes: object) -> Person:
+        return self.store.update_person(person_id, **changes)  # type: ignore[arg-type]
+
+    def rename_person(self, person_id: int, name: str) -> Person:
+        return self.store.rename_person(person_id, name)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get_person(self, person_id: int) -> Person:
+        return self.store.get_person(person_id)
+
+    def list_people(
+        self, query: str | None = None, *, limit: int = 50, offset: int = 0
+    ) -> PersonPage:
+        return self.store.list_people(query, limit=limit, offset=offset)
+
+    def list_templates(self, person_id: int) -> list[Template]:
+        return self.store.list_templates(person_id)

@@ -1,0 +1,134 @@
+"""The open-set decision: which enrolled person a probe embedding shows, or nobody.
+
+A person's score aggregates their templates' cosine similarities to the probe. The best
+person is accepted when the score reaches the calibrated threshold and leads the runner-up by
+at least ``min_margin``; otherwise the answer is "unknown", a first-class result rather than
+an error. Aggregations (measured on the dev set; see docs/gallery.md):
+
+- ``max``: the best template. The baseline.
+- ``top2``: the mean of the two best templates (the best alone for one-template people).
+- ``blend``: ``blend_alpha`` * best template + (1 - ``blend_alpha``) * similarity to the
+  person's mean template (re-normalised), which rewards agreeing with the whole set.
+
+The index supplies the nearest templates; every candidate person's *other* templates are then
+scored exactly so an aggregation never depends on which templates happened to make the cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from facegate.gallery.index import Hits
+from facegate.gallery.types import Person
+
+Aggregation = Literal["max", "top2", "blend"]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One person and their aggregated score for a probe."""
+
+    person: Person
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The open-set answer for one probe.
+
+    ``person`` is None for "unknown". ``score`` is the best person's aggregated similarity
+    (reported for unknowns too), ``margin`` its lead over the runner-up (the score itself when
+    there is no runner-up, as if one scored 0). ``candidates`` are the top people, best first.
+    """
+
+    person: Person | None
+    score: float
+    margin: float
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def known(self) -> bool:
+        return self.person is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A person id and score before names are looked up (the index knows only ids)."""
+
+    person_id: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class MatcherParams:
+    threshold: float
+    min_margin: float = 0.0
+    aggregation: Aggregation = "max"
+    blend_alpha: float = 0.5
+    top_k: int = 5  # candidates reported
+
+
+def aggregate(
+    scores: np.ndarray, probe: np.ndarray, vectors: np.ndarray, params: MatcherParams
+) -> float:
+    """One person's score from their template scores (any order) and vectors."""
+    if len(scores) == 0:
+        return -1.0
+    ordered = np.sort(scores)[::-1]
+    if params.aggregation == "top2":
+        return float(ordered[:2].mean())
+    if params.aggregation == "blend":
+        centre = vectors.mean(axis=0)
+        norm = float(np.linalg.norm(centre))
+        centre_score = float(centre @ probe) / norm if norm > 1e-6 else float(ordered[0])
+        return params.blend_alpha * float(ordered[0]) + (1 - params.blend_alpha) * centre_score
+    return float(ordered[0])
+
+
+class Matcher:
+    """Turns nearest-template hits into ranked people and an open-set decision."""
+
+    def __init__(self, params: MatcherParams) -> None:
+        self.params = params
+
+    def rank(
+        self, probe: np.ndarray, hits: Hits, vectors_of: Callable[[int], np.ndarray]
+    ) -> list[Ranked]:
+        """Every person among the hits, scored by the aggregation, best first.
+
+        ``vectors_of(person_id)`` returns all of that person's template vectors.
+        """
+        probe = np.asarray(probe, np.float32).reshape(-1)
+        ranked: list[Ranked] = []
+        for person_id in dict.fromkeys(hits.person_ids.tolist()):
+            if self.params.aggregation == "max":
+                # The hits are the nearest templates: the first one of a person is their max.
+                best = float(hits.scores[hits.person_ids == person_id].max())
+                ranked.append(Ranked(int(person_id), best))
+                continue
+            vectors = vectors_of(int(person_id))
+            score = aggregate(vectors @ probe, probe, vectors, self.params)
+            ranked.append(Ranked(int(person_id), score))
+        ranked.sort(key=lambda r: r.score, reverse=True)
+        return ranked
+
+    def decide(self, ranked: list[Ranked], people: dict[int, Person]) -> Match:
+        """The open-set answer from ranked people (``people`` gives their records).
+
+        People missing from ``people`` (deleted since the index was read) are skipped.
+        """
+        present = [r for r in ranked if r.person_id in people]
+        if not present:
+            return Match(None, 0.0, 0.0, ())
+        best = present[0]
+        runner_up = present[1].score if len(present) > 1 else 0.0
+        margin = best.score - runner_up
+        known = best.score >= self.params.threshold and margin >= self.params.min_margin
+        candidates = tuple(
+            Candidate(people[r.person_id], r.score) for r in present[: self.params.top_k]
+        )
+        return Match(people[best.person_id] if known else None, best.score, margin, candidates)

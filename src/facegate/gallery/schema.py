@@ -1,0 +1,124 @@
+"""Numbered schema migrations, one list per SQL dialect, applied in order at start-up.
+
+They live in Python rather than ``.sql`` files so that they ship inside any wheel without
+package-data configuration. A migration is never edited once released: add the next number.
+Applied versions are recorded in ``schema_migrations``; start-up applies the missing ones
+under a write lock, so several processes starting at once migrate exactly once.
+
+Design points shared by both dialects:
+
+- ids are never reused (SQLite ``AUTOINCREMENT``, PostgreSQL identity): template ids are the
+  vector index's ids, and a stale worker must never confuse a new template with a deleted one.
+- ``templates.person_id`` cascades on delete: deleting a person erases templates and
+  thumbnails in the same transaction (privacy).
+- ``UNIQUE (person_id, source_sha256)``: the same photo is enrolled once per person, which
+  makes enrolment resumable. NULL hashes are not compared (several are allowed).
+- ``gallery_meta`` is a single row: the revision every index compares against, the pinned
+  model, and ``log_floor`` (changes at or below it may have been pruned from the log).
+- ``gallery_changes`` is the change log that lets an index catch up incrementally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Dialect = Literal["sqlite", "postgres"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+_SQLITE_0001 = """
+CREATE TABLE people (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    external_id TEXT UNIQUE,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE templates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    embedding BLOB NOT NULL,
+    model_id TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    quality TEXT NOT NULL DEFAULT '{}',
+    source_sha256 TEXT,
+    thumbnail BLOB,
+    created_at TEXT NOT NULL,
+    UNIQUE (person_id, source_sha256)
+);
+CREATE INDEX templates_source ON templates(source_sha256);
+CREATE TABLE gallery_meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    revision INTEGER NOT NULL,
+    model_id TEXT,
+    model_sha256 TEXT,
+    log_floor INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO gallery_meta (id, revision) VALUES (1, 0);
+CREATE TABLE gallery_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    revision INTEGER NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('add', 'remove', 'move')),
+    template_id INTEGER NOT NULL,
+    person_id INTEGER NOT NULL
+);
+CREATE INDEX gallery_changes_revision ON gallery_changes(revision);
+"""
+
+_POSTGRES_0001 = """
+CREATE TABLE people (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL,
+    external_id TEXT UNIQUE,
+    metadata JSONB NOT NULL DEFAULT '{}',
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE templates (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    person_id BIGINT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    embedding BYTEA NOT NULL,
+    model_id TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    quality JSONB NOT NULL DEFAULT '{}',
+    source_sha256 TEXT,
+    thumbnail BYTEA,
+    created_at TIMESTAMPTZ NOT NULL,
+    UNIQUE (person_id, source_sha256)
+);
+CREATE INDEX templates_source ON templates(source_sha256);
+CREATE TABLE gallery_meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    revision BIGINT NOT NULL,
+    model_id TEXT,
+    model_sha256 TEXT,
+    log_floor BIGINT NOT NULL DEFAULT 0
+);
+INSERT INTO gallery_meta (id, revision) VALUES (1, 0);
+CREATE TABLE gallery_changes (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    revision BIGINT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('add', 'remove', 'move')),
+    template_id BIGINT NOT NULL,
+    person_id BIGINT NOT NULL
+);
+CREATE INDEX gallery_changes_revision ON gallery_changes(revision);
+"""
+
+MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
+    "sqlite": (Migration(1, "init", _SQLITE_0001),),
+    "postgres": (Migration(1, "init", _POSTGRES_0001),),
+}
+
+
+def statements(sql: str) -> list[str]:
+    """Split a migration into statements (our migrations contain no ``;`` inside literals)."""
+    return [part.strip() for part in sql.split(";") if part.strip()]

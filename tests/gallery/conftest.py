@@ -1,0 +1,83 @@
+"""Gallery fixtures: every store test runs against SQLite and against a real PostgreSQL.
+
+PostgreSQL is the session's throwaway cluster (tests/pg.py) unless
+``FACEGATE_TEST_DATABASE_URL`` names one; each test gets an empty schema.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facegate.config import Settings
+from facegate.gallery import Gallery, NewTemplate
+from tests.pg import PostgresCluster, PostgresUnavailable
+
+MODEL_ID = "test-model"
+MODEL_SHA = "ab" * 32
+DIM = 128
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A PostgreSQL superuser URL: $FACEGATE_TEST_DATABASE_URL, else a cluster of our own."""
+    external = os.environ.get("FACEGATE_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    try:
+        cluster = PostgresCluster().start()
+    except PostgresUnavailable as error:
+        pytest.skip(f"PostgreSQL cannot be started: {error}")
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+def _reset_schema(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings for an empty gallery on the parametrised backend."""
+    url = None
+    if backend == "postgres":
+        url = request.getfixturevalue("pg_admin_url")
+        _reset_schema(url)
+    return Settings(data_dir=tmp_path, database_url=url, gallery_poll_interval_s=0.2)
+
+
+@pytest.fixture
+def gallery(settings: Settings) -> Iterator[Gallery]:
+    with Gallery(settings) as g:
+        yield g
+
+
+def unit_vectors(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def template(vector: np.ndarray, source: str | None = None, **kw: object) -> NewTemplate:
+    return NewTemplate(vector, MODEL_ID, MODEL_SHA, source_sha256=source, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def make_template() -> Callable[..., NewTemplate]:
+    return template
