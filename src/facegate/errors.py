@@ -60,3 +60,9 @@ class InvalidInput(FacegateError):
     """A request is well-formed but its values are not acceptable."""
 
     code = "invalid_input"
+
+
+class SeveralFaces(FacegateError):
+    """A photo meant to show one person shows several, and none clearly stands out."""
+
+    code = "several_faces"

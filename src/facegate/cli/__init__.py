@@ -9,10 +9,11 @@ face), 3 model or environment problem (model file missing or altered).
 
 from __future__ import annotations
 
-from facegate.cli import bench, eval_cmds, faces
+from facegate.cli import bench, eval_cmds, faces, gallery_cmds
 from facegate.cli.app import app
 
 faces.register(app)
+gallery_cmds.register(app)
 eval_cmds.register(app)
 bench.register(app)
 

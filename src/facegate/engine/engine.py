@@ -20,7 +20,7 @@ from facegate.engine.embed import OnnxRecognizer, Recognizer, SFaceRecognizer, l
 from facegate.engine.models import SFACE, YUNET, resolve
 from facegate.engine.quality import QualityRules, assess
 from facegate.engine.types import Detection, Face
-from facegate.errors import NoFace
+from facegate.errors import NoFace, SeveralFaces
 
 
 def prominence(detection: Detection, width: int, height: int) -> float:
@@ -96,18 +96,26 @@ class FaceEngine:
         """Every face in the image, each aligned, quality-checked and embedded (one batch)."""
         return self.describe(image, self.detect(image))
 
-    def main_face(self, image: np.ndarray) -> Face:
+    def main_face(self, image: np.ndarray, *, dominance: float | None = None) -> Face:
         """The subject of a photo: the most prominent face, for enrolment and verification.
 
         If nothing passes the normal detector threshold the detector's floor is tried, since
-        the photo is known to show a face; the low score then shows in ``quality``.
+        the photo is known to show a face; the low score then shows in ``quality``. With
+        ``dominance``, a photo of several people is refused (``SeveralFaces``) unless the
+        subject is at least that many times as prominent as the next face.
         """
         detections = self.detect(image) or self.detect(image, self.detector.score_floor)
         if not detections:
             raise NoFace("no face found in the image")
         height, width = image.shape[:2]
-        best = max(detections, key=lambda d: prominence(d, width, height))
-        return self.describe(image, [best])[0]
+        ranked = sorted(detections, key=lambda d: prominence(d, width, height), reverse=True)
+        if dominance is not None and len(ranked) > 1:
+            first, second = (prominence(d, width, height) for d in ranked[:2])
+            if first < dominance * second:
+                raise SeveralFaces(
+                    f"{len(ranked)} faces and none clearly the subject; crop the photo to one"
+                )
+        return self.describe(image, [ranked[0]])[0]
 
     def describe(self, image: np.ndarray, detections: list[Detection]) -> list[Face]:
         """Align, assess and embed the given detections of ``image``."""

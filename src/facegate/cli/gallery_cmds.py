@@ -1,0 +1,269 @@
+"""``facegate enrol``, ``facegate identify`` and ``facegate people list|show|delete``."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facegate.cli.app import fail, print_json
+from facegate.cli.faces import face_summary
+from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag, open_services
+from facegate.errors import FacegateError
+from facegate.gallery import Person
+from facegate.recognition import EnrolledImage, IdentifiedFace, RecognitionService
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".webp", ".tif", ".tiff"}
+
+people_app = typer.Typer(help="List, show and delete enrolled people.", no_args_is_help=True)
+
+
+def person_summary(person: Person) -> dict[str, object]:
+    return {
+        "id": person.id,
+        "name": person.name,
+        "external_id": person.external_id,
+        "templates": person.template_count,
+        "metadata": dict(person.metadata),
+        "created_at": person.created_at.isoformat(),
+    }
+
+
+def identified_summary(item: IdentifiedFace) -> dict[str, object]:
+    match = item.match
+    return {
+        **face_summary(item.face),
+        "person": None
+        if match.person is None
+        else {"id": match.person.id, "name": match.person.name},
+        "similarity": round(match.score, 4),
+        "margin": round(match.margin, 4),
+        "candidates": [
+            {"id": c.person.id, "name": c.person.name, "similarity": round(c.score, 4)}
+            for c in match.candidates
+        ],
+    }
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The images directly in ``folder``, sorted by name (enrolment order is reproducible)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def find_or_create(
+    service: RecognitionService, name: str, external_id: str | None
+) -> tuple[Person, bool]:
+    """The person with this external id (or, without one, this exact name) or a new one.
+
+    Re-running an enrolment therefore adds to the same person instead of creating a twin.
+    """
+    gallery = service.gallery
+    if external_id is not None:
+        found = gallery.store.find_by_external_id(external_id)
+        if found is not None:
+            return found, False
+    else:
+        same_name = [p for p in gallery.list_people(name, limit=1000).items if p.name == name]
+        if len(same_name) == 1:
+            return same_name[0], False
+    return gallery.create_person(name, external_id=external_id), True
+
+
+def enrol_person(
+    service: RecognitionService, name: str, external_id: str | None, files: list[Path]
+) -> tuple[Person, list[EnrolledImage]]:
+    """Enrol ``files`` for one person; photos enrolled before are skipped without model work,
+    which is what makes re-running an interrupted ``enrol --dir`` cheap."""
+    person, _ = find_or_create(service, name, external_id)
+    reports = service.enrol(person.id, [(str(path), path.read_bytes()) for path in files])
+    return service.gallery.get_person(person.id), reports
+
+
+def print_enrolment(person: Person, reports: list[EnrolledImage]) -> None:
+    accepted = sum(r.accepted for r in reports)
+    typer.echo(f"{person.name} (id {person.id}): {accepted} of {len(reports)} photo(s) enrolled")
+    for r in reports:
+        if not r.accepted:
+            typer.echo(f"  {r.label}: {r.outcome}: {'; '.join(r.reasons)}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def enrol(
+        images: Annotated[list[Path] | None, typer.Argument(help="photos of one person")] = None,
+        name: Annotated[str | None, typer.Option(help="the person's name")] = None,
+        external_id: Annotated[
+            str | None, typer.Option(help="your key for the person, e.g. employee number")
+        ] = None,
+        folder: Annotated[
+            Path | None,
+            typer.Option(
+                "--dir",
+                exists=True,
+                file_okay=False,
+                help="one sub-folder per person (folder name = name and external id)",
+            ),
+        ] = None,
+        data_dir: DataDirOption = None,
+        database_url: DatabaseUrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Enrol a person from photos (--name NAME IMG...) or everyone in a folder (--dir)."""
+        if (folder is None) == (not images):
+            raise typer.BadParameter("give either --dir DIR or --name NAME with photos")
+        if folder is None and not name:
+            raise typer.BadParameter("--name is required when enrolling photos")
+        try:
+            with open_services(data_dir, database_url) as services:
+                service = services.recognition
+                if folder is None:
+                    person, reports = enrol_person(service, name or "", external_id, images or [])
+                    results = [(person, reports)]
+                else:
+                    results = enrol_folder(service, folder, show_progress=not as_json)
+        except FacegateError as exc:
+            fail(exc, as_json=as_json)
+        if as_json:
+            print_json(
+                [
+                    {"person": person_summary(p), "images": [r.as_dict() for r in reports]}
+                    for p, reports in results
+                ]
+            )
+            return
+        for person, reports in results:
+            print_enrolment(person, reports)
+
+    @app.command()
+    def identify(
+        image: Annotated[Path, typer.Argument(help="photo to search the gallery with")],
+        data_dir: DataDirOption = None,
+        database_url: DatabaseUrlOption = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Who is in IMAGE? Every face, with a name or "unknown"."""
+        try:
+            with open_services(data_dir, database_url) as services:
+                found = services.recognition.identify(image)
+        except FacegateError as exc:
+            fail(exc, as_json=as_json)
+        if as_json:
+            print_json({"image": str(image), "faces": [identified_summary(f) for f in found]})
+            return
+        typer.echo(f"{image}: {len(found)} face(s)")
+        for i, item in enumerate(found, 1):
+            who = item.match.person.name if item.match.person else "unknown"
+            typer.echo(
+                f"  {i}. {who} (similarity {item.match.score:.3f}) box={item.face.box.as_list()}"
+            )
+
+    app.add_typer(people_app, name="people")
+
+
+def enrol_folder(
+    service: RecognitionService, folder: Path, *, show_progress: bool
+) -> list[tuple[Person, list[EnrolledImage]]]:
+    """Enrol every sub-folder as one person, people in parallel on the inference threads."""
+    people = sorted(p for p in folder.iterdir() if p.is_dir())
+    jobs = [(p.name, image_files(p)) for p in people]
+    workers = service.engine.settings.inference_threads
+    results = []
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        typer.progressbar(
+            length=len(jobs), label="enrolling", file=None if show_progress else _Null()
+        ) as bar,
+    ):
+        futures = [pool.submit(enrol_person, service, n, n, files) for n, files in jobs]
+        for future in futures:
+            results.append(future.result())
+            bar.update(1)
+    return results
+
+
+class _Null:
+    """A file that discards writes (progress bar off in --json mode)."""
+
+    def write(self, _: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        return None
+
+
+@people_app.command("list")
+def people_list(
+    query: Annotated[str | None, typer.Option(help="part of a name or external id")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Enrolled people, by name."""
+    with open_services(data_dir, database_url) as services:
+        page = services.gallery.list_people(query, limit=limit, offset=offset)
+    if as_json:
+        print_json({"total": page.total, "people": [person_summary(p) for p in page.items]})
+        return
+    for p in page.items:
+        ext = f" [{p.external_id}]" if p.external_id else ""
+        typer.echo(f"{p.id:>6}  {p.name}{ext}  ({p.template_count} face(s))")
+    typer.echo(f"{len(page.items)} of {page.total} shown")
+
+
+@people_app.command("show")
+def people_show(
+    person_id: Annotated[int, typer.Argument(help="person id")],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """One person and their templates (quality, source photo hash)."""
+    try:
+        with open_services(data_dir, database_url) as services:
+            person = services.gallery.get_person(person_id)
+            templates = services.gallery.list_templates(person_id)
+    except FacegateError as exc:
+        fail(exc, as_json=as_json)
+    info = person_summary(person)
+    info["faces"] = [
+        {
+            "template_id": t.id,
+            "quality": dict(t.quality),
+            "source_sha256": t.source_sha256,
+            "created_at": t.created_at.isoformat(),
+        }
+        for t in templates
+    ]
+    if as_json:
+        print_json(info)
+        return
+    typer.echo(f"{person.name} (id {person.id}, external id {person.external_id or '-'})")
+    for t in templates:
+        typer.echo(f"  template {t.id}  added {t.created_at:%Y-%m-%d %H:%M}")
+
+
+@people_app.command("delete")
+def people_delete(
+    person_id: Annotated[int, typer.Argument(help="person id")],
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Erase a person with all their templates and thumbnails."""
+    try:
+        with open_services(data_dir, database_url) as services:
+            person = services.gallery.get_person(person_id)
+            if not yes and not as_json:
+                typer.confirm(f"Erase {person.name} and all their face data?", abort=True)
+            erased = services.gallery.delete_person(person_id)
+    except FacegateError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        print_json({"deleted": person_id, "templates_erased": erased})
+    else:
+        typer.echo(f"erased {person.name}: {erased} template(s)")

@@ -1,0 +1,199 @@
+"""Operations that need both the engine and the gallery: enrol, identify, verify.
+
+This is the thin layer the CLI, the HTTP API and the stream server call. It turns images into
+faces (engine), faces into templates or matches (gallery), and reports every outcome as a
+typed value, so an enrolment of ten photos says for each one whether it was kept and why not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from facegate.engine import Face, FaceEngine
+from facegate.engine.decode import ImageInput
+from facegate.engine.thumbnail import face_thumbnail
+from facegate.errors import BadImage, ImageTooLarge, NoFace, SeveralFaces
+from facegate.gallery import Gallery, Match, NewTemplate
+
+# When an enrolment photo shows several faces, the subject must be this many times as
+# prominent (size x centrality) as the next face; otherwise the photo is refused.
+SUBJECT_DOMINANCE = 1.5
+
+Outcome = Literal["accepted", "duplicate", "bad_image", "no_face", "several_faces", "low_quality"]
+
+
+@dataclass(frozen=True)
+class EnrolledImage:
+    """What happened to one enrolment photo."""
+
+    label: str
+    outcome: Outcome
+    reasons: tuple[str, ...] = ()
+    template_id: int | None = None
+    face: Face | None = field(default=None, repr=False)
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == "accepted"
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"image": self.label, "outcome": self.outcome}
+        if self.reasons:
+            out["reasons"] = list(self.reasons)
+        if self.template_id is not None:
+            out["template_id"] = self.template_id
+        if self.face is not None:
+            out["quality"] = self.face.quality.as_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class IdentifiedFace:
+    """A face in a probe image and who it is (``match.person`` is None for unknown)."""
+
+    face: Face
+    match: Match
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A 1:1 decision: the similarity and whether it reaches the threshold."""
+
+    similarity: float
+    threshold: float
+    faces: tuple[Face, ...]
+
+    @property
+    def same_person(self) -> bool:
+        return self.similarity >= self.threshold
+
+
+def source_hash(data: bytes) -> str:
+    """SHA-256 of the photo's bytes: the same file enrolled twice is recognised as such."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class RecognitionService:
+    """Enrol, identify and verify; thread-safe because the engine and gallery are."""
+
+    def __init__(self, engine: FaceEngine, gallery: Gallery) -> None:
+        self.engine = engine
+        self.gallery = gallery
+        self._model_confirmed = False
+
+    def _ensure_model(self) -> None:
+        """Refuse to match against a gallery built by another model (``ModelMismatch``).
+
+        Checked against the database until the gallery is pinned to our model; from then on
+        the pin cannot change, so the check is skipped on the hot path.
+        """
+        if self._model_confirmed:
+            return
+        self.gallery.store.check_model(self.engine.model_id, self.engine.model_sha256)
+        self._model_confirmed = self.gallery.store.model_pin().model_id is not None
+
+    @property
+    def threshold(self) -> float:
+        return self.gallery.matcher.params.threshold
+
+    # -- enrolment ---------------------------------------------------------------------------
+
+    def enrol(
+        self,
+        person_id: int,
+        images: Sequence[tuple[str, bytes]],
+        *,
+        enforce_quality: bool = True,
+    ) -> list[EnrolledImage]:
+        """Add each photo's subject as a template of ``person_id``; report every photo.
+
+        Photos are judged one by one and all accepted templates are stored in one
+        transaction, so a failure half-way stores nothing and a retry is safe. A photo already
+        enrolled for this person (same bytes) is reported as a duplicate, not stored twice.
+        """
+        self.gallery.get_person(person_id)  # UnknownPerson before any work
+        known = self.gallery.store.sources(person_id)
+        reports: list[EnrolledImage] = []
+        pending: list[tuple[int, NewTemplate]] = []
+        for label, data in images:
+            sha = source_hash(data)
+            if sha in known:
+                reports.append(EnrolledImage(label, "duplicate", ("photo already enrolled",)))
+                continue
+            report, template = self._judge(label, data, sha, enforce_quality)
+            reports.append(report)
+            if template is not None:
+                known.add(sha)
+                pending.append((len(reports) - 1, template))
+        if pending:
+            stored = self.gallery.add_templates(person_id, [t for _, t in pending])
+            for (position, _), template in zip(pending, stored, strict=True):
+                report = reports[position]
+                if template is None:  # enrolled concurrently by someone else
+                    reports[position] = EnrolledImage(report.label, "duplicate", report.reasons)
+                else:
+                    reports[position] = EnrolledImage(
+                        report.label, "accepted", template_id=template.id, face=report.face
+                    )
+        return reports
+
+    def _judge(
+        self, label: str, data: bytes, sha: str, enforce_quality: bool
+    ) -> tuple[EnrolledImage, NewTemplate | None]:
+        try:
+            image = self.engine.load(data)
+            face = self.engine.main_face(image, dominance=SUBJECT_DOMINANCE)
+        except (NoFace, SeveralFaces) as exc:
+            return EnrolledImage(label, exc.code, (str(exc),)), None  # type: ignore[arg-type]
+        except (BadImage, ImageTooLarge) as exc:
+            return EnrolledImage(label, "bad_image", (str(exc),)), None
+        if enforce_quality and not face.quality.ok:
+            return EnrolledImage(label, "low_quality", face.quality.reasons, face=face), None
+        keep_thumbnail = self.gallery.settings.gallery_store_thumbnails
+        thumbnail = face_thumbnail(image, face.box) if keep_thumbnail else None
+        template = NewTemplate(
+            embedding=face.embedding,
+            model_id=self.engine.model_id,
+            model_sha256=self.engine.model_sha256,
+            quality=face.quality.as_dict(),
+            source_sha256=sha,
+            thumbnail=thumbnail,
+        )
+        return EnrolledImage(label, "accepted", face=face), template
+
+    # -- recognition -------------------------------------------------------------------------
+
+    def identify(self, source: ImageInput) -> list[IdentifiedFace]:
+        """Every face in the image with its open-set match."""
+        image = self.engine.load(source)
+        return self.identify_image(image)
+
+    def identify_image(self, image: np.ndarray) -> list[IdentifiedFace]:
+        """``identify`` on an already decoded image (video frames)."""
+        faces = self.engine.analyze(image)
+        if not faces:
+            return []
+        self._ensure_model()
+        matches = self.gallery.identify_many([f.embedding for f in faces])
+        return [IdentifiedFace(f, m) for f, m in zip(faces, matches, strict=True)]
+
+    def verify_images(self, first: ImageInput, second: ImageInput) -> Verification:
+        """Do the subjects of two photos show the same person?"""
+        a = self.engine.main_face(self.engine.load(first))
+        b = self.engine.main_face(self.engine.load(second))
+        similarity = float(np.dot(a.embedding, b.embedding))
+        return Verification(similarity, self.threshold, (a, b))
+
+    def verify_person(self, source: ImageInput, person_id: int) -> Verification:
+        """Does the subject of a photo show this enrolled person?"""
+        face = self.engine.main_face(self.engine.load(source))
+        self._ensure_model()
+        score = self.gallery.score_person(face.embedding, person_id)
+        if score is None:
+            raise NoFace(f"person {person_id} has no enrolled face to compare with")
+        return Verification(score, self.threshold, (face,))
