@@ -66,7 +66,7 @@ class Settings(BaseSettings):
 
     # Gallery (facegate.gallery; see docs/gallery.md). Appended block: keep gallery settings here.
     gallery_exact_max: int = Field(
-        50_000, ge=0, description="exact search up to this many templates, approximate beyond"
+        20_000, ge=0, description="exact search up to this many templates, approximate beyond"
     )
     gallery_approx_index: Literal["pq", "hnsw"] = "pq"
     gallery_aggregation: Literal["max", "top2", "blend"] = "max"

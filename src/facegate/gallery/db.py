@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from facegate.errors import InvalidInput
 from facegate.gallery.schema import Dialect
 
@@ -57,15 +59,20 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+def _plain(params: Sequence[Any]) -> tuple[Any, ...]:
+    # numpy integers (ids straight out of an index) are not bindable by sqlite3 or psycopg.
+    return tuple(p.item() if isinstance(p, np.generic) else p for p in params)
+
+
 class _SqliteTx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._conn.execute(sql, tuple(params)).fetchall()
+        return self._conn.execute(sql, _plain(params)).fetchall()
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, rows)
+        self._conn.executemany(sql, [_plain(r) for r in rows])
 
 
 class SqliteDatabase:
@@ -144,11 +151,11 @@ class _PgTx:
         self._cur = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        self._cur.execute(sql.replace("?", "%s"), tuple(params))
+        self._cur.execute(sql.replace("?", "%s"), _plain(params))
         return self._cur.fetchall() if self._cur.description is not None else []
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._cur.executemany(sql.replace("?", "%s"), rows)
+        self._cur.executemany(sql.replace("?", "%s"), [_plain(r) for r in rows])
 
 
 class PostgresDatabase:

@@ -19,6 +19,7 @@ the gallery revision it reflects; the gallery facade owns the locking.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,13 +37,17 @@ _DEAD_FRACTION_TO_COMPACT = 0.2
 class IndexParams:
     """How to index: exact up to ``exact_max`` live templates, then ``approx``."""
 
-    exact_max: int = 50_000
+    exact_max: int = 20_000
     approx: ApproxKind = "pq"
     pq_k_factor: int = 16  # re-rank k * this many fast-scan hits exactly
     hnsw_m: int = 32
     hnsw_ef_construction: int = 40
     hnsw_ef_search: int = 256
     train_max: int = 100_000  # vectors sampled to train the product quantiser
+    # One probe is searched on one thread. OpenMP across both cores for a single probe made
+    # p95 latency 100x worse whenever the other core was busy (measured, docs/gallery.md),
+    # and the server already runs one search per face in parallel from its thread pool.
+    search_threads: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,8 @@ class Hits:
 
 
 def _build_faiss(dim: int, vectors: np.ndarray, params: IndexParams, exact: bool) -> Any:
-    """A faiss index holding ``vectors`` as rows 0..n-1."""
+    """A faiss index holding ``vectors`` as rows 0..n-1 (built on every core)."""
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
     if exact or len(vectors) == 0:
         index: Any = faiss.IndexFlatIP(dim)
     elif params.approx == "pq" and dim % 8 == 0:
@@ -155,6 +161,9 @@ class VectorIndex:
             empty = np.zeros(0, np.int64)
             return Hits(empty, empty.copy(), np.zeros(0, np.float32))
         fetch = min(n, k + min(self._dead, k) if self._dead else k)
+        # OpenMP's thread count is per calling thread (libgomp ICV), so this does not leak
+        # into other threads; builds set their own.
+        faiss.omp_set_num_threads(self.params.search_threads)
         scores, rows = self._faiss.search(query, fetch)
         scores, rows = scores[0], rows[0]
         keep = rows >= 0

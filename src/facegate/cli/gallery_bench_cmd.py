@@ -1,0 +1,69 @@
+"""``facegate bench gallery``: the vector index at scale (random unit vectors)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import typer
+
+from facegate.cli.app import EXIT_BAD_INPUT, print_json
+from facegate.config import Settings
+
+
+def register_gallery_bench(bench_app: typer.Typer) -> None:
+    """Add the ``gallery`` command to the ``bench`` sub-app."""
+
+    @bench_app.command("gallery")
+    def gallery_bench(
+        size: Annotated[int, typer.Option("--size", min=1, help="templates in the index")],
+        dim: Annotated[int, typer.Option(min=8, help="embedding dimension")] = 128,
+        queries: Annotated[int, typer.Option(min=1, help="single-probe searches timed")] = 500,
+        k: Annotated[int, typer.Option(min=1, help="nearest templates per search")] = 10,
+        exact_max: Annotated[
+            int | None,
+            typer.Option(help="exact search up to this size (default: gallery_exact_max)"),
+        ] = None,
+        approx: Annotated[
+            str | None, typer.Option(help="approximate index: pq or hnsw (default: setting)")
+        ] = None,
+        probe_similarity: Annotated[
+            float, typer.Option(help="cosine of each probe to its stored vector")
+        ] = 0.6,
+        seed: Annotated[int, typer.Option(help="random seed")] = 0,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="print machine-readable JSON")
+        ] = False,
+    ) -> None:
+        """Search latency (p50/p95), recall@1 against exact search, build time and memory."""
+        from facegate.bench.gallery_bench import run_gallery_bench
+
+        settings = Settings()
+        kind = approx or settings.gallery_approx_index
+        if kind not in ("pq", "hnsw"):
+            typer.echo("error: --approx must be pq or hnsw", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        chosen: Literal["pq", "hnsw"] = "pq" if kind == "pq" else "hnsw"
+        try:
+            result = run_gallery_bench(
+                size,
+                dim=dim,
+                queries=queries,
+                k=k,
+                exact_max=settings.gallery_exact_max if exact_max is None else exact_max,
+                approx=chosen,
+                probe_similarity=probe_similarity,
+                seed=seed,
+            )
+        except ValueError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from error
+        report = result.as_dict()
+        if as_json:
+            print_json(report)
+            return
+        typer.echo(
+            f"{report['size']} x {report['dim']}-D, {report['index']} index: "
+            f"p50 {report['search_ms_p50']:.3f} ms, p95 {report['search_ms_p95']:.3f} ms, "
+            f"recall@1 {report['recall_at_1']:.4f}, build {report['build_s']:.1f} s, "
+            f"rss {report['rss_mb']:.0f} MB"
+        )
