@@ -52,13 +52,48 @@ def eval_verify(
     )
 
 
+@eval_app.command("identify")
+def eval_identify(
+    people: Annotated[
+        Path,
+        typer.Option("--people", exists=True, file_okay=False, help="one folder per identity"),
+    ],
+    enrol: Annotated[int, typer.Option("--enrol", min=1, help="images enrolled per identity")] = 2,
+    as_json: JsonFlag = False,
+) -> None:
+    """Open-set identification (rank-1, TPIR at FPIR) through the product's gallery."""
+    from facegate.eval.identification import evaluate_identification
+
+    try:
+        report = evaluate_identification(FaceEngine(Settings()), people, enrol)
+    except FacegateError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        print_json(report)
+        return
+    tpir = report["tpir_at_fpir"]
+    typer.echo(
+        f"{report['identities']} identities, {report['known_probes']} known and "
+        f"{report['unknown_probes']} unknown probes: rank-1 {report['rank1']:.4f}, "
+        f"TPIR {tpir['0.01']:.4f} at FPIR 1%, {tpir['0.1']:.4f} at FPIR 10%"
+    )
+
+
 def calibrate_command(
-    pairs: PairsOption,
+    pairs: Annotated[
+        list[Path],
+        typer.Option(
+            "--pairs",
+            exists=True,
+            dir_okay=False,
+            help="TSV pair file; repeat to calibrate on several populations at once",
+        ),
+    ],
     far: Annotated[float, typer.Option(help="target false-accept rate")] = 0.001,
     root: RootOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Print the similarity threshold that keeps false accepts at or below FAR."""
+    """Print the similarity threshold that keeps false accepts at or below FAR on every file."""
     from facegate.eval.verification import calibrate
 
     try:
@@ -68,10 +103,12 @@ def calibrate_command(
     if as_json:
         print_json(report)
         return
-    typer.echo(
-        f"threshold {report['threshold']:.4f} for FAR <= {far} "
-        f"({report['impostor_pairs']} impostor pairs); TAR there: {report['tar']:.4f}"
-    )
+    typer.echo(f"threshold {report['threshold']:.4f} keeps FAR <= {far} on every file:")
+    for f in report["files"]:
+        typer.echo(
+            f"  {f['pairs_file']}: own threshold {f['own_threshold']:.4f}; at the chosen one "
+            f"TAR {f['tar']:.4f}, FAR {f['far']:.4f} ({f['impostor_pairs']} impostor pairs)"
+        )
 
 
 def register(app: typer.Typer) -> None:

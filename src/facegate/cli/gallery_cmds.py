@@ -11,11 +11,10 @@ import typer
 from facegate.cli.app import fail, print_json
 from facegate.cli.faces import face_summary
 from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag, open_services
+from facegate.engine.decode import image_files
 from facegate.errors import FacegateError
 from facegate.gallery import Person
 from facegate.recognition import EnrolledImage, IdentifiedFace, RecognitionService
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".webp", ".tif", ".tiff"}
 
 people_app = typer.Typer(help="List, show and delete enrolled people.", no_args_is_help=True)
 
@@ -45,11 +44,6 @@ def identified_summary(item: IdentifiedFace) -> dict[str, object]:
             for c in match.candidates
         ],
     }
-
-
-def image_files(folder: Path) -> list[Path]:
-    """The images directly in ``folder``, sorted by name (enrolment order is reproducible)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def find_or_create(

@@ -19,6 +19,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from facegate.errors import BadImage, ImageTooLarge
 
 MIN_SIDE = 8
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".webp", ".tif", ".tiff"}
+)
 ImageInput = bytes | bytearray | memoryview | str | Path | np.ndarray
 
 
@@ -31,6 +34,11 @@ def decode_image(source: ImageInput, max_pixels: int = 40_000_000) -> np.ndarray
         image = _decode_bytes(data, max_pixels)
     _check_size(image.shape[1], image.shape[0], max_pixels)
     return np.ascontiguousarray(image)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The images directly in ``folder``, sorted by name (enrolment order is reproducible)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _read_bytes(source: bytes | bytearray | memoryview | str | Path) -> bytes:
