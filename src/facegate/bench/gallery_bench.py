@@ -44,7 +44,8 @@ class GalleryBenchResult:
     recall_at_1: float
     recall_at_1_random: float
     rss_mb: float
-    threads: int
+    search_threads: int
+    build_threads: int
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,5 +144,6 @@ def run_gallery_bench(
         recall_at_1=round(float(np.mean(found == truth[:, 0])), 4),
         recall_at_1_random=round(float(np.mean(found_random == truth_random[:, 0])), 4),
         rss_mb=round(_rss_mb(), 1),
-        threads=faiss.omp_get_max_threads(),
+        search_threads=index.params.search_threads,
+        build_threads=index.params.build_threads,
     )

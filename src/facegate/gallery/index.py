@@ -19,7 +19,6 @@ the gallery revision it reflects; the gallery facade owns the locking.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -48,6 +47,11 @@ class IndexParams:
     # p95 latency 100x worse whenever the other core was busy (measured, docs/gallery.md),
     # and the server already runs one search per face in parallel from its thread pool.
     search_threads: int = 1
+    # Building on one thread too: k-means training runs thousands of tiny OpenMP regions, and
+    # with the other core busy (inference) their spinning barriers made a 10k build take 54 s
+    # on two threads against 1.9 s on one (measured). Set OMP_WAIT_POLICY=PASSIVE and raise
+    # this on a dedicated machine.
+    build_threads: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +64,8 @@ class Hits:
 
 
 def _build_faiss(dim: int, vectors: np.ndarray, params: IndexParams, exact: bool) -> Any:
-    """A faiss index holding ``vectors`` as rows 0..n-1 (built on every core)."""
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    """A faiss index holding ``vectors`` as rows 0..n-1."""
+    faiss.omp_set_num_threads(params.build_threads)
     if exact or len(vectors) == 0:
         index: Any = faiss.IndexFlatIP(dim)
     elif params.approx == "pq" and dim % 8 == 0:
@@ -162,7 +166,7 @@ class VectorIndex:
             return Hits(empty, empty.copy(), np.zeros(0, np.float32))
         fetch = min(n, k + min(self._dead, k) if self._dead else k)
         # OpenMP's thread count is per calling thread (libgomp ICV), so this does not leak
-        # into other threads; builds set their own.
+        # into other threads.
         faiss.omp_set_num_threads(self.params.search_threads)
         scores, rows = self._faiss.search(query, fetch)
         scores, rows = scores[0], rows[0]
@@ -193,6 +197,7 @@ class VectorIndex:
             )
             return
         start = len(self._labels)
+        faiss.omp_set_num_threads(self.params.build_threads)
         self._faiss.add(vectors)
         self._labels = np.concatenate([self._labels, labels])
         self._owners = np.concatenate([self._owners, owners])
