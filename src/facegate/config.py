@@ -69,8 +69,8 @@ class Settings(BaseSettings):
         20_000, ge=0, description="exact search up to this many templates, approximate beyond"
     )
     gallery_approx_index: Literal["pq", "hnsw"] = "pq"
-    gallery_aggregation: Literal["max", "top2", "blend"] = "max"
-    gallery_blend_alpha: float = Field(0.5, ge=0.0, le=1.0)
+    gallery_aggregation: Literal["max", "top2", "blend"] = "blend"
+    gallery_blend_alpha: float = Field(0.3, ge=0.0, le=1.0)
     gallery_min_margin: float = Field(0.0, ge=0.0, description="required lead over runner-up")
     gallery_search_k: int = Field(50, ge=1, description="nearest templates fetched per face")
     gallery_top_k: int = Field(5, ge=1, description="candidate people reported per face")

@@ -67,8 +67,8 @@ class Ranked:
 class MatcherParams:
     threshold: float
     min_margin: float = 0.0
-    aggregation: Aggregation = "max"
-    blend_alpha: float = 0.5
+    aggregation: Aggregation = "blend"
+    blend_alpha: float = 0.3
     top_k: int = 5  # candidates reported
 
 
