@@ -1,0 +1,72 @@
+"""``facegate eval verify``, ``eval identify`` and ``calibrate`` on small slices of the dev set."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from facegate.cli import app
+
+runner = CliRunner()
+
+
+def slice_pairs(source: Path, target: Path, per_class: int) -> Path:
+    """The first ``per_class`` same and different pairs of a pair file."""
+    with source.open() as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    same = [r for r in rows if r["same"] == "1"][:per_class]
+    different = [r for r in rows if r["same"] == "0"][:per_class]
+    with target.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, ["left_path", "right_path", "same"], delimiter="\t")
+        writer.writeheader()
+        writer.writerows(same + different)
+    return target
+
+
+def run_json(*args: str) -> dict:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_eval_verify_reports_the_protocol(faces_dir, tmp_path):
+    pairs = slice_pairs(faces_dir / "pairs.tsv", tmp_path / "pairs.tsv", 20)
+    report = run_json("eval", "verify", "--pairs", str(pairs), "--root", str(faces_dir))
+    assert report["pairs"] == 40 and report["folds"] == 10
+    for key in ("accuracy", "accuracy_std", "auc", "threshold", "no_face", "ms_per_image"):
+        assert key in report
+    assert set(report["tar_at_far"]) == {"0.01", "0.001"}
+    assert report["accuracy"] >= 0.9
+    assert report["auc"] >= 0.95
+
+
+def test_calibrate_takes_the_strictest_population(faces_dir, tmp_path):
+    lfw = slice_pairs(faces_dir / "pairs.tsv", tmp_path / "lfw.tsv", 15)
+    casia = slice_pairs(faces_dir / "pairs_casia5.tsv", tmp_path / "casia.tsv", 15)
+    report = run_json(
+        "calibrate", "--pairs", str(lfw), "--pairs", str(casia), "--far", "0.01",
+        "--root", str(faces_dir),
+    )  # fmt: skip
+    own = [f["own_threshold"] for f in report["files"]]
+    assert report["threshold"] == max(own)
+    # at the chosen threshold no file exceeds the target false-accept rate
+    assert all(f["far"] <= 0.01 for f in report["files"])
+
+
+def test_eval_identify_open_set(faces_dir, tmp_path):
+    people = tmp_path / "people"
+    known = ["Joseph_Biden", "Barack_Obama", "Kit_Harington"]
+    unknown = ["Rose_Leslie", "Lin_Manuel_Miranda"]
+    people.mkdir()
+    for name in known + unknown:
+        (people / name).symlink_to(faces_dir / "people" / name, target_is_directory=True)
+    report = run_json("eval", "identify", "--people", str(people), "--enrol", "2")
+    assert report["identities"] == 3
+    assert report["known_probes"] == (7 - 2) + (4 - 2) + (3 - 2)
+    assert report["unknown_probes"] == 2 + 1
+    assert report["rank1"] >= 0.85
+    assert set(report["tpir_at_fpir"]) == {"0.01", "0.1"}
+    assert set(report["thresholds"]) == {"0.01", "0.1"}
