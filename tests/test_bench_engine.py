@@ -40,7 +40,17 @@ def report(video: Path) -> dict:
 
 
 def test_report_has_every_documented_key(report: dict, video: Path) -> None:
-    for key in ("ratio_fps", "frames", "width", "video", "threads", "settings"):
+    for key in (
+        "ratio_fps",
+        "ratio_fps_single_thread",
+        "ratio_faces_per_s",
+        "frames",
+        "width",
+        "video",
+        "threads",
+        "settings",
+        "load_average_1m",
+    ):
         assert key in report
     assert report["video"] == video.name
     assert report["frames"] == FRAMES
@@ -101,3 +111,25 @@ def test_threaded_runner_times_every_frame_once() -> None:
     assert len(stats.frame_ms) == 11
     assert stats.faces_per_frame == 2
     assert stats.threads == 3
+
+
+def test_human_output_without_baseline(video: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "engine",
+            "--video",
+            str(video),
+            "--max-frames",
+            "2",
+            "--no-baseline",
+            "--no-single-thread",
+            "--threads",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "facegate (1 thread)" in result.stdout
+    assert "face_recognition" not in result.stdout
+    assert "ratio_fps" not in result.stdout

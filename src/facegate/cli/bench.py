@@ -27,8 +27,9 @@ def _human(report: dict[str, Any]) -> str:
         f"flip_average={report['settings']['flip_average']}, "
         f"det_max_side={report['settings']['det_max_side']}"
     ]
+    threads = report["threads"]
     rows = [
-        (f"facegate ({report['threads']} threads)", report["facegate"]),
+        (f"facegate ({threads} thread{'s' if threads != 1 else ''})", report["facegate"]),
         ("facegate (1 thread)", report.get("facegate_single_thread")),
         ("face_recognition (1 thread)", report.get("face_recognition")),
     ]
@@ -41,10 +42,17 @@ def _human(report: dict[str, Any]) -> str:
             f"   {stats['faces_per_frame']:.2f} faces/frame"
         )
     if report.get("ratio_fps") is not None:
-        lines.append(
-            f"  ratio_fps {report['ratio_fps']:.2f}x "
-            f"(single thread {report['ratio_fps_single_thread']:.2f}x)"
-        )
+        line = f"  ratio_fps {report['ratio_fps']:.2f}x"
+        if report.get("ratio_fps_single_thread") is not None:
+            line += f" (single thread {report['ratio_fps_single_thread']:.2f}x)"
+        if report.get("ratio_faces_per_s") is not None:
+            line += f"; faces/s ratio {report['ratio_faces_per_s']:.2f}x"
+        lines.append(line)
+    load = report["load_average_1m"]
+    line = f"  load average {load['before']:.1f} -> {load['after']:.1f} on {load['cores']} cores"
+    if max(load["before"], load["after"]) > (load["cores"] or 1) + 0.5:
+        line += " (busy machine: fps is understated; cpu_ms_per_frame in --json is steadier)"
+    lines.append(line)
     return "\n".join(lines)
 
 
