@@ -1,0 +1,295 @@
+"""Faces followed across the frames of one stream, each with a voted, confirmed identity.
+
+Embedding and matching every face in every frame is the expensive part of recognition, and
+a single frame's answer is noisy (blur, a turned head). A track links one face's detections
+over time, so the pipeline can embed it only now and then (every few frames, or when a
+clearly better view appears) and let several views vote before a name is *confirmed*. A
+confirmed identity only changes when another one gathers a full confirmation's weight of
+votes within the recent window, so one odd frame never flips it.
+
+Pure Python: the tracker takes boxes, detector scores and match results as plain values and
+knows nothing of the engine or the gallery, so it is tested without models.
+
+Use per frame::
+
+    assignments = tracker.update([Detected(box, score), ...])
+    for a in assignments:
+        if a.needs_embedding:
+            match = ...  # embed + match detections[a.index]
+            tracker.observe(a.track_id, match.person_id, match.name, match.score)
+    faces = tracker.states()
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from facegate.engine.types import Box
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerParams:
+    """How tracks are linked, kept, re-embedded and confirmed.
+
+    - ``min_iou``: a detection continues a track when their boxes overlap at least this much
+      (the track's box is first moved by its recent velocity) ...
+    - ``max_center_shift``: ... or when the centres are closer than this many face sizes
+      (sqrt of the box area), which keeps fast-moving small faces linked.
+    - ``max_missed``: a track not seen for this many consecutive frames is dropped.
+    - ``reembed_every``: a confirmed track is embedded again after this many frames;
+      ``reembed_every_unconfirmed`` applies until then (1: every frame, to confirm fast).
+    - ``quality_gain``: a track is also embedded when its face quality beats the quality of
+      its last embedding by this factor (a face that came closer or turned to the camera).
+    - ``full_vote_px``: a face this many pixels across (sqrt of the box area) with detector
+      score 1 casts a vote of weight 1; smaller or less certain faces weigh less.
+    - ``confirm_votes``: the weight of agreeing votes (within the last ``vote_window``
+      embeddings) that confirms an identity, "unknown" included. Must exceed 1, the
+      heaviest single vote, so no single frame can confirm or flip an identity. A face whose
+      votes stay lighter than ``confirm_votes / vote_window`` (tiny or doubtful) never
+      confirms at all, which is the point: it is too poor a view to name anyone.
+    """
+
+    min_iou: float = 0.3
+    max_center_shift: float = 0.5
+    max_missed: int = 10
+    reembed_every: int = 5
+    reembed_every_unconfirmed: int = 1
+    quality_gain: float = 1.25
+    full_vote_px: float = 80.0
+    confirm_votes: float = 2.5
+    vote_window: int = 8
+
+    def __post_init__(self) -> None:
+        if self.confirm_votes <= 1.0:
+            raise ValueError("confirm_votes must exceed 1 (one frame's heaviest vote)")
+        if min(self.max_missed, self.reembed_every, self.reembed_every_unconfirmed) < 1:
+            raise ValueError("max_missed and re-embedding periods must be at least 1")
+        if self.vote_window < math.ceil(self.confirm_votes):
+            raise ValueError("vote_window too short to ever reach confirm_votes")
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """One detection of this frame, as the tracker needs it."""
+
+    box: Box
+    score: float  # detector confidence in [0, 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Which track a detection (by its index in ``update``'s input) belongs to."""
+
+    index: int
+    track_id: int
+    needs_embedding: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TrackState:
+    """What a track reports for the current frame.
+
+    ``person_id``/``person_name`` are None for unknown (or not yet voted). While not
+    ``confirmed`` they are the leading vote so far; once confirmed, the confirmed identity.
+    ``score`` is the mean match score of the recent votes for it; ``votes`` their weight.
+    """
+
+    track_id: int
+    box: Box
+    person_id: int | None
+    person_name: str | None
+    score: float
+    confirmed: bool
+    votes: float
+    seen: bool  # detected in the current frame (False while coasting through misses)
+
+
+@dataclass(slots=True)
+class _Vote:
+    person_id: int | None
+    name: str | None
+    weight: float
+    score: float
+
+
+@dataclass(slots=True)
+class _Track:
+    track_id: int
+    box: Box
+    quality: float
+    velocity: tuple[float, float] = (0.0, 0.0)
+    missed: int = 0
+    last_embedded: int | None = None  # frame number
+    embedded_quality: float = 0.0
+    votes: deque[_Vote] = field(default_factory=deque)
+    confirmed: tuple[int | None, str | None] | None = None  # (person_id, name)
+
+    def predicted(self) -> Box:
+        steps = self.missed + 1
+        dx, dy = self.velocity
+        return Box(self.box.x + dx * steps, self.box.y + dy * steps, self.box.w, self.box.h)
+
+
+def face_quality(box: Box, score: float, full_vote_px: float) -> float:
+    """A face's worth as a vote, in [0, 1]: its size (up to ``full_vote_px``) x confidence.
+
+    Size and detector confidence are known right after detection, before any embedding, so
+    they can decide whether embedding is worth it at all.
+    """
+    size = math.sqrt(box.area)
+    return min(1.0, size / full_vote_px) * min(max(score, 0.0), 1.0)
+
+
+def _affinity(track_box: Box, box: Box, params: TrackerParams) -> float | None:
+    """How well a detection continues a track (higher is better), or None if it cannot."""
+    iou = track_box.iou(box)
+    if iou >= params.min_iou:
+        return 1.0 + iou  # overlap always beats mere proximity
+    (tx, ty), (x, y) = track_box.center, box.center
+    size = math.sqrt(max(track_box.area, 1e-9))
+    shift = math.hypot(tx - x, ty - y) / size
+    if shift <= params.max_center_shift:
+        return 1.0 - shift
+    return None
+
+
+class Tracker:
+    """The tracks of one stream. Not thread-safe: one stream's frames are handled in order."""
+
+    def __init__(self, params: TrackerParams | None = None) -> None:
+        self.params = params or TrackerParams()
+        self._tracks: dict[int, _Track] = {}
+        self._next_id = 1
+        self._frame = 0
+
+    def update(self, detections: Sequence[Detected]) -> list[Assignment]:
+        """Link this frame's detections to tracks; say which of them to embed.
+
+        Greedy association: candidate pairs best-first, each track and detection used once.
+        Unlinked detections start new tracks; unlinked tracks count a miss and expire after
+        ``max_missed`` in a row.
+        """
+        self._frame += 1
+        p = self.params
+        pairs: list[tuple[float, int, int]] = []
+        for track in self._tracks.values():
+            predicted = track.predicted()
+            for i, det in enumerate(detections):
+                affinity = _affinity(predicted, det.box, p)
+                if affinity is not None:
+                    pairs.append((affinity, track.track_id, i))
+        pairs.sort(key=lambda pair: (-pair[0], pair[1], pair[2]))
+        linked: dict[int, int] = {}  # detection index -> track id
+        used: set[int] = set()
+        for _, track_id, i in pairs:
+            if i not in linked and track_id not in used:
+                linked[i] = track_id
+                used.add(track_id)
+
+        for track_id in [t for t in self._tracks if t not in used]:
+            track = self._tracks[track_id]
+            track.missed += 1
+            if track.missed >= p.max_missed:
+                del self._tracks[track_id]
+
+        out: list[Assignment] = []
+        for i, det in enumerate(detections):
+            quality = face_quality(det.box, det.score, p.full_vote_px)
+            if i in linked:
+                track = self._tracks[linked[i]]
+                steps = track.missed + 1
+                vx = (det.box.center[0] - track.box.center[0]) / steps
+                vy = (det.box.center[1] - track.box.center[1]) / steps
+                track.velocity = (
+                    0.5 * track.velocity[0] + 0.5 * vx,
+                    0.5 * track.velocity[1] + 0.5 * vy,
+                )
+                track.box, track.quality, track.missed = det.box, quality, 0
+            else:
+                track = _Track(self._next_id, det.box, quality)
+                self._tracks[track.track_id] = track
+                self._next_id += 1
+            out.append(Assignment(i, track.track_id, self._needs_embedding(track)))
+        return out
+
+    def _needs_embedding(self, track: _Track) -> bool:
+        """Embed a track never embedded, one due by cadence, or one seen clearly better."""
+        if track.last_embedded is None:
+            return True
+        p = self.params
+        every = p.reembed_every if track.confirmed is not None else p.reembed_every_unconfirmed
+        if self._frame - track.last_embedded >= every:
+            return True
+        return track.quality > track.embedded_quality * p.quality_gain
+
+    def observe(
+        self, track_id: int, person_id: int | None, person_name: str | None, score: float
+    ) -> None:
+        """Record the match for a track's embedding this frame (person None: unknown).
+
+        The vote weighs the track's current face quality. Unknown track ids (expired in the
+        meantime) are ignored.
+        """
+        track = self._tracks.get(track_id)
+        if track is None:
+            return
+        p = self.params
+        track.last_embedded = self._frame
+        track.embedded_quality = track.quality
+        track.votes.append(_Vote(person_id, person_name, track.quality, score))
+        while len(track.votes) > p.vote_window:
+            track.votes.popleft()
+        leader, weight = self._tally(track)
+        if weight >= p.confirm_votes:  # leader None here means "confirmed unknown"
+            track.confirmed = (leader, self._name(track, leader))
+
+    @staticmethod
+    def _tally(track: _Track) -> tuple[int | None, float]:
+        """The identity with the most vote weight in the window (ties: the most recent)."""
+        weights: dict[int | None, float] = {}
+        for vote in track.votes:
+            weights[vote.person_id] = weights.get(vote.person_id, 0.0) + vote.weight
+        if not weights:
+            return None, 0.0
+        order = {vote.person_id: n for n, vote in enumerate(track.votes)}
+        best = max(weights, key=lambda key: (weights[key], order[key]))
+        return best, weights[best]
+
+    @staticmethod
+    def _name(track: _Track, person_id: int | None) -> str | None:
+        for vote in reversed(track.votes):
+            if vote.person_id == person_id:
+                return vote.name
+        return None
+
+    def states(self, *, include_missed: bool = False) -> list[TrackState]:
+        """Every track seen in the current frame (and coasting ones if asked), by id."""
+        out: list[TrackState] = []
+        for track in sorted(self._tracks.values(), key=lambda t: t.track_id):
+            if track.missed and not include_missed:
+                continue
+            if track.confirmed is not None:
+                person_id, name = track.confirmed
+            else:
+                person_id, _ = self._tally(track)
+                name = self._name(track, person_id)
+            mine = [v for v in track.votes if v.person_id == person_id]
+            out.append(
+                TrackState(
+                    track_id=track.track_id,
+                    box=track.box,
+                    person_id=person_id,
+                    person_name=name,
+                    score=sum(v.score for v in mine) / len(mine) if mine else 0.0,
+                    confirmed=track.confirmed is not None,
+                    votes=sum(v.weight for v in mine),
+                    seen=track.missed == 0,
+                )
+            )
+        return out
+
+    def __len__(self) -> int:
+        return len(self._tracks)

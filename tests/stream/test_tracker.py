@@ -1,0 +1,196 @@
+"""Tracking and identity confirmation on synthetic boxes (no models needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from facegate.engine.types import Box
+from facegate.stream.tracker import Detected, Tracker, TrackerParams, face_quality
+
+BIG = 100.0  # px: a face this size with score 1 casts a full vote
+
+
+def face(x: float, y: float, size: float = BIG, score: float = 1.0) -> Detected:
+    return Detected(Box(x, y, size, size), score)
+
+
+def ids(tracker: Tracker, detections: list[Detected]) -> list[int]:
+    return [a.track_id for a in tracker.update(detections)]
+
+
+def vote(tracker: Tracker, detections: list[Detected], person: int | None, score: float = 0.6):
+    """One frame where every detection that needs it is embedded and matched to ``person``."""
+    for a in tracker.update(detections):
+        if a.needs_embedding:
+            tracker.observe(a.track_id, person, None if person is None else f"p{person}", score)
+    return tracker.states()
+
+
+def test_a_face_moving_smoothly_keeps_one_track():
+    tracker = Tracker()
+    seen = {ids(tracker, [face(10 + 8 * t, 50 + 3 * t)])[0] for t in range(60)}
+    assert seen == {1}
+    assert len(tracker) == 1
+
+
+def test_a_jump_far_away_starts_a_new_track():
+    tracker = Tracker()
+    first = ids(tracker, [face(0, 0)])
+    assert ids(tracker, [face(500, 400)]) != first
+
+
+def test_two_faces_crossing_keep_their_ids():
+    # Two faces walking towards each other along the same line and passing through each
+    # other: at the crossing the *other* face overlaps a track's last box more than its own
+    # does, so only the tracks' motion keeps them apart.
+    tracker = Tracker()
+    id_of_left: set[int] = set()
+    id_of_right: set[int] = set()
+    for t in range(40):
+        left, right = face(10 * t, 100), face(395 - 10 * t, 100)
+        assignments = tracker.update([right, left])
+        id_of_right.add(assignments[0].track_id)
+        id_of_left.add(assignments[1].track_id)
+    assert id_of_right == {1} and id_of_left == {2}
+    assert len(tracker) == 2
+
+
+def test_faces_passing_apart_in_order_given_reversed_keep_ids():
+    tracker = Tracker()
+    a0, b0 = ids(tracker, [face(0, 0), face(300, 0)])
+    for t in range(1, 10):  # detections arrive in a different order each frame
+        dets = [face(300 + 5 * t, 0), face(5 * t, 0)]
+        assert ids(tracker, dets) == [b0, a0]
+
+
+def test_a_track_expires_after_the_configured_misses():
+    tracker = Tracker(TrackerParams(max_missed=3))
+    (first,) = ids(tracker, [face(50, 50)])
+    for _ in range(2):
+        tracker.update([])
+    assert len(tracker) == 1
+    assert tracker.states() == []  # not seen this frame
+    assert [s.seen for s in tracker.states(include_missed=True)] == [False]
+    assert ids(tracker, [face(52, 50)]) == [first]  # back within the limit: same track
+    for _ in range(3):
+        tracker.update([])
+    assert len(tracker) == 0
+    assert ids(tracker, [face(52, 50)]) != [first]
+
+
+def test_reembedding_cadence():
+    tracker = Tracker(TrackerParams(reembed_every=4, reembed_every_unconfirmed=2))
+    pattern = []
+    for t in range(12):
+        (a,) = tracker.update([face(10 + t, 10)])
+        pattern.append(a.needs_embedding)
+        if a.needs_embedding:
+            tracker.observe(a.track_id, 7, "p7", 0.7)
+    # unconfirmed: frames 0, 2, 4 embedded; confirmed by the third full vote (>= 2.5), then
+    # every 4th frame.
+    unconfirmed = [True, False, True, False, True]
+    assert pattern == [*unconfirmed, False, False, False, True, False, False, False]
+
+
+def test_a_skipped_embedding_is_asked_for_again():
+    tracker = Tracker(TrackerParams(reembed_every_unconfirmed=3))
+    (a,) = tracker.update([face(0, 0)])
+    assert a.needs_embedding  # ... but the pipeline could not embed it this time
+    (a,) = tracker.update([face(1, 0)])
+    assert a.needs_embedding
+
+
+def test_better_quality_triggers_reembedding():
+    tracker = Tracker(TrackerParams(reembed_every=50, reembed_every_unconfirmed=50))
+    (a,) = tracker.update([face(0, 0, size=40)])
+    tracker.observe(a.track_id, 1, "p1", 0.5)
+    (a,) = tracker.update([face(0, 0, size=42)])
+    assert not a.needs_embedding  # a little bigger is not worth an embedding
+    (a,) = tracker.update([face(0, 0, size=60)])
+    assert a.needs_embedding  # coming closer is
+    (a,) = tracker.update([face(0, 0, size=60, score=0.5)])
+    assert not a.needs_embedding
+
+
+def test_confirmation_needs_k_agreeing_frames():
+    tracker = Tracker(TrackerParams(confirm_votes=3.0))
+    for n in range(1, 3):
+        (state,) = vote(tracker, [face(0, 0)], 5)
+        assert (state.person_id, state.person_name, state.confirmed) == (5, "p5", False)
+        assert state.votes == pytest.approx(n)
+    (state,) = vote(tracker, [face(0, 0)], 5)
+    assert state.confirmed and state.person_id == 5 and state.score == pytest.approx(0.6)
+
+
+def test_small_faces_weigh_less_and_need_more_frames():
+    tracker = Tracker(TrackerParams(confirm_votes=3.0))
+    half = BIG * 0.8 / 2  # sqrt(area) 40 px of the default 80: weight 0.5
+    for _ in range(5):
+        (state,) = vote(tracker, [face(0, 0, size=half)], 5)
+        assert not state.confirmed
+    (state,) = vote(tracker, [face(0, 0, size=half)], 5)
+    assert state.confirmed
+    assert face_quality(Box(0, 0, half, half), 1.0, 80.0) == pytest.approx(0.5)
+
+
+def test_one_contrary_frame_does_not_flip_a_confirmed_identity():
+    tracker = Tracker(TrackerParams(reembed_every=1))
+    for _ in range(4):
+        vote(tracker, [face(0, 0)], 5)
+    (state,) = vote(tracker, [face(0, 0)], 9)
+    assert (state.person_id, state.confirmed) == (5, True)
+    (state,) = vote(tracker, [face(0, 0)], None)
+    assert (state.person_id, state.confirmed) == (5, True)
+
+
+def test_a_sustained_change_does_flip_it():
+    # A tracker can swap people behind a box (one walks in front of the other): enough
+    # agreeing recent votes must win.
+    tracker = Tracker(TrackerParams(vote_window=6, reembed_every=1))
+    for _ in range(3):
+        vote(tracker, [face(0, 0)], 5)
+    states = [vote(tracker, [face(0, 0)], 9)[0] for _ in range(5)]
+    assert [s.person_id for s in states[:2]] == [5, 5]
+    assert (states[-1].person_id, states[-1].confirmed) == (9, True)
+
+
+def test_one_early_contrary_vote_only_delays_confirmation():
+    tracker = Tracker(TrackerParams(confirm_votes=3.0))
+    vote(tracker, [face(0, 0)], 9)
+    states = [vote(tracker, [face(0, 0)], 5)[0] for _ in range(3)]
+    assert [s.confirmed for s in states] == [False, False, True]
+    assert states[-1].person_id == 5
+
+
+def test_unknown_faces_are_unknown_then_confirmed_unknown():
+    tracker = Tracker(TrackerParams(confirm_votes=3.0, reembed_every=1))
+    for _ in range(2):
+        (state,) = vote(tracker, [face(0, 0)], None, score=0.2)
+        assert (state.person_id, state.person_name, state.confirmed) == (None, None, False)
+    (state,) = vote(tracker, [face(0, 0)], None, score=0.2)
+    assert (state.person_id, state.confirmed) == (None, True)
+    assert state.votes == pytest.approx(3.0)
+    (state,) = vote(tracker, [face(0, 0)], 4)  # one lucky match does not name a stranger
+    assert (state.person_id, state.confirmed) == (None, True)
+
+
+def test_an_unvoted_track_reports_unknown_unconfirmed():
+    tracker = Tracker()
+    tracker.update([face(0, 0)])
+    (state,) = tracker.states()
+    assert (state.person_id, state.confirmed, state.votes, state.score) == (None, False, 0.0, 0.0)
+
+
+def test_observing_an_expired_track_is_ignored():
+    tracker = Tracker(TrackerParams(max_missed=1))
+    (a,) = tracker.update([face(0, 0)])
+    tracker.update([])
+    tracker.observe(a.track_id, 1, "p1", 0.9)
+    assert len(tracker) == 0
+
+
+def test_params_refuse_a_single_frame_confirmation():
+    with pytest.raises(ValueError):
+        TrackerParams(confirm_votes=1.0)
+    with pytest.raises(ValueError):
+        TrackerParams(confirm_votes=5.0, vote_window=4)
