@@ -340,3 +340,13 @@ def test_random_json_objects_only_ever_raise_protocol_error(obj, mtype):
         return
     with contextlib.suppress(ProtocolError):
         read_all(raw(mtype, body, payload))
+
+
+def test_the_example_in_docs_protocol_md():
+    example = bytes.fromhex(
+        "46 47 53 54  01 00 06 00  00 00 00 18  00 00 00 00"
+        "7b 22 74 6f 6b 65 6e 22 3a 22 61 22 2c 22 73 65"
+        "6e 74 22 3a 31 2e 35 7d"
+    )
+    assert encode(Ping("a", 1.5)) == example
+    assert read_all(example) == [Ping("a", 1.5)]
