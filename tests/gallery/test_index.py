@@ -86,3 +86,31 @@ def test_a_second_gallery_catches_up_on_search(gallery: Gallery) -> None:
         assert other.revision == gallery.revision
     finally:
         other.close()
+
+
+def test_threads_searching_while_another_writes(gallery: Gallery) -> None:
+    """The server calls one Gallery from a thread pool: searches and writes interleave."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    vectors = unit_vectors(120, 13)
+    person = gallery.create_person("threads")
+
+    def write() -> int:
+        for start in range(0, 120, 6):
+            batch = [template(v, f"t{start + i}") for i, v in enumerate(vectors[start : start + 6])]
+            gallery.add_templates(person.id, batch)
+        return 120
+
+    def search(seed: int) -> int:
+        found = 0
+        for v in unit_vectors(60, seed):
+            found += len(gallery.identify(v).candidates)
+        return found
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(write)] + [pool.submit(search, s) for s in (1, 2, 3)]
+        for future in futures:
+            future.result(timeout=120)
+    assert len(gallery.index_contents()) == 120
+    # (Ranked, not accepted: 120 random templates have a meaningless mean for the blend.)
+    assert all(gallery.identify(v).candidates[0].person.id == person.id for v in vectors[::10])

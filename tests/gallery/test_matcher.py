@@ -29,7 +29,9 @@ def _hits(pairs: list[tuple[int, int, float]]) -> Hits:
 def test_max_aggregation_ranks_people_by_their_best_template() -> None:
     matcher = Matcher(MatcherParams(threshold=0.5, aggregation="max"))
     hits = _hits([(1, 10, 0.8), (2, 20, 0.7), (3, 10, 0.6), (4, 30, 0.2)])
-    ranked = matcher.rank(np.zeros(4, np.float32), hits, lambda pid: np.zeros((0, 4)))
+    ranked = matcher.rank(
+        np.zeros(4, np.float32), hits, lambda pids: (np.zeros(0, np.int64), np.zeros((0, 4)))
+    )
     assert ranked == [
         Ranked(10, pytest.approx(0.8)),
         Ranked(20, pytest.approx(0.7)),
@@ -117,3 +119,24 @@ def test_real_faces_are_identified_and_strangers_are_unknown(
             gallery.add_templates(
                 ids[next(iter(known))], [NewTemplate(embed(strangers[0]), "other", "0" * 64)]
             )
+
+
+@pytest.mark.parametrize("aggregation", ["max", "top2", "blend"])
+def test_ranking_agrees_with_aggregating_each_person_alone(aggregation: str) -> None:
+    from facegate.gallery import IndexParams, VectorIndex
+    from facegate.gallery.types import Snapshot
+    from tests.gallery.conftest import unit_vectors
+
+    vectors = unit_vectors(600, 21)
+    ids = np.arange(600, dtype=np.int64)
+    index = VectorIndex.from_snapshot(Snapshot(1, ids, ids % 97, vectors), 128, IndexParams())
+    params = MatcherParams(0.4, aggregation=aggregation)  # type: ignore[arg-type]
+    matcher = Matcher(params)
+    probe = vectors[5] * 0.7 + vectors[6] * 0.7
+    probe /= np.linalg.norm(probe)
+    ranked = matcher.rank(probe, index.search(probe, 600), index.people_vectors)
+    assert len(ranked) == 97
+    for r in ranked:
+        own = vectors[ids % 97 == r.person_id]
+        assert r.score == pytest.approx(aggregate(own @ probe, probe, own, params), abs=1e-5)
+    assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)

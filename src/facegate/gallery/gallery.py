@@ -196,7 +196,7 @@ class Gallery:
                     ranked.append([])
                     continue
                 hits = index.search(probe, self.settings.gallery_search_k)
-                ranked.append(self.matcher.rank(probe, hits, index.person_vectors))
+                ranked.append(self.matcher.rank(probe, hits, index.people_vectors))
         wanted = {r.person_id for rs in ranked for r in rs[: self.settings.gallery_top_k + 1]}
         people = self.store.get_people(wanted)
         return [self.matcher.decide(rs, people) for rs in ranked]

@@ -153,9 +153,16 @@ class VectorIndex:
         return dict(zip(self._labels[rows].tolist(), self._owners[rows].tolist(), strict=True))
 
     def person_vectors(self, person_id: int) -> np.ndarray:
-        """Every live template vector of one person (for aggregation beyond the top hits)."""
-        rows = [r for r in self._rows_of.get(person_id, ()) if self._alive[r]]
-        return self._vectors(np.asarray(rows, np.int64))
+        """Every live template vector of one person."""
+        return self.people_vectors([person_id])[1]
+
+    def people_vectors(self, person_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Every live template vector of several people in one call: (owners, vectors),
+        grouped by person in the order given. One faiss call instead of one per person keeps
+        aggregation over ~50 candidates well under a millisecond."""
+        rows = [r for pid in person_ids for r in self._rows_of.get(pid, ()) if self._alive[r]]
+        picked = np.asarray(rows, np.int64)
+        return self._owners[picked], self._vectors(picked)
 
     def search(self, probe: np.ndarray, k: int) -> Hits:
         """The ``k`` most similar live templates to one unit probe vector."""

@@ -96,25 +96,53 @@ class Matcher:
         self.params = params
 
     def rank(
-        self, probe: np.ndarray, hits: Hits, vectors_of: Callable[[int], np.ndarray]
+        self,
+        probe: np.ndarray,
+        hits: Hits,
+        vectors_of: Callable[[list[int]], tuple[np.ndarray, np.ndarray]],
     ) -> list[Ranked]:
         """Every person among the hits, scored by the aggregation, best first.
 
-        ``vectors_of(person_id)`` returns all of that person's template vectors.
+        ``vectors_of(person_ids)`` returns ``(owners, vectors)``: all template vectors of those
+        people, grouped by person (``VectorIndex.people_vectors``).
         """
         probe = np.asarray(probe, np.float32).reshape(-1)
-        ranked: list[Ranked] = []
-        for person_id in dict.fromkeys(hits.person_ids.tolist()):
-            if self.params.aggregation == "max":
-                # The hits are the nearest templates: the first one of a person is their max.
-                best = float(hits.scores[hits.person_ids == person_id].max())
-                ranked.append(Ranked(int(person_id), best))
-                continue
-            vectors = vectors_of(int(person_id))
-            score = aggregate(vectors @ probe, probe, vectors, self.params)
-            ranked.append(Ranked(int(person_id), score))
+        people = list(dict.fromkeys(hits.person_ids.tolist()))
+        if not people:
+            return []
+        if self.params.aggregation == "max":
+            # The hits are the nearest templates: the first hit of each person is their max.
+            best = {pid: float(hits.scores[hits.person_ids == pid].max()) for pid in people}
+            ranked = [Ranked(int(pid), score) for pid, score in best.items()]
+        else:
+            owners, vectors = vectors_of(people)
+            ranked = self._aggregate_grouped(probe, owners, vectors)
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked
+
+    def _aggregate_grouped(
+        self, probe: np.ndarray, owners: np.ndarray, vectors: np.ndarray
+    ) -> list[Ranked]:
+        """Aggregate per person over vectors grouped by owner, vectorised (no per-person
+        Python work for ``blend``, which runs on every face)."""
+        if len(owners) == 0:
+            return []
+        scores = vectors @ probe
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        ids = owners[starts].tolist()
+        if self.params.aggregation != "blend":
+            ends = np.r_[starts[1:], len(owners)]
+            return [
+                Ranked(int(pid), aggregate(scores[a:b], probe, vectors[a:b], self.params))
+                for pid, a, b in zip(ids, starts.tolist(), ends.tolist(), strict=True)
+            ]
+        best = np.maximum.reduceat(scores, starts)
+        sums = np.add.reduceat(vectors, starts, axis=0)
+        norms = np.maximum(np.linalg.norm(sums, axis=1), 1e-6)
+        centre = (sums @ probe) / norms
+        alpha = self.params.blend_alpha
+        blended = alpha * best + (1 - alpha) * centre
+        return [Ranked(int(pid), float(v)) for pid, v in zip(ids, blended.tolist(), strict=True)]
 
     def decide(self, ranked: list[Ranked], people: dict[int, Person]) -> Match:
         """The open-set answer from ranked people (``people`` gives their records).
