@@ -68,6 +68,7 @@ class Settings(BaseSettings):
 
     # Inference: one bounded pool shared by every caller.
     inference_threads: int = Field(2, ge=1)
+    inference_max_queue: int = Field(64, ge=0, description="jobs waiting before Busy")
 
     # Gallery (facegate.gallery; see docs/gallery.md). Appended block: keep gallery settings here.
     gallery_exact_max: int = Field(

@@ -66,3 +66,9 @@ class SeveralFaces(FacegateError):
     """A photo meant to show one person shows several, and none clearly stands out."""
 
     code = "several_faces"
+
+
+class Busy(FacegateError):
+    """The inference queue is full; the caller should retry shortly (HTTP 503)."""
+
+    code = "busy"

@@ -13,17 +13,20 @@ from types import TracebackType
 from facegate.config import Settings
 from facegate.engine import FaceEngine
 from facegate.gallery import Gallery
+from facegate.inference import InferencePool
 from facegate.recognition import RecognitionService
 
 
 @dataclass
 class Services:
-    """The engine, the gallery and the operations over both, for one process."""
+    """The engine, the gallery, the operations over both and the one inference pool that
+    every caller (HTTP request or video stream) runs model work on."""
 
     settings: Settings
     engine: FaceEngine
     gallery: Gallery
     recognition: RecognitionService
+    inference: InferencePool
 
     @classmethod
     def start(cls, settings: Settings, *, background_sync: bool = True) -> Services:
@@ -31,9 +34,11 @@ class Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = FaceEngine(settings)
         gallery = Gallery(settings, background=background_sync)
-        return cls(settings, engine, gallery, RecognitionService(engine, gallery))
+        inference = InferencePool(settings.inference_threads, settings.inference_max_queue)
+        return cls(settings, engine, gallery, RecognitionService(engine, gallery), inference)
 
     def close(self) -> None:
+        self.inference.shutdown()
         self.gallery.close()
 
     def __enter__(self) -> Services:
