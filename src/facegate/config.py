@@ -85,3 +85,24 @@ class Settings(BaseSettings):
         1.0, ge=0.0, description="SQLite: how often idle workers check for changes (0: never)"
     )
     gallery_busy_timeout_ms: int = Field(10_000, ge=0)
+
+    # Streaming (facegate.stream; see docs/streaming.md and docs/protocol.md).
+    # Appended block: keep stream settings here.
+    stream_host: str = "127.0.0.1"
+    stream_port: int = Field(8001, ge=0, le=65535, description="TCP port (0: any free port)")
+    stream_max_clients: int = Field(64, ge=1, description="streams at once; more get busy")
+    stream_max_frame_age_ms: float = Field(
+        200.0, gt=0, description="a frame that waited longer is dropped unprocessed (stale)"
+    )
+    stream_send_queue: int = Field(8, ge=1, description="messages queued per client")
+    stream_too_slow_drops: int = Field(
+        50, ge=1, description="results dropped in a row before a client is cut off (too_slow)"
+    )
+    stream_max_frame_width: int = Field(4096, ge=16)
+    stream_max_frame_height: int = Field(4096, ge=16)
+    stream_max_payload_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    stream_hello_timeout_s: float = Field(10.0, gt=0)
+    stream_idle_timeout_s: float = Field(30.0, gt=0)
+    stream_message_timeout_s: float = Field(10.0, gt=0)
+    stream_reembed_every: int = Field(5, ge=1, description="frames between embeddings of a track")
+    stream_annotate_quality: int = Field(80, ge=10, le=100, description="ANNOTATED JPEG quality")
