@@ -53,7 +53,7 @@ def test_a_person_enrolled_by_one_process_is_identified_by_another_within_a_seco
 
 
 def test_concurrent_writers_lose_nothing(settings: Settings) -> None:
-    Gallery(settings, background=False).close()  # migrate once up front
+    # No process migrates first: the three start on an empty database at once.
     workers_n, people, per_person = 3, 4, 7
     barrier, out = SPAWN.Barrier(workers_n), SPAWN.Queue()
     procs = [

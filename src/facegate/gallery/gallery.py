@@ -25,7 +25,7 @@ from facegate.config import Settings
 from facegate.gallery.db import PostgresDatabase, open_database
 from facegate.gallery.index import Hits, IndexParams, VectorIndex
 from facegate.gallery.matcher import Match, Matcher, MatcherParams, aggregate
-from facegate.gallery.store import SqlStore
+from facegate.gallery.store import UNSET, SqlStore
 from facegate.gallery.types import Change, JsonObject, NewTemplate, Person, PersonPage, Template
 
 log = logging.getLogger(__name__)
@@ -245,8 +245,18 @@ class Gallery:
         self.store.delete_template(template_id)
         self.sync()
 
-    def update_person(self, person_id: int, **changes: object) -> Person:
-        return self.store.update_person(person_id, **changes)  # type: ignore[arg-type]
+    def update_person(
+        self,
+        person_id: int,
+        *,
+        name: str = UNSET,
+        external_id: str | None = UNSET,
+        metadata: JsonObject = UNSET,
+    ) -> Person:
+        """Change any of name, external id (None clears it) and metadata (replaced whole)."""
+        return self.store.update_person(
+            person_id, name=name, external_id=external_id, metadata=metadata
+        )
 
     def rename_person(self, person_id: int, name: str) -> Person:
         return self.store.rename_person(person_id, name)

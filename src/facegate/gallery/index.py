@@ -63,9 +63,12 @@ class Hits:
     scores: np.ndarray  # float32, cosine similarity
 
 
-def _build_faiss(dim: int, vectors: np.ndarray, params: IndexParams, exact: bool) -> Any:
-    """A faiss index holding ``vectors`` as rows 0..n-1."""
+def _build_faiss(
+    dim: int, vectors: np.ndarray, params: IndexParams, exact: bool
+) -> tuple[Any, str]:
+    """A faiss index holding ``vectors`` as rows 0..n-1, and what kind it is."""
     faiss.omp_set_num_threads(params.build_threads)
+    kind = "exact"
     if exact or len(vectors) == 0:
         index: Any = faiss.IndexFlatIP(dim)
     elif params.approx == "pq" and dim % 8 == 0:
@@ -77,13 +80,15 @@ def _build_faiss(dim: int, vectors: np.ndarray, params: IndexParams, exact: bool
         base.train(np.ascontiguousarray(sample))
         index = faiss.IndexRefineFlat(base)
         index.k_factor = float(params.pq_k_factor)
-    else:
+        kind = "pq"
+    else:  # HNSW, also for "pq" when the dimension does not split into 4-D sub-vectors
+        kind = "hnsw"
         index = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = params.hnsw_ef_construction
         index.hnsw.efSearch = params.hnsw_ef_search
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+    return index, kind
 
 
 class VectorIndex:
@@ -98,6 +103,7 @@ class VectorIndex:
         self.revision = 0
         self._exact = True
         self._faiss: Any = faiss.IndexFlatIP(dim)
+        self._kind = "exact"
         self._labels = np.zeros(0, np.int64)
         self._owners = np.zeros(0, np.int64)
         self._alive = np.zeros(0, bool)
@@ -118,7 +124,7 @@ class VectorIndex:
     def _rebuild(self, labels: np.ndarray, owners: np.ndarray, vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         self._exact = len(vectors) <= self.params.exact_max
-        self._faiss = _build_faiss(self.dim, vectors, self.params, self._exact)
+        self._faiss, self._kind = _build_faiss(self.dim, vectors, self.params, self._exact)
         self._labels = np.asarray(labels, np.int64).copy()
         self._owners = np.asarray(owners, np.int64).copy()
         self._alive = np.ones(len(labels), bool)
@@ -137,7 +143,7 @@ class VectorIndex:
     @property
     def kind(self) -> str:
         """ "exact", or the approximate index in use."""
-        return "exact" if self._exact else self.params.approx
+        return self._kind
 
     def __len__(self) -> int:
         return len(self._labels) - self._dead

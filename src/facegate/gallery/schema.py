@@ -113,9 +113,39 @@ CREATE TABLE gallery_changes (
 CREATE INDEX gallery_changes_revision ON gallery_changes(revision);
 """
 
+# 0002: API keys for the HTTP API (facegate.api.keys). Only the SHA-256 of a key is stored;
+# ``prefix`` (the key's first characters) lets an administrator tell keys apart in listings.
+# Revoked keys are kept (``revoked_at``) so a listing shows what was revoked and when.
+_SQLITE_0002 = """
+CREATE TABLE api_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL DEFAULT '',
+    scope TEXT NOT NULL CHECK (scope IN ('admin', 'recognize')),
+    prefix TEXT NOT NULL,
+    key_sha256 TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+_POSTGRES_0002 = """
+CREATE TABLE api_keys (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    scope TEXT NOT NULL CHECK (scope IN ('admin', 'recognize')),
+    prefix TEXT NOT NULL,
+    key_sha256 TEXT NOT NULL UNIQUE,
+    created_at TIMESTAMPTZ NOT NULL,
+    revoked_at TIMESTAMPTZ
+);
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
-    "sqlite": (Migration(1, "init", _SQLITE_0001),),
-    "postgres": (Migration(1, "init", _POSTGRES_0001),),
+    "sqlite": (Migration(1, "init", _SQLITE_0001), Migration(2, "api_keys", _SQLITE_0002)),
+    "postgres": (
+        Migration(1, "init", _POSTGRES_0001),
+        Migration(2, "api_keys", _POSTGRES_0002),
+    ),
 }
 
 

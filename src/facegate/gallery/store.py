@@ -38,7 +38,8 @@ _TEMPLATE_COLUMNS = (
     "id, person_id, embedding, model_id, model_sha256, quality, source_sha256, "
     "thumbnail IS NOT NULL, created_at"
 )
-_UNSET: Any = object()
+# Marks "not given" where None is a meaningful value (clearing an external id).
+UNSET: Any = object()
 # Change-log entries older than this many revisions are pruned; a worker further behind
 # rebuilds from a snapshot instead of replaying.
 DEFAULT_KEEP_REVISIONS = 10_000
@@ -201,20 +202,20 @@ class SqlStore(RevisionLog):
         self,
         person_id: int,
         *,
-        name: str = _UNSET,
-        external_id: str | None = _UNSET,
-        metadata: JsonObject = _UNSET,
+        name: str = UNSET,
+        external_id: str | None = UNSET,
+        metadata: JsonObject = UNSET,
     ) -> Person:
         """Change any of name, external id (None clears it) and metadata (replaced whole)."""
         sets: list[str] = []
         params: list[Any] = []
-        if name is not _UNSET:
+        if name is not UNSET:
             sets.append("name = ?")
             params.append(_clean_name(name))
-        if external_id is not _UNSET:
+        if external_id is not UNSET:
             sets.append("external_id = ?")
             params.append(external_id)
-        if metadata is not _UNSET:
+        if metadata is not UNSET:
             sets.append("metadata = ?")
             params.append(json.dumps(dict(metadata)))
         sets.append("updated_at = ?")
