@@ -144,6 +144,8 @@ class Gallery:
             for (op, _rev), group in groupby(changes.changes, key=lambda c: (c.op, c.revision)):
                 self._apply(op, list(group))
             self._revision = changes.revision
+            if self._index is not None:
+                self._index.revision = changes.revision
             return self._revision
 
     def _apply(self, op: str, changes: list[Change]) -> None:

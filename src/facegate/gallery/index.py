@@ -108,7 +108,7 @@ class VectorIndex:
         self._owners = np.zeros(0, np.int64)
         self._alive = np.zeros(0, bool)
         self._dead = 0
-        self._rows_of: dict[int, list[int]] = {}  # person id -> rows (live and dead)
+        self._rows_of: dict[int, list[int]] = {}  # person id -> live rows
 
     # -- building ----------------------------------------------------------------------------
 
