@@ -1,0 +1,1 @@
+"""Attendance: confirmed recognitions become a durable log, daily records and reports."""
