@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from facegate.cli import bench, eval_cmds, faces, gallery_cmds
 from facegate.cli.app import app
+from facegate.cli.stream_cmd import register as register_stream
 
 faces.register(app)
 gallery_cmds.register(app)
 eval_cmds.register(app)
 bench.register(app)
+register_stream(app)
 
 
 def main() -> None:

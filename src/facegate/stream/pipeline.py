@@ -1,0 +1,305 @@
+"""Per-stream frame processing: a one-frame slot, stage timings, tracking and recognition.
+
+The pipeline knows nothing of sockets. A source (the TCP server today, server-side cameras
+later) calls ``StreamPipeline.submit`` with each frame as it arrives and gets a typed
+``FrameResult`` (or a ``FrameFailure``) back through a callback. In between:
+
+- **One-frame slot.** A frame that arrives while an earlier one still waits replaces it
+  (``replaced`` counter): a real-time stream wants the newest picture, never a queue of old
+  ones to catch up on.
+- **Maximum age.** When its turn comes, a frame that has waited longer than ``max_age_s`` is
+  dropped unprocessed (``stale`` counter, kept apart from ``replaced``): its answer would
+  describe a scene that is gone.
+- **The work** (``FrameProcessor.process``) runs on the shared inference pool, scheduled
+  fairly across streams by ``FairScheduler`` (scheduler.py): decode (frame size checked from
+  the JPEG header first), detect every frame, associate detections with tracks, embed only
+  the faces whose track asks for it, match them in the gallery, vote into the tracker, and
+  build the result from the tracker's states, optionally with an annotated JPEG.
+
+A stream has at most one frame in processing at a time, so its tracker is only ever touched
+by one thread at once even though consecutive frames may run on different pool threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facegate.engine import FaceEngine
+from facegate.engine.types import Box
+from facegate.errors import BadImage, ImageTooLarge
+from facegate.gallery import Gallery
+from facegate.stream.annotate import draw_faces
+from facegate.stream.jpeg import decode_jpeg, encode_jpeg
+from facegate.stream.tracker import Detected, Tracker, TrackerParams
+
+
+@dataclass(frozen=True, slots=True)
+class FrameIn:
+    """A frame handed to a pipeline. ``jpeg`` from the network, or ``image`` (BGR pixels)
+    from a server-side source that has already decoded it. Times are ``time.time()``."""
+
+    frame_id: int
+    captured: float  # the source's clock
+    received: float  # when the frame was complete on this server
+    receive_ms: float = 0.0  # first to last byte on the wire
+    jpeg: bytes | None = field(default=None, repr=False)
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedFace:
+    """One face of a frame as its track reports it (person None: unknown or undecided)."""
+
+    box: Box
+    track_id: int
+    person_id: int | None
+    person_name: str | None
+    score: float
+    confirmed: bool
+    landmarks: tuple[tuple[float, float], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimings:
+    """Milliseconds spent in each stage of one frame (``encode``: the annotated JPEG)."""
+
+    receive: float = 0.0
+    decode: float = 0.0
+    detect: float = 0.0
+    embed: float = 0.0
+    match: float = 0.0
+    encode: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DropCounts:
+    replaced: int = 0
+    stale: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    """What the pipeline hands the transport for one processed frame."""
+
+    stream: str
+    frame_id: int
+    captured: float
+    received: float
+    processed: float
+    width: int
+    height: int
+    faces: tuple[TrackedFace, ...]
+    embedded: int  # faces embedded (and matched) for this frame
+    timings_ms: StageTimings
+    drops: DropCounts
+    annotated: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameFailure:
+    """A frame that could not be processed; ``code`` is a protocol error code."""
+
+    stream: str
+    frame_id: int
+    code: str  # "bad_frame" | "frame_too_large" | "internal"
+    message: str
+
+
+Output = Callable[[FrameResult | FrameFailure], None]
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+class FrameProcessor:
+    """The model work for one stream's frames, in order. Runs on an inference thread."""
+
+    def __init__(
+        self,
+        engine: FaceEngine,
+        gallery: Gallery,
+        *,
+        stream: str,
+        max_width: int = 4096,
+        max_height: int = 4096,
+        annotate: bool = False,
+        annotate_quality: int = 80,
+        tracker_params: TrackerParams | None = None,
+    ) -> None:
+        self.engine, self.gallery, self.stream = engine, gallery, stream
+        self.max_width, self.max_height = max_width, max_height
+        self.annotate, self.annotate_quality = annotate, annotate_quality
+        self.tracker = Tracker(tracker_params)
+        self._model_checked = False
+
+    def _check_model(self) -> None:
+        """Refuse a gallery built by another model (``ModelMismatch``), once per stream."""
+        if not self._model_checked:
+            self.gallery.store.check_model(self.engine.model_id, self.engine.model_sha256)
+            self._model_checked = True
+
+    def process(self, frame: FrameIn, drops: DropCounts) -> FrameResult:
+        """Decode, detect, track, embed what needs it, match, vote, report (and draw)."""
+        t = time.perf_counter()
+        if frame.image is not None:
+            image = frame.image
+        elif frame.jpeg is not None:
+            image = decode_jpeg(frame.jpeg, self.max_width, self.max_height)
+        else:
+            raise BadImage("a frame needs a JPEG or pixels")
+        decode_ms = _ms(t)
+
+        t = time.perf_counter()
+        detections = self.engine.detect(image)
+        detect_ms = _ms(t)
+
+        assignments = self.tracker.update([Detected(d.box, d.score) for d in detections])
+        todo = [a for a in assignments if a.needs_embedding]
+        t = time.perf_counter()
+        faces = self.engine.describe(image, [detections[a.index] for a in todo])
+        embed_ms = _ms(t)
+
+        t = time.perf_counter()
+        if faces:
+            self._check_model()
+            matches = self.gallery.identify_many([f.embedding for f in faces])
+            for a, match in zip(todo, matches, strict=True):
+                person = match.person
+                self.tracker.observe(
+                    a.track_id,
+                    None if person is None else person.id,
+                    None if person is None else person.name,
+                    match.score,
+                )
+        match_ms = _ms(t)
+
+        marks = {
+            a.track_id: tuple((float(x), float(y)) for x, y in detections[a.index].landmarks)
+            for a in assignments
+        }
+        tracked = tuple(
+            TrackedFace(
+                box=s.box,
+                track_id=s.track_id,
+                person_id=s.person_id,
+                person_name=s.person_name,
+                score=s.score,
+                confirmed=s.confirmed,
+                landmarks=marks.get(s.track_id),
+            )
+            for s in self.tracker.states()
+        )
+        processed = time.time()
+
+        annotated, encode_ms = None, 0.0
+        if self.annotate:
+            t = time.perf_counter()
+            annotated = encode_jpeg(draw_faces(image, tracked), self.annotate_quality)
+            encode_ms = _ms(t)
+        height, width = image.shape[:2]
+        return FrameResult(
+            stream=self.stream,
+            frame_id=frame.frame_id,
+            captured=frame.captured,
+            received=frame.received,
+            processed=processed,
+            width=int(width),
+            height=int(height),
+            faces=tracked,
+            embedded=len(faces),
+            timings_ms=StageTimings(
+                frame.receive_ms, decode_ms, detect_ms, embed_ms, match_ms, encode_ms
+            ),
+            drops=drops,
+            annotated=annotated,
+        )
+
+
+class StreamPipeline:
+    """One stream's slot and counters; the scheduler takes frames from it in turn.
+
+    ``submit`` never blocks and never queues more than one frame. Results and failures go to
+    ``output`` on the event loop's thread. Not thread-safe: call it from the loop only.
+    """
+
+    def __init__(
+        self, processor: FrameProcessor, output: Output, *, max_age_s: float = 0.2
+    ) -> None:
+        self.processor = processor
+        self.output = output
+        self.max_age_s = max_age_s
+        self.slot: FrameIn | None = None
+        self.busy = False  # a frame of this stream is on the pool now
+        self.closed = False
+        self.received = 0
+        self.processed = 0
+        self.failed = 0
+        self.replaced = 0
+        self.stale = 0
+        self.on_ready: Callable[[StreamPipeline], None] | None = None  # set by the scheduler
+
+    @property
+    def stream(self) -> str:
+        return self.processor.stream
+
+    @property
+    def drops(self) -> DropCounts:
+        return DropCounts(self.replaced, self.stale)
+
+    def submit(self, frame: FrameIn) -> None:
+        """Put a frame in the slot, replacing (and counting) one that still waits."""
+        if self.closed:
+            return
+        self.received += 1
+        if self.slot is not None:
+            self.replaced += 1
+        self.slot = frame
+        if self.on_ready is not None and not self.busy:
+            self.on_ready(self)
+
+    def take(self, now: float | None = None) -> FrameIn | None:
+        """The waiting frame, if one is fresh enough; a stale one is dropped and counted."""
+        frame, self.slot = self.slot, None
+        if frame is None:
+            return None
+        if (now if now is not None else time.time()) - frame.received > self.max_age_s:
+            self.stale += 1
+            return None
+        return frame
+
+    def is_stale(self, frame: FrameIn) -> bool:
+        """For the last check on the inference thread (the pool may have made it wait)."""
+        return time.time() - frame.received > self.max_age_s
+
+    def run(self, frame: FrameIn) -> FrameResult | FrameFailure | None:
+        """Process one frame (on an inference thread); None when it went stale meanwhile."""
+        if self.is_stale(frame):
+            return None
+        try:
+            return self.processor.process(frame, self.drops)
+        except ImageTooLarge as exc:
+            return FrameFailure(self.stream, frame.frame_id, "frame_too_large", str(exc))
+        except BadImage as exc:
+            return FrameFailure(self.stream, frame.frame_id, "bad_frame", str(exc))
+
+    def deliver(self, outcome: FrameResult | FrameFailure | None, frame: FrameIn) -> None:
+        """Count an outcome and pass it on (on the loop's thread)."""
+        if outcome is None:
+            self.stale += 1
+            return
+        if isinstance(outcome, FrameResult):
+            self.processed += 1
+        else:
+            self.failed += 1
+        if not self.closed:
+            self.output(outcome)
+
+    def close(self) -> None:
+        """Stop: a waiting frame is dropped and a frame in processing is not reported."""
+        self.closed = True
+        self.slot = None

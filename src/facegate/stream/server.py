@@ -1,0 +1,189 @@
+"""The asyncio TCP stream server: many clients, one shared inference pool, fair turns.
+
+``StreamServer`` accepts connections and gives each a ``Session`` (session.py: reading,
+sending, timeouts, errors). After a valid HELLO the session gets a ``StreamPipeline``
+(pipeline.py: one-frame slot, tracking, recognition) registered with the server's
+``FairScheduler`` (scheduler.py), which runs frames on ``services.inference`` round robin,
+one job per stream at a time. The event loop itself never runs model work.
+
+Authentication is pluggable: the constructor takes a ``KeyVerifier`` (API key → scopes), so
+the HTTP API's key store can be wired in without this package importing it; ``AllowAll`` is
+for ``--no-auth`` and benchmarks. Start it from ``facegate serve`` with::
+
+    server = StreamServer(services, settings.stream_host, settings.stream_port,
+                          limits_from_settings(settings), verifier=...)
+    await server.start()   # on the same event loop as the HTTP server
+    ...
+    await server.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any, Protocol
+
+from facegate import __version__
+from facegate.config import Settings
+from facegate.services import Services
+from facegate.stream.pipeline import FrameProcessor, StreamPipeline
+from facegate.stream.protocol import Bye, ErrorCode, Hello, Limits, ProtocolError, Welcome
+from facegate.stream.scheduler import FairScheduler
+from facegate.stream.session import Session
+from facegate.stream.stats import StreamStats
+from facegate.stream.tracker import TrackerParams
+
+log = logging.getLogger(__name__)
+
+
+class KeyVerifier(Protocol):
+    """Turns an API key into its scopes; None for an unknown or revoked key.
+
+    Called on a worker thread (it may query a database), once per connection.
+    """
+
+    def verify(self, key: str) -> set[str] | None: ...
+
+
+class AllowAll:
+    """Every key is accepted with every scope: for ``--no-auth``, tests and benchmarks."""
+
+    def verify(self, key: str) -> set[str] | None:
+        return {"recognize", "enrol", "admin"}
+
+
+def limits_from_settings(settings: Settings) -> Limits:
+    """The protocol limits a server announces, from the ``stream_*`` settings."""
+    return Limits(
+        max_payload_bytes=settings.stream_max_payload_bytes,
+        max_frame_width=settings.stream_max_frame_width,
+        max_frame_height=settings.stream_max_frame_height,
+        hello_timeout_s=settings.stream_hello_timeout_s,
+        idle_timeout_s=settings.stream_idle_timeout_s,
+        message_timeout_s=settings.stream_message_timeout_s,
+    )
+
+
+class StreamServer:
+    """Serves the stream protocol (docs/protocol.md) on one TCP port."""
+
+    def __init__(
+        self,
+        services: Services,
+        host: str | None = None,
+        port: int | None = None,
+        limits: Limits | None = None,
+        *,
+        verifier: KeyVerifier,
+        tracker_params: TrackerParams | None = None,
+    ) -> None:
+        s: Settings = services.settings
+        self.services = services
+        self.host = s.stream_host if host is None else host
+        self._port = s.stream_port if port is None else port
+        self.limits = limits or limits_from_settings(s)
+        self.verifier = verifier
+        self.tracker_params = tracker_params or TrackerParams(reembed_every=s.stream_reembed_every)
+        self.max_clients = s.stream_max_clients
+        self.send_queue = s.stream_send_queue
+        self.too_slow_drops = s.stream_too_slow_drops
+        self.max_age_s = s.stream_max_frame_age_ms / 1000.0
+        self.scheduler = FairScheduler(services.inference)
+        self._server: asyncio.Server | None = None
+        self._sessions: dict[str, Session] = {}  # greeted streams
+        self._connections: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when constructed with port 0)."""
+        if self._server is not None and self._server.sockets:
+            return int(self._server.sockets[0].getsockname()[1])
+        return self._port
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self._port)
+        log.info("stream server listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop accepting, say BYE to every client, drop waiting frames, close."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self._sessions.values()):
+            await session.close(Bye("server shutting down"))
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        await self.scheduler.close()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> StreamServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- connections -------------------------------------------------------------------------
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = Session(self, reader, writer, secrets.token_hex(6))
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await session.run()
+        except asyncio.CancelledError:
+            await session.close()
+        finally:
+            self._connections.discard(task)
+
+    def attach(self, session: Session, hello: Hello) -> StreamPipeline:
+        """A pipeline for a greeted session (``busy`` when the server is full)."""
+        if len(self._sessions) >= self.max_clients:
+            raise ProtocolError(ErrorCode.BUSY, f"{self.max_clients} streams already connected")
+        s = self.services.settings
+        processor = FrameProcessor(
+            self.services.engine,
+            self.services.gallery,
+            stream=hello.stream,
+            max_width=self.limits.max_frame_width,
+            max_height=self.limits.max_frame_height,
+            annotate=hello.annotate,
+            annotate_quality=s.stream_annotate_quality,
+            tracker_params=self.tracker_params,
+        )
+        pipeline = StreamPipeline(processor, session.deliver, max_age_s=self.max_age_s)
+        self._sessions[session.id] = session
+        self.scheduler.add(pipeline)
+        log.info("stream %s connected from %s (session %s)", hello.stream, session.peer, session.id)
+        return pipeline
+
+    def detach(self, session: Session) -> None:
+        if self._sessions.pop(session.id, None) is not None and session.pipeline is not None:
+            self.scheduler.remove(session.pipeline)
+            log.info("stream %s disconnected (session %s)", session.stats.stream, session.id)
+
+    def welcome(self, session_id: str) -> Welcome:
+        return Welcome(session_id, __version__, self.limits, None)
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    def stats(self) -> list[StreamStats]:
+        """One snapshot per connected stream (fps, latency, drops, stage means)."""
+        return [s.stats.snapshot(s.pipeline) for s in self._sessions.values()]
+
+    def stats_dict(self) -> dict[str, Any]:
+        """``stats()`` as JSON-ready values, with totals, for ``/metrics`` and the live page."""
+        streams = [s.as_dict() for s in self.stats()]
+        return {
+            "connections": len(self._connections),
+            "streams": streams,
+            "inference_inflight": self.scheduler.inflight,
+            "frames_started": self.scheduler.turns,
+        }
