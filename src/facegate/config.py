@@ -106,3 +106,14 @@ class Settings(BaseSettings):
     stream_message_timeout_s: float = Field(10.0, gt=0)
     stream_reembed_every: int = Field(5, ge=1, description="frames between embeddings of a track")
     stream_annotate_quality: int = Field(80, ge=10, le=100, description="ANNOTATED JPEG quality")
+
+    # HTTP API (facegate.api; see docs/api.md). Appended block: keep HTTP settings here.
+    api_auth: bool = Field(True, description="require an API key (facegate serve --no-auth)")
+    api_max_request_bytes: int = Field(
+        64 * 1024 * 1024, ge=1, description="whole request body; enforced while it is read"
+    )
+    api_max_images: int = Field(20, ge=1, description="photos in one enrolment request")
+    api_compat_open: bool = Field(
+        False, description="serve POST /face/image/detect without a key (seed-002 clients)"
+    )
+    api_font_path: Path | None = Field(None, description="TrueType font for annotated images")

@@ -9,7 +9,7 @@ face), 3 model or environment problem (model file missing or altered).
 
 from __future__ import annotations
 
-from facegate.cli import bench, eval_cmds, faces, gallery_cmds
+from facegate.cli import bench, eval_cmds, faces, gallery_cmds, keys_cmd, serve_cmd
 from facegate.cli.app import app
 from facegate.cli.stream_cmd import register as register_stream
 
@@ -17,6 +17,8 @@ faces.register(app)
 gallery_cmds.register(app)
 eval_cmds.register(app)
 bench.register(app)
+serve_cmd.register(app)
+keys_cmd.register(app)
 register_stream(app)
 
 

@@ -10,20 +10,11 @@ import typer
 
 from facegate.cli.app import EXIT_NEGATIVE, fail, print_json
 from facegate.config import Settings
-from facegate.engine import Face, FaceEngine
+from facegate.engine import FaceEngine
 from facegate.errors import FacegateError
+from facegate.summaries import face_summary
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
-
-
-def face_summary(face: Face) -> dict[str, object]:
-    """The JSON shape of a face on the command line (never the embedding)."""
-    return {
-        "box": face.box.as_list(),
-        "landmarks": face.landmarks_list(),
-        "score": round(face.score, 4),
-        "quality": face.quality.as_dict(),
-    }
 
 
 def register(app: typer.Typer) -> None:

@@ -9,41 +9,14 @@ from typing import Annotated
 import typer
 
 from facegate.cli.app import fail, print_json
-from facegate.cli.faces import face_summary
 from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag, open_services
 from facegate.engine.decode import image_files
 from facegate.errors import FacegateError
 from facegate.gallery import Person
-from facegate.recognition import EnrolledImage, IdentifiedFace, RecognitionService
+from facegate.recognition import EnrolledImage, RecognitionService
+from facegate.summaries import identified_summary, person_summary
 
 people_app = typer.Typer(help="List, show and delete enrolled people.", no_args_is_help=True)
-
-
-def person_summary(person: Person) -> dict[str, object]:
-    return {
-        "id": person.id,
-        "name": person.name,
-        "external_id": person.external_id,
-        "templates": person.template_count,
-        "metadata": dict(person.metadata),
-        "created_at": person.created_at.isoformat(),
-    }
-
-
-def identified_summary(item: IdentifiedFace) -> dict[str, object]:
-    match = item.match
-    return {
-        **face_summary(item.face),
-        "person": None
-        if match.person is None
-        else {"id": match.person.id, "name": match.person.name},
-        "similarity": round(match.score, 4),
-        "margin": round(match.margin, 4),
-        "candidates": [
-            {"id": c.person.id, "name": c.person.name, "similarity": round(c.score, 4)}
-            for c in match.candidates
-        ],
-    }
 
 
 def find_or_create(

@@ -1,0 +1,98 @@
+"""``facegate keys create|list|revoke``: the HTTP API's keys.
+
+Only the database is opened (no models), so managing keys is instant. The secret is printed
+once, by ``create``; afterwards only its first characters (``prefix``) are ever shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facegate.api.keys import KeyStore
+from facegate.cli.app import fail, print_json
+from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag, make_settings
+from facegate.errors import FacegateError
+from facegate.gallery import SqlStore, open_store
+
+keys_app = typer.Typer(help="Create, list and revoke HTTP API keys.", no_args_is_help=True)
+
+
+def _store(data_dir: Path | None, database_url: str | None) -> tuple[SqlStore, KeyStore]:
+    settings = make_settings(data_dir, database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)
+    return store, KeyStore(store.db)
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: Annotated[str, typer.Option(help="admin (people, enrolment, everything) or recognize")],
+    name: Annotated[str, typer.Option(help="what the key is for, e.g. door-camera-2")] = "",
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a key and print it. It is shown this once: store it now."""
+    store, keys = _store(data_dir, database_url)
+    try:
+        key, secret = keys.create(scope, name)
+    except FacegateError as exc:
+        fail(exc, as_json=as_json)
+    finally:
+        store.close()
+    if as_json:
+        print_json({**key.as_dict(), "key": secret})
+        return
+    typer.echo(
+        f"created {key.scope} key {key.id} ({key.name or 'unnamed'}); it is shown only once:"
+    )
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every key: id, scope, name, prefix, created and revoked (never the secret)."""
+    store, keys = _store(data_dir, database_url)
+    try:
+        found = keys.list()
+    finally:
+        store.close()
+    if as_json:
+        print_json([k.as_dict() for k in found])
+        return
+    for k in found:
+        state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+        typer.echo(f"{k.id:>4}  {k.scope:<9}  {k.prefix}…  {state:<24}  {k.name}")
+    typer.echo(f"{len(found)} key(s)")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="key id (see `facegate keys list`)")],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke a key: every worker refuses it from the next request on."""
+    store, keys = _store(data_dir, database_url)
+    try:
+        key = keys.revoke(key_id)
+    except FacegateError as exc:
+        fail(exc, as_json=as_json)
+    finally:
+        store.close()
+    if as_json:
+        print_json(key.as_dict())
+    else:
+        typer.echo(f"revoked key {key.id} ({key.prefix}…)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")

@@ -1,0 +1,75 @@
+"""``facegate serve``: the HTTP API and pages under uvicorn, on one or several processes.
+
+Settings reach the server through ``FACEGATE_*`` environment variables, so a single process
+and N worker processes are started the same way: uvicorn imports the app factory
+``facegate.api.app:app_from_env`` in each process, and each builds its own ``Services``. The
+workers share the gallery through its database (SQLite file or PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from typing import Annotated
+
+import typer
+
+from facegate.cli.options import DatabaseUrlOption, DataDirOption
+
+log = logging.getLogger("facegate.serve")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+        workers: Annotated[
+            int, typer.Option(min=1, help="processes; they share the gallery database")
+        ] = 1,
+        data_dir: DataDirOption = None,
+        database_url: DatabaseUrlOption = None,
+        no_auth: Annotated[
+            bool, typer.Option("--no-auth", help="no API keys: local experiments ONLY")
+        ] = False,
+        log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    ) -> None:
+        """Serve the HTTP API (/api/v1, docs at /docs) and the admin pages."""
+        import uvicorn
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        if data_dir is not None:
+            os.environ["FACEGATE_DATA_DIR"] = str(data_dir)
+        if database_url is not None:
+            os.environ["FACEGATE_DATABASE_URL"] = database_url
+        if no_auth:
+            os.environ["FACEGATE_API_AUTH"] = "false"
+            typer.secho(
+                "WARNING: --no-auth: the API and pages are open to anyone who can reach "
+                f"{host}:{port}. Never use this outside a local experiment.",
+                fg=typer.colors.RED,
+                bold=True,
+                err=True,
+            )
+        metrics_dir = None
+        if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Per-worker metric files, summed by whichever worker answers /metrics.
+            metrics_dir = tempfile.mkdtemp(prefix="facegate-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+        typer.echo(f"facegate: http://{shown}:{port}/ (API docs: http://{shown}:{port}/docs)")
+        try:
+            uvicorn.run(
+                "facegate.api.app:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level=log_level,
+                proxy_headers=False,
+            )
+        finally:
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
