@@ -1,14 +1,17 @@
-"""Shared fixtures: the dev data set and one engine per test session (models load once)."""
+"""Shared fixtures: the dev data set, one engine per test session (models load once), and a
+PostgreSQL server for the tests that run on both database backends (gallery, API)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from facegate.config import Settings
 from facegate.engine import FaceEngine
+from tests.pg import PostgresCluster, PostgresUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "faces"
@@ -35,3 +38,20 @@ def faces_dir() -> Path:
 def engine() -> FaceEngine:
     """The real engine with the real models, shared by the whole session."""
     return FaceEngine(Settings())
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A PostgreSQL superuser URL: $FACEGATE_TEST_DATABASE_URL, else a cluster of our own."""
+    external = os.environ.get("FACEGATE_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    try:
+        cluster = PostgresCluster().start()
+    except PostgresUnavailable as error:
+        pytest.skip(f"PostgreSQL cannot be started: {error}")
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()

@@ -6,7 +6,6 @@ PostgreSQL is the session's throwaway cluster (tests/pg.py) unless
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,28 +14,10 @@ import pytest
 
 from facegate.config import Settings
 from facegate.gallery import Gallery, NewTemplate
-from tests.pg import PostgresCluster, PostgresUnavailable
 
 MODEL_ID = "test-model"
 MODEL_SHA = "ab" * 32
 DIM = 128
-
-
-@pytest.fixture(scope="session")
-def pg_admin_url() -> Iterator[str]:
-    """A PostgreSQL superuser URL: $FACEGATE_TEST_DATABASE_URL, else a cluster of our own."""
-    external = os.environ.get("FACEGATE_TEST_DATABASE_URL")
-    if external:
-        yield external
-        return
-    try:
-        cluster = PostgresCluster().start()
-    except PostgresUnavailable as error:
-        pytest.skip(f"PostgreSQL cannot be started: {error}")
-    try:
-        yield cluster.url
-    finally:
-        cluster.stop()
 
 
 def _reset_schema(url: str) -> None:
