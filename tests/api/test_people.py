@@ -1,0 +1,100 @@
+"""People CRUD, auth and scopes through HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from tests.api.conftest import Api
+
+
+def test_create_get_update_delete_person(api: Api):
+    c = api.client
+    person = api.create_person("张伟", external_id="E-crud", metadata={"team": "front desk"})
+    assert person["name"] == "张伟" and person["templates"] == 0
+    assert person["metadata"] == {"team": "front desk"}
+
+    got = c.get(f"/api/v1/people/{person['id']}", headers=api.admin).json()
+    assert got["external_id"] == "E-crud" and got["faces"] == []
+
+    patched = c.patch(
+        f"/api/v1/people/{person['id']}", json={"name": "Zhang Wei"}, headers=api.admin
+    ).json()
+    assert patched["name"] == "Zhang Wei" and patched["external_id"] == "E-crud"
+    cleared = c.patch(
+        f"/api/v1/people/{person['id']}", json={"external_id": None}, headers=api.admin
+    ).json()
+    assert cleared["external_id"] is None and cleared["name"] == "Zhang Wei"
+
+    gone = c.delete(f"/api/v1/people/{person['id']}", headers=api.admin)
+    assert gone.json() == {"deleted": person["id"], "templates_erased": 0}
+    missing = c.get(f"/api/v1/people/{person['id']}", headers=api.admin)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "unknown_person"
+
+
+def test_list_searches_and_pages(api: Api):
+    for i in range(3):
+        api.create_person(f"Listed Person {i}", external_id=f"LP-{i}")
+    c = api.client
+    found = c.get("/api/v1/people", params={"q": "listed person"}, headers=api.admin).json()
+    assert found["total"] == 3
+    assert [p["name"] for p in found["people"]] == [f"Listed Person {i}" for i in range(3)]
+    by_id = c.get("/api/v1/people", params={"q": "LP-2"}, headers=api.admin).json()
+    assert [p["external_id"] for p in by_id["people"]] == ["LP-2"]
+    page = c.get(
+        "/api/v1/people", params={"q": "listed", "limit": 2, "offset": 2}, headers=api.admin
+    ).json()
+    assert page["total"] == 3 and [p["name"] for p in page["people"]] == ["Listed Person 2"]
+
+
+def test_duplicate_external_id_is_a_conflict(api: Api):
+    api.create_person("First", external_id="DUP-1")
+    r = api.client.post(
+        "/api/v1/people", json={"name": "Second", "external_id": "DUP-1"}, headers=api.admin
+    )
+    assert r.status_code == 409
+    assert r.json() == {
+        "error": {"code": "conflict", "message": "external id 'DUP-1' is already in use"}
+    }
+
+
+def test_invalid_bodies_answer_422_in_the_one_error_shape(api: Api):
+    c = api.client
+    for body in ({}, {"name": ""}, {"name": "   "}, {"name": "x" * 201}, {"name": "a\x00b"}):
+        r = c.post("/api/v1/people", json=body, headers=api.admin)
+        assert r.status_code == 422, body
+        assert r.json()["error"]["code"] == "invalid_request"
+    r = c.post("/api/v1/people", json={"name": "ok", "metadata": {"k": "\x00"}}, headers=api.admin)
+    assert r.status_code == 422
+    r = c.get("/api/v1/people/0", headers=api.admin)
+    assert r.status_code == 422
+    r = c.get(f"/api/v1/people/{2**70}", headers=api.admin)
+    assert r.status_code == 422
+    r = c.post(
+        "/api/v1/people",
+        content=b"{not json",
+        headers={**api.admin, "content-type": "application/json"},
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+
+
+def test_keys_and_scopes(api: Api):
+    c = api.client
+    no_key = c.get("/api/v1/people")
+    assert no_key.status_code == 401 and no_key.json()["error"]["code"] == "unauthorized"
+    wrong = c.get("/api/v1/people", headers={"X-API-Key": "fg_not-a-real-key"})
+    assert wrong.status_code == 401
+    # a recognize key may not manage people
+    forbidden = c.get("/api/v1/people", headers=api.recognize)
+    assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"
+    # Authorization: Bearer works as well as X-API-Key
+    bearer = {"Authorization": "Bearer " + api.admin["X-API-Key"]}
+    assert c.get("/api/v1/people", headers=bearer).status_code == 200
+
+
+def test_revoked_key_is_refused_at_once(api: Api):
+    keys = api.app.state.keys
+    key, secret = keys.create("admin", "short-lived")
+    assert api.client.get("/api/v1/people", headers={"X-API-Key": secret}).status_code == 200
+    keys.revoke(key.id)
+    r = api.client.get("/api/v1/people", headers={"X-API-Key": secret})
+    assert r.status_code == 401
+    assert key.prefix in [k.prefix for k in keys.list() if k.revoked_at is not None]

@@ -1,0 +1,54 @@
+"""Small pure parts of the API: language choice, key hashing, drawing CJK names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facegate.api.keys import KEY_PREFIX, hash_key
+from facegate.api.web.i18n import choose, parse_accept_language
+from facegate.engine.draw import Label, draw_labels, find_font
+from facegate.engine.types import Box
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [
+        ("zh-CN,zh;q=0.9,en;q=0.8", "zh"),
+        ("en-US,en;q=0.9,zh-CN;q=0.8", "en"),
+        ("fr-FR, zh-TW;q=0.5, en;q=0.4", "zh"),
+        ("en;q=0.2, zh;q=0.9", "zh"),
+        ("", "en"),
+        ("de-DE", "en"),
+        ("zh;q=garbage, en", "en"),
+    ],
+)
+def test_accept_language(header, lang):
+    assert parse_accept_language(header) == lang
+
+
+def test_cookie_beats_header_and_unknown_cookie_is_ignored():
+    assert choose("en", "zh-CN") == "en"
+    assert choose("xx", "zh-CN") == "zh"
+
+
+def test_keys_are_hashed_not_stored():
+    digest = hash_key(KEY_PREFIX + "secret")
+    assert len(digest) == 64 and "secret" not in digest
+
+
+def test_draw_renders_chinese_names_with_distinct_glyphs():
+    """With a CJK font, two different Chinese names draw different pixels (a font without
+    the glyphs draws the same empty boxes for both)."""
+    if find_font() is None:
+        pytest.skip("no CJK font installed (make fonts installs fonts-noto-cjk)")
+    image = np.full((200, 300, 3), 127, np.uint8)
+    box = Box(100, 80, 80, 90)
+    a = draw_labels(image, [Label(box, "张伟", True)])
+    b = draw_labels(image, [Label(box, "李娜", True)])
+    assert not np.array_equal(a, b)
+    # green box for a known person, red for a stranger; the input is left untouched
+    assert tuple(a[120, 100]) == (67, 160, 46)  # BGR
+    unknown = draw_labels(image, [Label(box, "?", False)])
+    assert tuple(unknown[120, 100]) == (40, 40, 214)
+    assert (image == 127).all()
