@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import Counter
 from typing import Any, Protocol
 
 from facegate import __version__
@@ -94,6 +95,7 @@ class StreamServer:
         self._server: asyncio.Server | None = None
         self._sessions: dict[str, Session] = {}  # greeted streams
         self._connections: set[asyncio.Task[None]] = set()
+        self.errors_sent: Counter[str] = Counter()  # fatal errors by code, since start
 
     @property
     def port(self) -> int:
@@ -186,4 +188,5 @@ class StreamServer:
             "streams": streams,
             "inference_inflight": self.scheduler.inflight,
             "frames_started": self.scheduler.turns,
+            "errors_sent": dict(self.errors_sent),
         }

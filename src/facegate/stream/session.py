@@ -248,6 +248,7 @@ class Session:
         """Send ERROR (fatal) directly on the transport and close the connection."""
         if self._closing:
             return
+        self.server.errors_sent[exc.code] += 1
         await self.close(exc.to_message())
 
     async def close(self, last: Message | None = None) -> None:

@@ -1,0 +1,266 @@
+"""``facegate bench stream``: real clients on loopback against a real stream server.
+
+Each client streams one video at a real rate (frame i due at ``start + i / fps``, looping;
+a sender that falls more than a frame behind skips, as a camera would) on one thread and reads
+results on another. Frames are resized and JPEG-encoded once up front, so the clients cost
+the machine little and the server's share of the CPU is what is measured. Latency is frame
+sent → RESULT received, on one clock. The first ``warmup`` seconds are not counted.
+
+Without ``--server`` the bench starts its own server in a subprocess (empty gallery unless
+``--data-dir``, every key accepted) so the server's CPU time can be read apart from the
+clients' via psutil. ``python -m facegate.bench.stream_bench PORT`` runs that server alone.
+
+``measure_tracking`` (``facegate bench tracking``) runs the pipeline without the network
+over a video to compare tracking + re-embedding cadence against embedding every face.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from facegate.stream.client import Client, StreamClosed, StreamError
+from facegate.stream.jpeg import encode_jpeg
+from facegate.stream.protocol import Result
+from facegate.stream.stats import percentile
+
+
+class VideoError(Exception):
+    """The video cannot be read."""
+
+
+def load_jpegs(video: Path, width: int, height: int, max_frames: int = 300) -> list[bytes]:
+    """The video's frames resized to ``width x height`` and JPEG-encoded (quality 85)."""
+    capture = cv2.VideoCapture(str(video))
+    out: list[bytes] = []
+    while len(out) < max_frames:
+        ok, image = capture.read()
+        if not ok:
+            break
+        out.append(encode_jpeg(cv2.resize(image, (width, height)), 85))
+    capture.release()
+    if not out:
+        raise VideoError(f"no frames could be read from {video}")
+    return out
+
+
+@dataclass
+class _ClientRun:
+    index: int
+    sent: list[tuple[int, float]] = field(default_factory=list)  # (frame_id, t_sent)
+    latency: dict[int, float] = field(default_factory=dict)  # frame_id -> ms
+    skipped: int = 0
+    error: str | None = None
+
+
+def _client(
+    host: str, port: int, key: str, jpegs: list[bytes], fps: float, until: float, run: _ClientRun
+) -> None:
+    """One client: paced sender here, receiver on a second thread."""
+    sent_at: dict[int, float] = {}
+    try:
+        client = Client(host, port, key, stream=f"bench-{run.index}", max_fps=fps)
+        client.connect()
+    except (OSError, StreamError, StreamClosed, TimeoutError) as exc:
+        run.error = str(exc)
+        return
+
+    def receive() -> None:
+        while True:
+            try:
+                message = client.receive(timeout=1.0)
+            except TimeoutError:
+                if time.perf_counter() > until + 1.0:
+                    return
+                continue
+            except (StreamClosed, StreamError, OSError):
+                return
+            if isinstance(message, Result) and message.frame_id in sent_at:
+                now = time.perf_counter()
+                run.latency[message.frame_id] = (now - sent_at[message.frame_id]) * 1000.0
+
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
+    period = 1.0 / fps
+    start = time.perf_counter()
+    i = 0
+    try:
+        while True:
+            due = start + i * period
+            now = time.perf_counter()
+            if due >= until:
+                break
+            if now - due > period:
+                run.skipped += 1
+                i += 1
+                continue
+            if due > now:
+                time.sleep(due - now)
+            fid = i + 1
+            sent_at[fid] = time.perf_counter()
+            client.send_frame(jpegs[i % len(jpegs)], fid)
+            run.sent.append((fid, sent_at[fid]))
+            i += 1
+    except (StreamClosed, OSError) as exc:
+        run.error = str(exc)
+    receiver.join(timeout=3.0)
+    client.close()
+
+
+def _summary(sent: list[tuple[int, float]], latency: dict[int, float], span: float) -> dict:
+    lat = [latency[f] for f, _ in sent if f in latency]
+    thirds = len(sent) // 3
+    first = [latency[f] for f, _ in sent[:thirds] if f in latency]
+    last = [latency[f] for f, _ in sent[-thirds:] if f in latency] if thirds else []
+    p50_first, p50_last = percentile(first, 50), percentile(last, 50)
+    return {
+        "sent_fps": round(len(sent) / span, 2),
+        "result_fps": round(len(lat) / span, 2),
+        "latency_ms_p50": round(percentile(lat, 50), 1),
+        "latency_ms_p95": round(percentile(lat, 95), 1),
+        "latency_ms_p99": round(percentile(lat, 99), 1),
+        "dropped_ratio": round(1 - len(lat) / len(sent), 4) if sent else 0.0,
+        "latency_ms_p50_first_third": round(p50_first, 1),
+        "latency_ms_p50_last_third": round(p50_last, 1),
+        # growing: the last third's median is over 1.5x the first's and 5 ms more
+        "latency_growing": bool(p50_last > 1.5 * p50_first and p50_last - p50_first > 5.0),
+    }
+
+
+def _start_server(data_dir: Path | None) -> tuple[subprocess.Popen[str], int]:
+    env = dict(os.environ)
+    env["FACEGATE_DATA_DIR"] = str(data_dir or tempfile.mkdtemp(prefix="facegate-bench-"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facegate.bench.stream_bench", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("LISTENING"):
+        proc.kill()
+        raise RuntimeError("the bench server did not start")
+    return proc, int(line.split()[1])
+
+
+def run_stream_bench(
+    video: Path,
+    *,
+    clients: int,
+    fps: float,
+    seconds: float = 20.0,
+    server: tuple[str, int] | None = None,
+    key: str = "bench",
+    width: int = 640,
+    height: int = 480,
+    warmup: float = 2.0,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark and return the report (see the module docstring)."""
+    import psutil
+
+    jpegs = load_jpegs(video, width, height)
+    proc = None
+    if server is None:
+        proc, port = _start_server(data_dir)
+        host = "127.0.0.1"
+    else:
+        host, port = server
+    try:
+        server_ps = psutil.Process(proc.pid) if proc is not None else None
+        load_before = os.getloadavg()[0]
+        start = time.perf_counter()
+        measure_from = start + warmup
+        until = measure_from + seconds
+        runs = [_ClientRun(i) for i in range(clients)]
+        threads = [
+            threading.Thread(target=_client, args=(host, port, key, jpegs, fps, until, run))
+            for run in runs
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(max(0.0, measure_from - time.perf_counter()))
+        cpu0 = sum(server_ps.cpu_times()[:2]) if server_ps else None
+        wall0 = time.perf_counter()
+        time.sleep(max(0.0, until - time.perf_counter()))
+        cpu1 = sum(server_ps.cpu_times()[:2]) if server_ps else None
+        wall = time.perf_counter() - wall0
+        for t in threads:
+            t.join()
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    per_client = []
+    all_sent: list[tuple[int, float]] = []
+    all_latency: dict[int, float] = {}
+    for run in runs:
+        sent = [(f, t) for f, t in run.sent if t >= measure_from]
+        report = {"client": run.index, **_summary(sent, run.latency, seconds)}
+        report["sender_skipped"] = run.skipped
+        report["error"] = run.error
+        per_client.append(report)
+        # unique keys across clients for the overall figures
+        offset = (run.index + 1) * 10_000_000
+        all_sent += [(offset + f, t) for f, t in sent]
+        all_latency.update({offset + f: ms for f, ms in run.latency.items()})
+    all_sent.sort(key=lambda pair: pair[1])
+    overall = _summary(all_sent, all_latency, seconds)
+    cores = psutil.cpu_count() or 1
+    if cpu0 is not None and cpu1 is not None:
+        overall["server_cpu_cores"] = round((cpu1 - cpu0) / wall, 3)
+        overall["server_cpu_percent"] = round(100.0 * (cpu1 - cpu0) / wall / cores, 1)
+    return {
+        "video": str(video),
+        "width": width,
+        "height": height,
+        "clients": clients,
+        "fps": fps,
+        "seconds": seconds,
+        "warmup_s": warmup,
+        "server": "self-started subprocess" if proc is not None else f"{host}:{port}",
+        "cores": cores,
+        "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+        "overall": overall,
+        "per_client": per_client,
+    }
+
+
+def _serve(port: int) -> None:
+    """A stream server for the bench: settings from FACEGATE_*, every key accepted."""
+    from facegate.config import Settings
+    from facegate.services import Services
+    from facegate.stream.server import AllowAll, StreamServer
+
+    async def main() -> None:
+        with Services.start(Settings()) as services:
+            server = StreamServer(services, "127.0.0.1", port, verifier=AllowAll())
+            await server.start()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            print(f"LISTENING {server.port}", flush=True)
+            await stop.wait()
+            await server.stop()
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)

@@ -1,0 +1,70 @@
+"""``facegate bench stream`` (real clients on loopback) and ``facegate bench tracking``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from facegate.cli.app import EXIT_BAD_INPUT, print_json
+
+
+def _human(report: dict[str, Any]) -> str:
+    o = report["overall"]
+    line = (
+        f"{report['clients']} clients x {report['fps']} fps, {report['width']}x{report['height']}:"
+        f" sent {o['sent_fps']} fps, results {o['result_fps']} fps, latency p50"
+        f" {o['latency_ms_p50']} p95 {o['latency_ms_p95']} p99 {o['latency_ms_p99']} ms,"
+        f" dropped {o['dropped_ratio']:.1%}, growing {o['latency_growing']}"
+    )
+    if "server_cpu_cores" in o:
+        line += f", server CPU {o['server_cpu_cores']} cores"
+    return line
+
+
+def register_stream_bench(bench_app: typer.Typer) -> None:
+    """Add ``stream`` and ``tracking`` to the ``bench`` sub-app."""
+
+    @bench_app.command("stream")
+    def stream_bench(
+        video: Annotated[Path, typer.Option("--video", help="video streamed by every client")],
+        clients: Annotated[int, typer.Option("--clients", min=1, help="concurrent clients")] = 4,
+        fps: Annotated[float, typer.Option("--fps", min=0.1, help="frames/s per client")] = 15.0,
+        seconds: Annotated[float, typer.Option("--seconds", min=1.0, help="measured")] = 20.0,
+        warmup: Annotated[float, typer.Option(min=0.0, help="seconds not measured")] = 2.0,
+        server: Annotated[
+            str | None, typer.Option("--server", help="HOST:PORT of a running server")
+        ] = None,
+        key: Annotated[str, typer.Option("--key", envvar="FACEGATE_API_KEY")] = "bench",
+        width: Annotated[int, typer.Option(min=32)] = 640,
+        height: Annotated[int, typer.Option(min=32)] = 480,
+        data_dir: Annotated[
+            Path | None, typer.Option("--data-dir", help="gallery of a self-started server")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        """Throughput and latency of the stream server under N real-time clients."""
+        from facegate.bench.stream_bench import VideoError, run_stream_bench
+        from facegate.stream.sources import parse_server
+
+        try:
+            report = run_stream_bench(
+                video,
+                clients=clients,
+                fps=fps,
+                seconds=seconds,
+                server=parse_server(server) if server else None,
+                key=key,
+                width=width,
+                height=height,
+                warmup=warmup,
+                data_dir=data_dir,
+            )
+        except (VideoError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        if as_json:
+            print_json(report)
+        else:
+            typer.echo(_human(report))

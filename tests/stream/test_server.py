@@ -1,0 +1,129 @@
+"""End to end over TCP on loopback: real models, real gallery, the dev videos."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from facegate.stream.client import Client, StreamError
+from facegate.stream.protocol import Annotated, Result
+from tests.stream.conftest import ENROLLED, video_frames
+
+
+def lockstep(client: Client, frames: list[np.ndarray]) -> list[Result]:
+    """Send each frame and wait for its result (nothing is replaced or stale)."""
+    results = []
+    for image in frames:
+        fid = client.send_frame(image)
+        while True:
+            message = client.receive(timeout=60)
+            if isinstance(message, Result):
+                assert message.frame_id == fid
+                results.append(message)
+                break
+    return results
+
+
+def confirmed_names(results: list[Result]) -> set[str]:
+    return {f.person.name for r in results for f in r.faces if f.confirmed and f.person is not None}
+
+
+@pytest.mark.slow
+def test_hamilton_clip_names_lin_manuel_miranda(make_server, faces_dir):
+    server = make_server()
+    frames = video_frames(faces_dir / "videos" / "short_hamilton_clip.mp4", 90)  # 3 s
+    with Client("127.0.0.1", server.port, "key", stream="hamilton") as client:
+        results = lockstep(client, frames)
+    assert len(results) == len(frames)
+    names = confirmed_names(results)
+    assert "Lin_Manuel_Miranda" in names
+    assert names <= set(ENROLLED)
+    last = results[-1]
+    assert last.timings_ms.detect > 0 and last.timings_ms.decode > 0
+    assert last.timestamps.received <= last.timestamps.processed <= last.timestamps.sent
+    assert (last.drops.replaced, last.drops.stale, last.drops.results) == (0, 0, 0)
+    # tracking: far fewer embeddings than faces once tracks are confirmed
+    stats = server.stats()
+    assert stats["frames_started"] >= len(frames)
+
+
+@pytest.mark.slow
+def test_royal_opera_house_walkers_are_all_unknown(make_server, faces_dir):
+    server = make_server()
+    frames = video_frames(faces_dir / "videos" / "royal_opera_house_walkers.mp4", 60)
+    with Client("127.0.0.1", server.port, "key", stream="opera") as client:
+        results = lockstep(client, frames)
+    faces = [f for r in results for f in r.faces]
+    assert len(faces) > len(frames)  # several passers-by per frame: the test has something to judge
+    assert confirmed_names(results) == set()
+    assert any(f.confirmed and f.person is None for f in faces)  # strangers, confirmed as such
+
+
+def test_annotated_jpeg_follows_each_result(make_server, faces_dir):
+    server = make_server()
+    frames = video_frames(faces_dir / "videos" / "short_hamilton_clip.mp4", 4)
+    with Client("127.0.0.1", server.port, "key", stream="ann", annotate=True) as client:
+        for image in frames:
+            fid = client.send_frame(image)
+            result = client.receive(timeout=60)
+            annotated = client.receive(timeout=60)
+            assert isinstance(result, Result) and result.frame_id == fid
+            assert isinstance(annotated, Annotated) and annotated.frame_id == fid
+            drawn = cv2.imdecode(np.frombuffer(annotated.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            assert drawn.shape == image.shape
+            if result.faces:  # boxes were drawn: the picture differs from the frame
+                assert float(np.abs(drawn.astype(int) - image.astype(int)).mean()) > 0.5
+
+
+def test_a_burst_keeps_only_the_newest_frame_and_counts_the_rest(make_server, faces_dir):
+    server = make_server()
+    frames = video_frames(faces_dir / "videos" / "obama.mp4", 12)
+    with Client("127.0.0.1", server.port, "key", stream="burst") as client:
+        ids = [client.send_frame(image) for image in frames]  # far faster than processing
+        results: list[Result] = []
+        while not results or results[-1].frame_id != ids[-1]:
+            message = client.receive(timeout=60)
+            if isinstance(message, Result):
+                results.append(message)
+    got = [r.frame_id for r in results]
+    assert got == sorted(got)  # in order, never a frame twice
+    last = results[-1].drops
+    assert last.replaced > 0
+    assert len(results) + last.replaced + last.stale == len(frames)
+
+
+def test_stats_report_each_stream(make_server, faces_dir):
+    server = make_server()
+    frames = video_frames(faces_dir / "videos" / "obama.mp4", 5)
+    with Client("127.0.0.1", server.port, "key", stream="door-1") as client:
+        lockstep(client, frames)
+        stats = server.stats()
+    (stream,) = stats["streams"]
+    assert stream["stream"] == "door-1"
+    assert stream["frames_processed"] == stream["results_sent"] == 5
+    assert stream["stages_ms"]["detect"] > 0
+    assert stream["dropped_results"] == 0
+
+
+class Keys:
+    def verify(self, key: str) -> set[str] | None:
+        return {"good": {"recognize"}, "readonly": {"read"}}.get(key)
+
+
+@pytest.mark.parametrize("key", ["wrong", "readonly"])
+def test_keys_without_recognize_are_refused(make_server, key):
+    server = make_server(Keys())
+    with pytest.raises(StreamError) as info:
+        Client("127.0.0.1", server.port, key).connect()
+    assert info.value.code == "unauthorized"
+    with Client("127.0.0.1", server.port, "good") as client:
+        assert client.welcome is not None
+
+
+def test_the_server_refuses_streams_beyond_its_limit(make_server):
+    server = make_server(max_clients=1)
+    with Client("127.0.0.1", server.port, "k", stream="one"):
+        with pytest.raises(StreamError) as info:
+            Client("127.0.0.1", server.port, "k", stream="two").connect()
+        assert info.value.code == "busy"
