@@ -1,10 +1,9 @@
-"""Boxes, names and track ids drawn on a frame, for ANNOTATED messages.
+"""Tracked faces drawn on a frame for ANNOTATED messages, with the HTTP API's drawing code.
 
-A minimal helper kept inside ``stream`` until the HTTP API's drawing module
-(``facegate.engine.draw``) exists; the two should then be merged. Colours say how far to trust
-a label: green a confirmed name, yellow a name still being voted on, red a confirmed stranger,
-grey a face not decided yet. OpenCV's Hershey fonts are ASCII only, so other characters are
-shown as ``?``.
+``facegate.engine.draw`` draws boxes and names (with a CJK-capable font, so a name like
+张伟 renders); this module only turns tracker states into its labels: ``name #track`` for a
+person, ``unknown #track`` for a stranger, and a ``?`` after a name or "unknown" that is not
+confirmed yet, so a viewer can tell a guess from a decision.
 """
 
 from __future__ import annotations
@@ -12,13 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-import cv2
 import numpy as np
 
+from facegate.engine.draw import Label, draw_labels
 from facegate.engine.types import Box
-
-GREEN, YELLOW, RED, GREY = (60, 200, 60), (0, 210, 240), (40, 40, 230), (170, 170, 170)
-_COLOURS = {(True, True): GREEN, (True, False): YELLOW, (False, True): RED, (False, False): GREY}
 
 
 class Labelled(Protocol):
@@ -32,25 +28,12 @@ class Labelled(Protocol):
     def confirmed(self) -> bool: ...
 
 
-def _ascii(text: str) -> str:
-    return text.encode("ascii", "replace").decode("ascii")
+def label_text(face: Labelled) -> str:
+    name = face.person_name if face.person_name is not None else "unknown"
+    return f"{name}{'' if face.confirmed else '?'} #{face.track_id}"
 
 
 def draw_faces(image: np.ndarray, faces: Sequence[Labelled]) -> np.ndarray:
-    """A copy of ``image`` with each face's box and ``name #track`` (or ``unknown``)."""
-    out = image.copy()
-    scale = max(0.4, min(1.0, out.shape[1] / 1280))
-    for face in faces:
-        b = face.box
-        known = face.person_name is not None
-        colour = _COLOURS[(known, face.confirmed)]
-        top_left = (int(b.x), int(b.y))
-        cv2.rectangle(out, top_left, (int(b.x + b.w), int(b.y + b.h)), colour, 2)
-        label = f"{_ascii(face.person_name) if known else 'unknown'} #{face.track_id}"
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        y = max(int(b.y) - 4, th + 4)
-        cv2.rectangle(out, (int(b.x), y - th - 4), (int(b.x) + tw + 4, y + base - 2), colour, -1)
-        cv2.putText(
-            out, label, (int(b.x) + 2, y - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1
-        )
-    return out
+    """A copy of ``image`` with each face's box and label."""
+    labels = [Label(f.box, label_text(f), f.person_name is not None) for f in faces]
+    return draw_labels(image, labels)
