@@ -5,6 +5,7 @@ and they reveal no personal data (counts only)."""
 from __future__ import annotations
 
 import logging
+import os
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -16,9 +17,9 @@ log = logging.getLogger(__name__)
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """Liveness: the process is up and answering."""
-    return {"status": "ok"}
+def healthz() -> dict[str, object]:
+    """Liveness: the process is up and answering (``pid`` tells workers apart)."""
+    return {"status": "ok", "pid": os.getpid()}
 
 
 @router.get("/readyz", responses={503: {"description": "not ready"}})
