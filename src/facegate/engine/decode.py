@@ -71,20 +71,15 @@ def _decode_bytes(data: bytes, max_pixels: int) -> np.ndarray:
             pil = ImageOps.exif_transpose(pil) or pil
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(str(exc)) from exc
-    except UnidentifiedImageError:
-        return _decode_with_opencv(data)
+    except UnidentifiedImageError as exc:
+        # No OpenCV fallback: cv2.imdecode allocates from the header before any pixel limit
+        # can be checked (an 80-byte Radiance header asked for 4.8 GB) and raises cv2.error.
+        raise BadImage(
+            "not an image: the bytes match no supported format (JPEG, PNG, WebP, BMP, ...)"
+        ) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise BadImage(f"image data is corrupt or truncated: {exc}") from exc
     return _pil_to_bgr(pil)
-
-
-def _decode_with_opencv(data: bytes) -> np.ndarray:
-    """Last resort for formats Pillow does not know; OpenCV reads the header lazily too."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise BadImage("not an image: the bytes match no supported format (JPEG, PNG, ...)")
-    return _normalise_array(image, channels_are_rgb=False)
 
 
 def _pil_to_bgr(pil: Image.Image) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facegate.engine.models import ResolvedModel
+from facegate.engine.models import ResolvedModel, unloadable
 from facegate.engine.pool import InstancePool
 from facegate.engine.types import Box, Detection
 
@@ -39,11 +39,16 @@ class YuNetDetector:
         self.score_floor = score_floor
 
         def create() -> cv2.FaceDetectorYN:
-            return cv2.FaceDetectorYN.create(
-                str(model.path), "", (320, 320), score_floor, nms_threshold, TOP_K
-            )
+            try:
+                return cv2.FaceDetectorYN.create(
+                    str(model.path), "", (320, 320), score_floor, nms_threshold, TOP_K
+                )
+            except cv2.error as exc:
+                raise unloadable(model, exc) from exc
 
         self._pool: InstancePool[cv2.FaceDetectorYN] = InstancePool(create, pool_size)
+        with self._pool.use():  # load one now: a bad file fails at start-up, not mid-request
+            pass
 
     def detect(self, image: np.ndarray, score_threshold: float) -> list[Detection]:
         """Every face at or above ``score_threshold``, best score first."""

@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
-from facegate.engine.models import ResolvedModel
+from facegate.engine.models import ResolvedModel, unloadable
 from facegate.engine.pool import InstancePool
 
 
@@ -43,9 +43,14 @@ class SFaceRecognizer:
         self.model = model
 
         def create() -> cv2.dnn.Net:
-            return cv2.dnn.readNetFromONNX(str(model.path))
+            try:
+                return cv2.dnn.readNetFromONNX(str(model.path))
+            except cv2.error as exc:
+                raise unloadable(model, exc) from exc
 
         self._pool: InstancePool[cv2.dnn.Net] = InstancePool(create, pool_size)
+        with self._pool.use():  # load one now: a bad file fails at start-up, not mid-request
+            pass
 
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
@@ -85,9 +90,12 @@ class OnnxRecognizer:
         options = ort.SessionOptions()
         options.log_severity_level = 3  # the SFace file trips harmless initializer warnings
         options.intra_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(model.path), options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            self._session = ort.InferenceSession(
+                str(model.path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime's errors share no public base class
+            raise unloadable(model, exc) from exc
         first_input = self._session.get_inputs()[0]
         self._input_name = first_input.name
         batch_dim = first_input.shape[0]

@@ -67,6 +67,15 @@ class ResolvedModel:
     sha256: str
 
 
+def unloadable(model: ResolvedModel, exc: Exception) -> ModelError:
+    """The error for a file that exists but the runtime cannot load (not an ONNX model)."""
+    return ModelError(
+        f"cannot load model file {model.path} ({type(exc).__name__}: {str(exc)[:200]}); "
+        f"point the setting at a valid ONNX model or unset it to use the file shipped in "
+        f"{PACKAGE!r}"
+    )
+
+
 def resolve(spec: ModelSpec, override: Path | None = None) -> ResolvedModel:
     """Locate ``spec``'s file (or ``override``) and verify it.
 
@@ -77,7 +86,11 @@ def resolve(spec: ModelSpec, override: Path | None = None) -> ResolvedModel:
     if override is not None:
         path = Path(override)
         if not path.is_file():
-            raise ModelError(f"model file {path} does not exist")
+            raise ModelError(
+                f"model file {path} does not exist; fix the configured path "
+                f"(FACEGATE_DETECTOR_MODEL / FACEGATE_RECOGNIZER_MODEL) or unset it to use "
+                f"the file shipped in {PACKAGE!r}"
+            )
         digest = sha256_of(path)
         if digest == spec.sha256:
             return ResolvedModel(spec.model_id, path, digest)
