@@ -10,7 +10,8 @@ that resemble nothing (uniform random): there every stored vector is about equal
 approximate index may return a different, equally poor, neighbour; such probes score far
 below any threshold and come out "unknown" either way, so it is reported, not targeted.
 
-Latency is per single probe (``k`` nearest, one call), as the server searches per face;
+Latency is per single probe (``k`` nearest, one call; by default the ``gallery_search_k``
+the server uses), as the server searches per face;
 ``match_ms_*`` adds what identification does on top (50 nearest, the default aggregation over
 every candidate person's templates; people are three templates each here).
 """
@@ -125,7 +126,7 @@ def run_gallery_bench(
     *,
     dim: int = 128,
     queries: int = 500,
-    k: int = 10,
+    k: int = 50,
     exact_max: int = 20_000,
     approx: ApproxKind = "pq",
     probe_similarity: float = 0.6,

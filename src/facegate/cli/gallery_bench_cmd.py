@@ -18,7 +18,10 @@ def register_gallery_bench(bench_app: typer.Typer) -> None:
         size: Annotated[int, typer.Option("--size", min=1, help="templates in the index")],
         dim: Annotated[int, typer.Option(min=8, help="embedding dimension")] = 128,
         queries: Annotated[int, typer.Option(min=1, help="single-probe searches timed")] = 500,
-        k: Annotated[int, typer.Option(min=1, help="nearest templates per search")] = 10,
+        k: Annotated[
+            int | None,
+            typer.Option(min=1, help="nearest templates per search (default: gallery_search_k)"),
+        ] = None,
         exact_max: Annotated[
             int | None,
             typer.Option(help="exact search up to this size (default: gallery_exact_max)"),
@@ -48,7 +51,7 @@ def register_gallery_bench(bench_app: typer.Typer) -> None:
                 size,
                 dim=dim,
                 queries=queries,
-                k=k,
+                k=settings.gallery_search_k if k is None else k,
                 exact_max=settings.gallery_exact_max if exact_max is None else exact_max,
                 approx=chosen,
                 probe_similarity=probe_similarity,
