@@ -40,7 +40,7 @@ class Box:
 class Quality:
     """Why a face is or is not good enough to enrol.
 
-    ``face_px`` is the inter-ocular-based face size, ``sharpness`` the variance of the
+    ``face_px`` is the face box's shorter side in pixels, ``sharpness`` the variance of the
     Laplacian of the aligned crop, ``yaw``/``pitch``/``roll`` degrees estimated from the five
     landmarks. ``reasons`` names each failed check (empty when ``ok``).
     """
@@ -69,7 +69,11 @@ class Quality:
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """One detector hit: box, five landmarks (right eye, left eye, nose, mouth corners), score."""
+    """One detector hit: box, five landmarks, score.
+
+    Landmark order: image-left eye, image-right eye, nose tip, image-left and image-right
+    mouth corners (the order of the alignment template).
+    """
 
     box: Box
     landmarks: np.ndarray = field(compare=False)
