@@ -68,3 +68,25 @@ def register_stream_bench(bench_app: typer.Typer) -> None:
             print_json(report)
         else:
             typer.echo(_human(report))
+
+    @bench_app.command("tracking")
+    def tracking_bench(
+        faces_dir: Annotated[
+            Path, typer.Option("--faces-dir", help="the dev set (people/ and videos/)")
+        ],
+        distractors: Annotated[int, typer.Option(min=0, help="other people enrolled")] = 50,
+    ) -> None:
+        """Tracking + re-embed cadence vs. embedding every face every frame, on the dev videos.
+
+        Enrols the Hamilton clip's three people plus distractors, then runs the stream
+        pipeline (no network, one thread) over short_hamilton_clip.mp4 and
+        royal_opera_house_walkers.mp4 (nobody enrolled: every name there is wrong).
+        """
+        from facegate.bench.stream_bench import measure_tracking
+
+        names = ["Lin_Manuel_Miranda", "Alex_Lacamoire", "Barack_Obama"]
+        videos = {
+            faces_dir / "videos" / "short_hamilton_clip.mp4": set(names),
+            faces_dir / "videos" / "royal_opera_house_walkers.mp4": set(),
+        }
+        print_json(measure_tracking(videos, faces_dir / "people", names, distractors))

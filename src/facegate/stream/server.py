@@ -79,6 +79,7 @@ class StreamServer:
         *,
         verifier: KeyVerifier,
         tracker_params: TrackerParams | None = None,
+        reuse_port: bool = False,
     ) -> None:
         s: Settings = services.settings
         self.services = services
@@ -86,6 +87,7 @@ class StreamServer:
         self._port = s.stream_port if port is None else port
         self.limits = limits or limits_from_settings(s)
         self.verifier = verifier
+        self.reuse_port = reuse_port  # several worker processes on one port
         self.tracker_params = tracker_params or TrackerParams(reembed_every=s.stream_reembed_every)
         self.max_clients = s.stream_max_clients
         self.send_queue = s.stream_send_queue
@@ -105,7 +107,9 @@ class StreamServer:
         return self._port
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.host, self._port)
+        self._server = await asyncio.start_server(
+            self._accept, self.host, self._port, reuse_port=self.reuse_port or None
+        )
         log.info("stream server listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
