@@ -43,11 +43,13 @@ def stream_services(
 class ServerThread:
     """A ``StreamServer`` on an event loop in a daemon thread."""
 
-    def __init__(self, services: Services, verifier: KeyVerifier, **attrs: Any) -> None:
+    def __init__(
+        self, services: Services, verifier: KeyVerifier, port: int = 0, **attrs: Any
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = StreamServer(services, "127.0.0.1", 0, verifier=verifier)
+        self.server = StreamServer(services, "127.0.0.1", port, verifier=verifier)
         for name, value in attrs.items():  # e.g. send_queue=2, max_age_s=5.0
             setattr(self.server, name, value)
         self.call(self.server.start())
