@@ -3,12 +3,15 @@ metrics, auth switched off, the pages' session cookie."""
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from facegate.config import Settings
 from tests.api.conftest import Api, start_api
@@ -56,6 +59,7 @@ def small_api(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Iter
         max_upload_bytes=size // 2,
         inference_threads=1,
         inference_max_queue=0,
+        max_image_pixels=500_000,
     )
     yield from start_api(settings)
 
@@ -83,10 +87,19 @@ def test_per_image_limit(small_api: Api, faces_dir: Path):
     c, h = small_api.client, small_api.recognize
     r = c.post("/api/v1/identify", files={"image": ("a.jpg", photo)}, headers=h)
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
-    import base64
-
     r = c.post("/api/v1/identify", json={"image": base64.b64encode(photo).decode()}, headers=h)
     assert r.status_code == 413
+
+
+def test_pixel_limit_is_checked_before_decoding(small_api: Api):
+    """A 2000x2000 flat PNG is a few kB of bytes but 4 Mpx: refused from its header."""
+    buf = io.BytesIO()
+    Image.new("RGB", (2000, 2000), (200, 200, 200)).save(buf, format="PNG")
+    assert len(buf.getvalue()) < small_api.settings.max_upload_bytes
+    r = small_api.client.post(
+        "/api/v1/detect", files={"image": ("big.png", buf.getvalue())}, headers=small_api.recognize
+    )
+    assert r.status_code == 413 and r.json()["error"]["code"] == "image_too_large"
 
 
 def test_full_inference_queue_answers_503(small_api: Api, faces_dir: Path):

@@ -10,21 +10,22 @@ expiry: it ends with the browser session).
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
+from pathlib import Path as FilePath
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from facegate.api.auth import SESSION_COOKIE
 from facegate.api.keys import ApiKey, Scope
+from facegate.api.schemas import MAX_ID
 from facegate.api.web.i18n import LANG_COOKIE, LANGS, TEXTS, Lang, choose
 from facegate.errors import UnknownPerson
 
-HERE = Path(__file__).parent
+HERE = FilePath(__file__).parent
 PAGE_SIZE = 48
 
 
@@ -171,19 +172,21 @@ def install(app: FastAPI) -> None:
         )
 
     @app.get("/people/{person_id}", include_in_schema=False)
-    def person_page(request: Request, person_id: int) -> Response:
+    def person_page(request: Request, person_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
         if (denied := pages.gate(request, "admin")) is not None:
             return denied
         gallery = services(request).gallery
         try:
             person = gallery.get_person(person_id)
             faces = gallery.list_templates(person_id)
-        except (UnknownPerson, OverflowError):
+        except UnknownPerson:
             return pages.render(request, "error.html", 404, message=f"no person {person_id}")
         return pages.render(request, "person.html", person=person, faces=faces)
 
     @app.get("/enrol", include_in_schema=False)
-    def enrol_page(request: Request, person: int | None = None) -> Response:
+    def enrol_page(
+        request: Request, person: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+    ) -> Response:
         return pages.gate(request, "admin") or pages.render(request, "enrol.html", person_id=person)
 
     @app.get("/identify", include_in_schema=False)
