@@ -12,6 +12,9 @@ Why it is built this way:
 - ``face_recognition`` runs the way its users run it: one thread, ``face_locations`` with the
   HOG detector and its default one upsampling, then ``face_encodings`` on those locations, on
   RGB frames (what dlib expects).
+- The contenders take turns over short chunks of the video (rotating who goes first) and
+  each one's chunks are summed: on a shared machine the load drifts, and timing one contender
+  after the other would hand whoever ran in the quiet minute the better number.
 - Every model instance is warmed up before timing starts: the product loads models once at
   start-up, so first-call costs (net allocation, lazy pool growth) are not per-frame costs.
 """
@@ -193,15 +196,8 @@ def warm_up(engine: FaceEngine, frames: Sequence[np.ndarray], threads: int) -> N
         list(pool.map(one, range(threads)))
 
 
-def facegate_run(
-    engine: FaceEngine,
-    frames: Sequence[np.ndarray],
-    threads: int,
-    *,
-    pool_size: int,
-    label: str = "facegate",
-) -> RunStats:
-    """Facegate's detect + align + quality + embed for all faces of every frame.
+def facegate_work(engine: FaceEngine) -> Callable[[np.ndarray], int]:
+    """Facegate's detect + align + quality + embed for all faces of one frame.
 
     ``analyze`` is what the product calls per frame, so the quality checks it adds (a few
     hundred microseconds per face) are part of the number, as they are part of the product.
@@ -210,34 +206,79 @@ def facegate_run(
     def work(frame: np.ndarray) -> int:
         return len(engine.analyze(frame))
 
+    return work
+
+
+def facegate_run(
+    engine: FaceEngine,
+    frames: Sequence[np.ndarray],
+    threads: int,
+    *,
+    pool_size: int,
+    label: str = "facegate",
+) -> RunStats:
+    """Warm up, then time facegate over ``frames`` in one go (used for A/B experiments)."""
     warm_up(engine, frames, threads)
-    return run_frames(label, work, frames, threads, {"pool_size": pool_size})
+    return run_frames(label, facegate_work(engine), frames, threads, {"pool_size": pool_size})
 
 
-def face_recognition_run(frames: Sequence[np.ndarray]) -> RunStats:
-    """The baseline: dlib HOG detection + ResNet encodings, one thread, RGB frames.
+BASELINE_NOTES: dict[str, Any] = {
+    "detector": "hog",
+    "number_of_times_to_upsample": 1,
+    "encoding_model": "small",
+    "num_jitters": 1,
+}
 
-    Frames are converted to RGB before timing (a one-off preparation, like decoding); the
-    conversion is what its users do once per frame too, but it is ~0.1 ms and would only blur
-    the comparison of the two models.
-    """
+
+def face_recognition_work() -> Callable[[np.ndarray], int]:
+    """The baseline on one RGB frame: dlib HOG detection + ResNet encodings, its defaults."""
     import face_recognition  # imported here: the baseline is optional (``bench`` extra)
-
-    rgb_frames = [np.ascontiguousarray(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)) for f in frames]
 
     def work(frame: np.ndarray) -> int:
         locations = face_recognition.face_locations(frame, model="hog")
         encodings = face_recognition.face_encodings(frame, known_face_locations=locations)
         return len(encodings)
 
-    work(rgb_frames[0])  # warm-up: first dlib call allocates its buffers
-    notes = {
-        "detector": "hog",
-        "number_of_times_to_upsample": 1,
-        "encoding_model": "small",
-        "num_jitters": 1,
-    }
-    return run_frames("face_recognition", work, rgb_frames, threads=1, notes=notes)
+    return work
+
+
+def to_rgb(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """RGB copies for dlib, made before timing like decoding (about 0.1 ms a frame)."""
+    return [np.ascontiguousarray(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)) for f in frames]
+
+
+def merge(parts: Sequence[RunStats]) -> RunStats:
+    """One contender's chunks joined into one result (wall and CPU times add up)."""
+    first = parts[0]
+    return RunStats(
+        name=first.name,
+        threads=first.threads,
+        frames=sum(p.frames for p in parts),
+        wall_s=sum(p.wall_s for p in parts),
+        frame_ms=tuple(ms for p in parts for ms in p.frame_ms),
+        faces=sum(p.faces for p in parts),
+        cpu_s=sum(p.cpu_s for p in parts),
+        notes=dict(first.notes),
+    )
+
+
+def interleave(
+    runners: dict[str, Callable[[int, int], RunStats]], total: int, chunk: int
+) -> dict[str, RunStats]:
+    """Run every contender chunk by chunk, rotating who goes first, and merge the chunks.
+
+    On a shared machine the load drifts over a minute; timing one contender after the other
+    would hand whichever ran in the quiet part a better number. Alternating short chunks
+    spreads the drift over all of them alike.
+    """
+    names = list(runners)
+    parts: dict[str, list[RunStats]] = {name: [] for name in names}
+    for i, start in enumerate(range(0, total, max(1, chunk))):
+        stop = min(total, start + max(1, chunk))
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            parts[name].append(runners[name](start, stop))
+    return {name: merge(runs) for name, runs in parts.items()}
 
 
 @dataclass(frozen=True)
@@ -255,6 +296,7 @@ class EngineBench:
     baseline: RunStats | None
     load_before: float
     load_after: float
+    chunk: int
 
     @property
     def ratio_fps(self) -> float | None:
@@ -317,8 +359,9 @@ class EngineBench:
                 "cores": os.cpu_count(),
             },
             "timing": (
-                "frames decoded and resized before timing; fps = frames / wall time; "
-                "percentiles from each frame's own time; models warmed up first"
+                "frames decoded and resized before timing; contenders take turns over "
+                f"{self.chunk}-frame chunks; fps = frames / summed wall time; percentiles "
+                "from each frame's own time; models warmed up first"
             ),
         }
 
@@ -333,8 +376,11 @@ def run_engine_bench(
     pool_size: int | None = None,
     single_thread: bool = True,
     baseline: bool = True,
+    chunk: int = 25,
 ) -> EngineBench:
     """Decode once, then time facegate (``threads`` and, unless told not, 1) and the baseline.
+
+    The contenders take turns over ``chunk``-frame slices of the video (see ``interleave``).
 
     ``pool_size`` defaults to ``threads`` (one model instance per worker, the engine's default);
     ``pool_size=1`` measures one shared instance instead.
@@ -345,15 +391,27 @@ def run_engine_bench(
     load_before = os.getloadavg()[0]
     pool_size = pool_size or threads
     engine = FaceEngine(settings, pool_size=pool_size)
-    product = facegate_run(engine, frames, threads, pool_size=pool_size)
-    single = None
+    fg_work = facegate_work(engine)
+    pool_note = {"pool_size": pool_size}
+    warm_up(engine, frames, threads)
+    runners: dict[str, Callable[[int, int], RunStats]] = {
+        "facegate": lambda a, b: run_frames("facegate", fg_work, frames[a:b], threads, pool_note)
+    }
     if single_thread and threads > 1:
-        single = facegate_run(
-            engine, frames, 1, pool_size=pool_size, label="facegate_single_thread"
+        runners["single"] = lambda a, b: run_frames(
+            "facegate_single_thread", fg_work, frames[a:b], 1, pool_note
         )
-    elif single_thread:
-        single = product
-    reference = face_recognition_run(frames) if baseline else None
+    if baseline:
+        fr_work = face_recognition_work()
+        rgb = to_rgb(frames)
+        fr_work(rgb[0])  # warm-up: the first dlib call allocates its buffers
+        runners["baseline"] = lambda a, b: run_frames(
+            "face_recognition", fr_work, rgb[a:b], 1, BASELINE_NOTES
+        )
+    results = interleave(runners, len(frames), chunk)
+    product = results["facegate"]
+    single = results.get("single", product if single_thread else None)
+    reference = results.get("baseline")
     height = frames[0].shape[0]
     return EngineBench(
         video=video,
@@ -367,4 +425,5 @@ def run_engine_bench(
         baseline=reference,
         load_before=load_before,
         load_after=os.getloadavg()[0],
+        chunk=chunk,
     )
