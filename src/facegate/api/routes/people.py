@@ -7,6 +7,7 @@ inference pool like every other image.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -143,7 +144,7 @@ async def enrol_faces(person_id: PersonId, request: Request) -> dict[str, object
         raise InvalidInput(f"at most {settings.api_max_images} photos per request")
     reports = await svc.inference.run(svc.recognition.enrol, person_id, images)
     metrics(request).faces.labels("enrol").inc(sum(r.face is not None for r in reports))
-    person = await svc.inference.run(svc.gallery.get_person, person_id)
+    person = await asyncio.to_thread(svc.gallery.get_person, person_id)  # no model work
     return {
         "person": person_summary(person),
         "accepted": sum(r.accepted for r in reports),
