@@ -11,10 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from facegate.errors import BadImage, ImageTooLarge
+from facegate.errors import BadImage, Busy, ImageTooLarge
 from facegate.stream.jpeg import decode_jpeg, encode_jpeg, jpeg_size
 from facegate.stream.pipeline import (
     DropCounts,
+    FrameFailure,
     FrameIn,
     FrameProcessor,
     FrameResult,
@@ -179,3 +180,57 @@ def test_processor_on_a_real_frame_reports_tracks(stream_services, faces_dir):
     assert first.timings_ms.detect > 0 and first.timings_ms.embed > 0
     again = processor.process(frame, DropCounts())
     assert [f.track_id for f in again.faces] == [f.track_id for f in first.faces]
+
+
+class FlakyPool(FakePool):
+    """Refuses the first job as a pool full of HTTP work would (``Busy``)."""
+
+    def __init__(self) -> None:
+        super().__init__(threads=1)
+        self.refused = 0
+
+    async def run(self, fn: Any, frame: FrameIn) -> Any:
+        if not self.refused:
+            self.refused += 1
+            raise Busy("full")
+        return await super().run(fn, frame)
+
+
+class Exploding(EchoProcessor):
+    def process(self, frame: FrameIn, drops: DropCounts) -> FrameResult:
+        if frame.frame_id == 1:
+            raise RuntimeError("model failure")
+        return super().process(frame, drops)
+
+
+def _run_frames(pool: Any, processor: Any, ids: list[int]) -> list[Any]:
+    """Submit frames one after another (each after the previous outcome) and collect them."""
+    outcomes: list[Any] = []
+
+    async def main() -> None:
+        scheduler = FairScheduler(pool)
+        pipeline = StreamPipeline(processor, outcomes.append, max_age_s=60)
+        scheduler.add(pipeline)
+        for n, fid in enumerate(ids):
+            pipeline.submit(FrameIn(fid, 0.0, time.time(), jpeg=b"x"))
+            while len(outcomes) <= n:
+                await asyncio.sleep(0.001)
+        scheduler.remove(pipeline)
+        await scheduler.close()
+
+    asyncio.run(main())
+    return outcomes
+
+
+def test_a_busy_pool_delays_a_frame_without_losing_or_queueing_it():
+    pool = FlakyPool()
+    outcomes = _run_frames(pool, EchoProcessor("s", []), [5, 6])
+    assert pool.refused == 1
+    assert [o.frame_id for o in outcomes] == [5, 6]
+
+
+def test_a_failing_frame_reports_internal_and_the_stream_goes_on():
+    outcomes = _run_frames(FakePool(1), Exploding("s", []), [1, 2])
+    assert isinstance(outcomes[0], FrameFailure) and outcomes[0].code == "internal"
+    assert "model failure" not in outcomes[0].message  # no internals leak to clients
+    assert isinstance(outcomes[1], FrameResult) and outcomes[1].frame_id == 2

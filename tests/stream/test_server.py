@@ -127,3 +127,17 @@ def test_the_server_refuses_streams_beyond_its_limit(make_server):
         with pytest.raises(StreamError) as info:
             Client("127.0.0.1", server.port, "k", stream="two").connect()
         assert info.value.code == "busy"
+
+
+def test_stopping_the_server_says_bye_to_connected_clients(stream_services):
+    from facegate.stream.client import StreamClosed
+    from facegate.stream.server import AllowAll
+    from tests.stream.conftest import ServerThread
+
+    server = ServerThread(stream_services, AllowAll())
+    client = Client("127.0.0.1", server.port, "k", stream="leaving")
+    client.connect()
+    server.stop()
+    with pytest.raises(StreamClosed, match="BYE"):
+        client.receive(timeout=30)
+    assert not client.connected
