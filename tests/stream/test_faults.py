@@ -21,6 +21,7 @@ from facegate.stream.protocol import (
     Error,
     Frame,
     Hello,
+    Limits,
     Message,
     MessageReader,
     Welcome,
@@ -186,3 +187,29 @@ def test_a_hundred_idle_connections_do_not_stop_a_stream(make_server, faces_dir)
     finally:
         for sock in idle + greeted:
             sock.close()
+
+
+QUICK = Limits(hello_timeout_s=0.3, idle_timeout_s=0.5, message_timeout_s=0.3)
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        b"",  # never says HELLO
+        HELLO[:10],  # starts a message and stalls inside the fixed header
+        HELLO[:-3],  # stalls inside the JSON header
+    ],
+)
+def test_silent_or_trickling_peers_time_out(make_server, send):
+    server = make_server(limits=QUICK)
+    sock = connect(server.port)
+    sock.sendall(send)
+    (error,) = read_until_closed(sock)
+    assert isinstance(error, Error) and error.code == "idle_timeout" and error.fatal
+
+
+def test_a_greeted_client_that_goes_quiet_times_out(make_server):
+    server = make_server(limits=QUICK)
+    sock = greet(server.port)
+    (error,) = read_until_closed(sock)
+    assert isinstance(error, Error) and error.code == "idle_timeout"
