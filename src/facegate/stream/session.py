@@ -66,19 +66,23 @@ class _Ready:
 
 
 def to_result(r: FrameResult, drops: Drops, sent: float, send_ms: float) -> Result:
+    """The protocol's RESULT for a pipeline result (pixels to 0.1, milliseconds to 0.001)."""
     t = r.timings_ms
+    ms = [round(v, 3) for v in (t.receive, t.decode, t.detect, t.embed, t.match, t.encode)]
     return Result(
         frame_id=r.frame_id,
         timestamps=Timestamps(r.captured, r.received, r.processed, sent),
-        timings_ms=Timings(t.receive, t.decode, t.detect, t.embed, t.match, t.encode, send_ms),
+        timings_ms=Timings(*ms, round(send_ms, 3)),
         faces=tuple(
             FaceResult(
-                box=(f.box.x, f.box.y, f.box.w, f.box.h),
+                box=(round(f.box.x, 1), round(f.box.y, 1), round(f.box.w, 1), round(f.box.h, 1)),
                 track_id=f.track_id,
                 person=None if f.person_id is None else PersonRef(f.person_id, f.person_name or ""),
                 score=round(f.score, 4),
                 confirmed=f.confirmed,
-                landmarks=f.landmarks,
+                landmarks=None
+                if f.landmarks is None
+                else tuple((round(x, 1), round(y, 1)) for x, y in f.landmarks),
             )
             for f in r.faces
         ),
