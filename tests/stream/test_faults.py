@@ -213,3 +213,18 @@ def test_a_greeted_client_that_goes_quiet_times_out(make_server):
     sock = greet(server.port)
     (error,) = read_until_closed(sock)
     assert isinstance(error, Error) and error.code == "idle_timeout"
+
+
+class BrokenKeys:
+    def verify(self, key: str) -> set[str] | None:
+        raise RuntimeError("database unreachable")
+
+
+def test_a_failing_key_check_refuses_the_client_and_keeps_serving(make_server):
+    server = make_server(BrokenKeys())
+    sock = connect(server.port)
+    sock.sendall(HELLO)
+    (error,) = read_until_closed(sock)
+    assert isinstance(error, Error) and (error.code, error.fatal) == ("internal", True)
+    assert "database" not in error.message
+    assert server.stats()["errors_sent"] == {"internal": 1}

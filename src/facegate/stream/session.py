@@ -141,7 +141,11 @@ class Session:
     async def run(self) -> None:
         """Serve the connection until BYE, EOF, a fatal error or the server stops."""
         try:
-            got = await self._read_message(self.limits.hello_timeout_s)
+            try:
+                async with asyncio.timeout(self.limits.hello_timeout_s):  # connect → HELLO
+                    got = await self._read_message(self.limits.hello_timeout_s)
+            except TimeoutError:
+                raise ProtocolError(ErrorCode.IDLE_TIMEOUT, "no HELLO in time") from None
             if got is None:
                 return
             check_client_message(got[0], greeted=False)
@@ -160,11 +164,20 @@ class Session:
             await self.fail(exc)
         except (ConnectionError, OSError):
             pass
+        except Exception:  # a bug: end this connection, never the server
+            log.exception("stream session %s failed", self.id)
+            await self.fail(ProtocolError(ErrorCode.INTERNAL, "server error", fatal=True))
         finally:
             await self._finish()
 
     async def _greet(self, hello: Hello) -> None:
-        scopes = await asyncio.to_thread(self.server.verifier.verify, hello.api_key)
+        try:
+            scopes = await asyncio.to_thread(self.server.verifier.verify, hello.api_key)
+        except Exception:  # e.g. the key database is unreachable: refuse, say why in the log
+            log.exception("stream session %s: API key check failed", self.id)
+            raise ProtocolError(
+                ErrorCode.INTERNAL, "the API key could not be checked", fatal=True
+            ) from None
         if scopes is None or "recognize" not in scopes:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "API key unknown or without recognize")
         self.hello = hello
