@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     stream_message_timeout_s: float = Field(10.0, gt=0)
     stream_reembed_every: int = Field(5, ge=1, description="frames between embeddings of a track")
     stream_annotate_quality: int = Field(80, ge=10, le=100, description="ANNOTATED JPEG quality")
+    stream_max_embeddings_per_frame: int = Field(
+        2, ge=1, description="faces embedded per frame at most (largest first; others wait)"
+    )
 
     # HTTP API (facegate.api; see docs/api.md). Appended block: keep HTTP settings here.
     api_auth: bool = Field(True, description="require an API key (facegate serve --no-auth)")

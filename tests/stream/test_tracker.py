@@ -194,3 +194,18 @@ def test_params_refuse_a_single_frame_confirmation():
         TrackerParams(confirm_votes=1.0)
     with pytest.raises(ValueError):
         TrackerParams(confirm_votes=5.0, vote_window=4)
+
+
+def test_a_face_too_poor_to_ever_confirm_is_not_embedded_every_frame():
+    # quality 20/80 = 0.25 per vote; 8 votes weigh 2.0 < 2.5: it can never confirm, so the
+    # unconfirmed every-frame cadence would only burn embeddings on it.
+    tracker = Tracker(TrackerParams(reembed_every=5, reembed_every_unconfirmed=1))
+    pattern = []
+    for t in range(10):
+        (a,) = tracker.update([face(10 + t, 10, size=20)])
+        pattern.append(a.needs_embedding)
+        if a.needs_embedding:
+            tracker.observe(a.track_id, None, None, 0.1)
+    assert pattern == [True, False, False, False, False, True, False, False, False, False]
+    (state,) = tracker.states()
+    assert not state.confirmed

@@ -130,8 +130,10 @@ class FrameProcessor:
         annotate: bool = False,
         annotate_quality: int = 80,
         tracker_params: TrackerParams | None = None,
+        max_embeddings: int | None = None,
     ) -> None:
         self.engine, self.gallery, self.stream = engine, gallery, stream
+        self.max_embeddings = max_embeddings  # per frame; None: all that are due
         self.max_width, self.max_height = max_width, max_height
         self.annotate, self.annotate_quality = annotate, annotate_quality
         self.tracker = Tracker(tracker_params)
@@ -160,6 +162,12 @@ class FrameProcessor:
 
         assignments = self.tracker.update([Detected(d.box, d.score) for d in detections])
         todo = [a for a in assignments if a.needs_embedding]
+        if self.max_embeddings is not None and len(todo) > self.max_embeddings:
+            # Spread a burst (several new faces at once) over the next frames, largest faces
+            # first: the tracker asks again for every track it did not get a vote for, and a
+            # frame's cost stays bounded, which is what keeps the latency tail short.
+            todo.sort(key=lambda a: detections[a.index].box.area, reverse=True)
+            todo = todo[: self.max_embeddings]
         t = time.perf_counter()
         faces = self.engine.describe(image, [detections[a.index] for a in todo])
         embed_ms = _ms(t)

@@ -163,6 +163,7 @@ class StreamServer:
             annotate=hello.annotate,
             annotate_quality=s.stream_annotate_quality,
             tracker_params=self.tracker_params,
+            max_embeddings=s.stream_max_embeddings_per_frame,
         )
         pipeline = StreamPipeline(processor, session.deliver, max_age_s=self.max_age_s)
         self._sessions[session.id] = session

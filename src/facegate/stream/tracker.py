@@ -40,7 +40,8 @@ class TrackerParams:
       (sqrt of the box area), which keeps fast-moving small faces linked.
     - ``max_missed``: a track not seen for this many consecutive frames is dropped.
     - ``reembed_every``: a confirmed track is embedded again after this many frames;
-      ``reembed_every_unconfirmed`` applies until then (1: every frame, to confirm fast).
+      ``reembed_every_unconfirmed`` applies until then (1: every frame, to confirm fast),
+      but only to faces good enough to ever confirm (see ``confirm_votes``).
     - ``quality_gain``: a track is also embedded when its face quality beats the quality of
       its last embedding by this factor (a face that came closer or turned to the camera).
     - ``full_vote_px``: a face this many pixels across (sqrt of the box area) with detector
@@ -220,7 +221,12 @@ class Tracker:
         if track.last_embedded is None:
             return True
         p = self.params
-        every = p.reembed_every if track.confirmed is not None else p.reembed_every_unconfirmed
+        # The fast cadence helps only a face that can still confirm: one whose votes are too
+        # light to ever reach ``confirm_votes`` within the window (a tiny or doubtful face)
+        # gets the normal cadence, or a better view (``quality_gain``) to earn another look.
+        can_confirm = track.quality * p.vote_window >= p.confirm_votes
+        fast = track.confirmed is None and can_confirm
+        every = p.reembed_every_unconfirmed if fast else p.reembed_every
         if self._frame - track.last_embedded >= every:
             return True
         return track.quality > track.embedded_quality * p.quality_gain
