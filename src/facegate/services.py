@@ -12,6 +12,7 @@ from types import TracebackType
 
 from facegate.config import Settings
 from facegate.engine import FaceEngine
+from facegate.events import EventBus
 from facegate.gallery import Gallery
 from facegate.inference import InferencePool
 from facegate.recognition import RecognitionService
@@ -19,14 +20,15 @@ from facegate.recognition import RecognitionService
 
 @dataclass
 class Services:
-    """The engine, the gallery, the operations over both and the one inference pool that
-    every caller (HTTP request or video stream) runs model work on."""
+    """The engine, the gallery, the operations over both, the one inference pool that every
+    caller (HTTP request or video stream) runs model work on, and the recognition events."""
 
     settings: Settings
     engine: FaceEngine
     gallery: Gallery
     recognition: RecognitionService
     inference: InferencePool
+    events: EventBus
 
     @classmethod
     def start(cls, settings: Settings, *, background_sync: bool = True) -> Services:
@@ -35,7 +37,8 @@ class Services:
         engine = FaceEngine(settings)
         gallery = Gallery(settings, background=background_sync)
         inference = InferencePool(settings.inference_threads, settings.inference_max_queue)
-        return cls(settings, engine, gallery, RecognitionService(engine, gallery), inference)
+        recognition = RecognitionService(engine, gallery)
+        return cls(settings, engine, gallery, recognition, inference, EventBus())
 
     def close(self) -> None:
         self.inference.shutdown()
