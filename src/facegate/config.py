@@ -6,10 +6,12 @@ silently ignored.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The strictest threshold that keeps the false-accept rate <= 0.1% on both dev populations:
@@ -120,3 +122,38 @@ class Settings(BaseSettings):
         False, description="serve POST /face/image/detect without a key (seed-002 clients)"
     )
     api_font_path: Path | None = Field(None, description="TrueType font for annotated images")
+
+    # Attendance (facegate.attendance; see docs/attendance.md).
+    # Appended block: keep attendance settings here.
+    attendance_enabled: bool = Field(True, description="log recognitions from streams/cameras")
+    attendance_timezone: str = Field("UTC", description="IANA zone of the site's clock")
+    attendance_day_start: time = Field(time(4, 0), description="local time a working day starts")
+    attendance_work_start: time = time(9, 0)
+    attendance_work_end: time = time(18, 0)
+    attendance_grace_minutes: float = Field(5.0, ge=0, description="late/early tolerance")
+    attendance_cooldown_s: float = Field(
+        300.0, ge=0, description="a person seen again on a camera within this is not re-logged"
+    )
+    attendance_cameras: dict[str, Literal["in", "out", "both"]] = Field(
+        default_factory=dict, description="camera/stream name -> direction (default both)"
+    )
+    attendance_snapshots: bool = Field(True, description="keep a small face JPEG per event")
+    attendance_snapshot_retention_days: float = Field(30.0, gt=0)
+    attendance_log_unknown: bool = Field(False, description="log faces that match nobody")
+    attendance_unknown_retention_days: float = Field(7.0, gt=0)
+    attendance_webhook_urls: list[str] = Field(default_factory=list)
+    attendance_webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key")
+    attendance_webhook_timeout_s: float = Field(5.0, gt=0)
+    attendance_webhook_max_attempts: int = Field(8, ge=1)
+    attendance_webhook_backoff_s: float = Field(
+        2.0, gt=0, description="first retry delay; doubles per attempt, capped at 10 minutes"
+    )
+
+    @field_validator("attendance_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value

@@ -140,11 +140,77 @@ CREATE TABLE api_keys (
 );
 """
 
+# 0003: attendance (facegate.attendance). Events cascade with their person (deleting a person
+# erases their attendance, privacy); unknown faces have no person. ``direction`` is the
+# camera's direction when the event was logged, so later config changes never rewrite
+# history. ``attendance_webhooks`` is the outbox: a webhook is committed with its event and
+# survives a restart until delivered or given up.
+_SQLITE_0003 = """
+CREATE TABLE attendance_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('confirmed', 'unknown', 'checkin')),
+    camera TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out', 'both')),
+    at TEXT NOT NULL,
+    score REAL NOT NULL,
+    track_id INTEGER,
+    snapshot BLOB,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX attendance_events_person ON attendance_events(person_id, camera, at);
+CREATE INDEX attendance_events_at ON attendance_events(at);
+CREATE TABLE attendance_webhooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id INTEGER NOT NULL REFERENCES attendance_events(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    gave_up_at TEXT
+);
+CREATE INDEX attendance_webhooks_due ON attendance_webhooks(next_attempt_at);
+"""
+
+_POSTGRES_0003 = """
+CREATE TABLE attendance_events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    person_id BIGINT REFERENCES people(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('confirmed', 'unknown', 'checkin')),
+    camera TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out', 'both')),
+    at TIMESTAMPTZ NOT NULL,
+    score DOUBLE PRECISION NOT NULL,
+    track_id BIGINT,
+    snapshot BYTEA,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX attendance_events_person ON attendance_events(person_id, camera, at);
+CREATE INDEX attendance_events_at ON attendance_events(at);
+CREATE TABLE attendance_webhooks (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id BIGINT NOT NULL REFERENCES attendance_events(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    last_error TEXT,
+    gave_up_at TIMESTAMPTZ
+);
+CREATE INDEX attendance_webhooks_due ON attendance_webhooks(next_attempt_at);
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
-    "sqlite": (Migration(1, "init", _SQLITE_0001), Migration(2, "api_keys", _SQLITE_0002)),
+    "sqlite": (
+        Migration(1, "init", _SQLITE_0001),
+        Migration(2, "api_keys", _SQLITE_0002),
+        Migration(3, "attendance", _SQLITE_0003),
+    ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
         Migration(2, "api_keys", _POSTGRES_0002),
+        Migration(3, "attendance", _POSTGRES_0003),
     ),
 }
 

@@ -1,0 +1,123 @@
+"""``Attendance``: the attendance log as the rest of facegate uses it.
+
+Joins the settings (policy, camera directions, retention, webhooks), the store and the webhook
+outbox, and turns a ``RecognitionEvent`` into a logged event. Built once per process (by the
+API's lifespan hook or a CLI command) over the gallery's database connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from facegate.attendance.rules import AttendancePolicy, Direction
+from facegate.attendance.store import AttendanceStore, NewEvent, Recorded, retention_cutoffs
+from facegate.attendance.webhooks import Outbox, WebhookWorker
+from facegate.config import Settings
+from facegate.events import RecognitionEvent
+from facegate.gallery.db import Database, utcnow
+
+log = logging.getLogger(__name__)
+DIRECTIONS: tuple[Direction, ...] = ("in", "out", "both")
+
+
+def policy_from_settings(settings: Settings) -> AttendancePolicy:
+    return AttendancePolicy(
+        timezone=ZoneInfo(settings.attendance_timezone),
+        day_start=settings.attendance_day_start,
+        cooldown=timedelta(seconds=settings.attendance_cooldown_s),
+        work_start=settings.attendance_work_start,
+        work_end=settings.attendance_work_end,
+        grace=timedelta(minutes=settings.attendance_grace_minutes),
+    )
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
+def camera_directions(settings: Settings) -> dict[str, Direction]:
+    """Camera/stream name → direction: the server-side cameras' own ``direction`` (when that
+    configuration exists), overridden by ``attendance_cameras``. Unlisted names are ``both``."""
+    found: dict[str, Direction] = {}
+    cameras: Any = getattr(settings, "cameras", None) or ()
+    pairs: Iterable[tuple[Any, Any]] = (
+        cameras.items() if isinstance(cameras, Mapping) else ((None, c) for c in cameras)
+    )
+    for key, item in pairs:
+        name, direction = _field(item, "name") or key, _field(item, "direction")
+        if isinstance(name, str) and direction in DIRECTIONS:
+            found[name] = direction
+    found.update(settings.attendance_cameras)
+    return found
+
+
+class Attendance:
+    """The store, the webhook outbox and its delivery thread, and the camera directions."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.policy = policy_from_settings(settings)
+        self.directions = camera_directions(settings)
+        self.store = AttendanceStore(
+            db,
+            self.policy,
+            webhook_urls=settings.attendance_webhook_urls,
+            keep_snapshots=settings.attendance_snapshots,
+        )
+        self.outbox = Outbox(self.store)
+        secret = settings.attendance_webhook_secret
+        self.webhooks = WebhookWorker(
+            self.outbox,
+            secret.get_secret_value() if secret is not None else None,
+            timeout_s=settings.attendance_webhook_timeout_s,
+            max_attempts=settings.attendance_webhook_max_attempts,
+            backoff_base_s=settings.attendance_webhook_backoff_s,
+        )
+
+    def start(self) -> None:
+        """Start delivering webhooks (also ones a previous run left in the outbox)."""
+        self.webhooks.start()
+
+    def stop(self) -> None:
+        self.webhooks.stop()
+
+    def direction(self, camera: str) -> Direction:
+        return self.directions.get(camera, "both")
+
+    def record(self, event: RecognitionEvent, *, direction: Direction | None = None) -> Recorded:
+        """Log one recognition through the cooldown rule. Unknown faces are logged only when
+        ``attendance_log_unknown`` is on; a known face's webhook is sent right after."""
+        if event.kind == "unknown" or event.person_id is None:
+            if not self.settings.attendance_log_unknown:
+                return Recorded(None, reason="unknown_off")
+            kind, person_id = "unknown", None
+        else:
+            kind, person_id = event.kind, event.person_id
+        outcome = self.store.record(
+            NewEvent(
+                kind=kind,  # type: ignore[arg-type]
+                camera=event.stream,
+                direction=direction or self.direction(event.stream),
+                at=event.at,
+                score=event.score,
+                person_id=person_id,
+                track_id=event.track_id,
+                snapshot=event.snapshot,
+            )
+        )
+        if outcome.event is not None and person_id is not None and self.store.webhook_urls:
+            self.webhooks.wake()
+        return outcome
+
+    def purge(self, now: datetime | None = None) -> tuple[int, int]:
+        """Apply the retention periods now."""
+        cutoffs = retention_cutoffs(
+            now or utcnow(),
+            self.settings.attendance_snapshot_retention_days,
+            self.settings.attendance_unknown_retention_days,
+        )
+        return self.store.purge(**cutoffs)

@@ -1,0 +1,211 @@
+"""Webhooks for attendance events: a durable outbox and one delivery thread per process.
+
+Why an outbox: the webhook row is committed in the same transaction as its event
+(``AttendanceStore.record``), so a crash or restart never loses an undelivered webhook, and
+recognition never waits on a receiver: it only commits a row. The delivery thread claims due
+rows (a claim pushes ``next_attempt_at`` forward by a lease, so two worker processes never send
+the same row at once and a process killed mid-send lets the lease expire and the row be sent
+again), POSTs them, deletes delivered rows and reschedules failures with exponential backoff
+until ``max_attempts``, when the row is kept with ``gave_up_at`` for inspection.
+
+Delivery is at least once: receivers should de-duplicate on ``event.id`` (inside the signed
+body). The signature is ``X-Facegate-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>``;
+``X-Facegate-Timestamp`` is the send time in Unix seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+
+from facegate.attendance.store import AttendanceStore
+from facegate.gallery.db import utcnow
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Facegate-Signature"
+TIMESTAMP_HEADER = "X-Facegate-Timestamp"
+DELIVERY_HEADER = "X-Facegate-Delivery"
+MAX_BACKOFF_S = 600.0
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, header: str) -> bool:
+    """What a receiver does (constant-time compare); used by the tests and the docs."""
+    return hmac.compare_digest(sign(secret, body), header)
+
+
+def backoff_s(attempts: int, base_s: float) -> float:
+    """Delay before the next try after ``attempts`` failed ones (doubling, capped)."""
+    return float(min(base_s * 2 ** max(attempts - 1, 0), MAX_BACKOFF_S))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    event_id: int
+    url: str
+    body: str
+    attempts: int  # including the one now claimed
+
+
+class Outbox:
+    """The ``attendance_webhooks`` table."""
+
+    def __init__(self, store: AttendanceStore) -> None:
+        self.store = store
+        self.db = store.db
+
+    def claim(self, now: datetime, lease: timedelta, limit: int = 20) -> list[Delivery]:
+        """Take up to ``limit`` due rows for ``lease`` (attempts counted on claim)."""
+        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
+        with self.db.write() as tx:
+            rows = tx.execute(
+                "SELECT id, event_id, url, body, attempts FROM attendance_webhooks "
+                "WHERE gave_up_at IS NULL AND next_attempt_at <= ? "
+                f"ORDER BY next_attempt_at, id LIMIT {int(limit)}{lock}",
+                (self.store.t(now),),
+            )
+            tx.executemany(
+                "UPDATE attendance_webhooks SET attempts = attempts + 1, next_attempt_at = ? "
+                "WHERE id = ?",
+                [(self.store.t(now + lease), r[0]) for r in rows],
+            )
+        return [Delivery(int(r[0]), int(r[1]), r[2], r[3], int(r[4]) + 1) for r in rows]
+
+    def delivered(self, delivery_id: int) -> None:
+        with self.db.write() as tx:
+            tx.execute("DELETE FROM attendance_webhooks WHERE id = ?", (delivery_id,))
+
+    def failed(self, delivery: Delivery, error: str, retry_at: datetime | None) -> None:
+        """Reschedule, or give up when ``retry_at`` is None."""
+        with self.db.write() as tx:
+            if retry_at is None:
+                tx.execute(
+                    "UPDATE attendance_webhooks SET last_error = ?, gave_up_at = ? WHERE id = ?",
+                    (error[:200], self.store.t(utcnow()), delivery.id),
+                )
+            else:
+                tx.execute(
+                    "UPDATE attendance_webhooks SET last_error = ?, next_attempt_at = ? "
+                    "WHERE id = ?",
+                    (error[:200], self.store.t(retry_at), delivery.id),
+                )
+
+    def counts(self) -> dict[str, int]:
+        """Pending and given-up rows (for health and tests)."""
+        with self.db.read() as tx:
+            rows = tx.execute(
+                "SELECT gave_up_at IS NULL, COUNT(*) FROM attendance_webhooks "
+                "GROUP BY gave_up_at IS NULL"
+            )
+        found = {bool(pending): int(n) for pending, n in rows}
+        return {"pending": found.get(True, 0), "given_up": found.get(False, 0)}
+
+
+class WebhookWorker:
+    """The delivery thread. ``wake()`` after committing a webhook sends it at once; otherwise
+    the outbox is polled every ``poll_s`` (retries, rows left by another process)."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        secret: str | None,
+        *,
+        timeout_s: float = 5.0,
+        max_attempts: int = 8,
+        backoff_base_s: float = 2.0,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.outbox = outbox
+        self.secret = secret
+        self.timeout_s = timeout_s
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self.poll_s = poll_s
+        self.delivered = 0
+        self.failures = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.secret is None:
+            log.warning("attendance webhooks are configured without a secret: unsigned")
+        self._thread = threading.Thread(target=self._run, name="attendance-webhooks", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout_s + 5)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
+            while not self._stop.is_set():
+                try:
+                    sent = self.run_once(client)
+                except Exception:
+                    log.exception("attendance webhook outbox unavailable; retrying")
+                    sent = 0
+                if not sent:
+                    self._wake.wait(self.poll_s)
+                    self._wake.clear()
+
+    def run_once(self, client: httpx.Client) -> int:
+        """Send every due webhook once; returns how many were attempted."""
+        lease = timedelta(seconds=self.timeout_s + 30)
+        batch = self.outbox.claim(utcnow(), lease)
+        for delivery in batch:
+            if self._stop.is_set():
+                break  # the lease expires and the row is sent after the restart
+            self._send(client, delivery)
+        return len(batch)
+
+    def _send(self, client: httpx.Client, delivery: Delivery) -> None:
+        body = delivery.body.encode()
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(int(time.time())),
+            DELIVERY_HEADER: str(delivery.id),
+            "User-Agent": "facegate-webhook/1",
+        }
+        if self.secret is not None:
+            headers[SIGNATURE_HEADER] = sign(self.secret, body)
+        try:
+            response = client.post(delivery.url, content=body, headers=headers)
+            error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
+        if error is None:
+            self.outbox.delivered(delivery.id)
+            self.delivered += 1
+            return
+        self.failures += 1
+        if delivery.attempts >= self.max_attempts:
+            log.warning(
+                "webhook %d (event %d) given up after %d attempts: %s",
+                delivery.id,
+                delivery.event_id,
+                delivery.attempts,
+                error,
+            )
+            self.outbox.failed(delivery, error, None)
+            return
+        delay = backoff_s(delivery.attempts, self.backoff_base_s)
+        self.outbox.failed(delivery, error, utcnow() + timedelta(seconds=delay))
