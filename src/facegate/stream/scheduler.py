@@ -95,6 +95,8 @@ class FairScheduler:
             retry = True
             if pipeline.slot is None:
                 pipeline.slot = frame  # back in its slot: replaced or stale if it waits on
+            else:
+                pipeline.replaced += 1  # a newer frame arrived meanwhile and takes its place
         except Exception as exc:  # a bug or a model failure: report it, keep serving
             log.exception("stream %s: frame failed", pipeline.stream)
             outcome = FrameFailure(pipeline.stream, frame.frame_id, "internal", type(exc).__name__)
