@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The strictest threshold that keeps the false-accept rate <= 0.1% on both dev populations:
@@ -23,6 +23,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # East-Asian impostor pairs score higher than LFW's, so the LFW threshold alone (0.3238) would
 # give Chinese users a much higher false-accept rate. Cosine similarity of SFace embeddings.
 DEFAULT_MATCH_THRESHOLD = 0.4114
+
+
+class CameraConfig(BaseModel):
+    """A server-side camera (``FACEGATE_CAMERAS`` / ``facegate serve --camera``; docs/live.md).
+
+    ``source`` is a device index, a video file, an RTSP/HTTP URL or a folder of images; a URL
+    may carry credentials, which are masked wherever the source is logged or shown.
+    ``always_on`` keeps it running without viewers (attendance); ``direction`` tells the
+    attendance log whether people pass it coming in, going out, or both.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    source: str = Field(min_length=1)
+    always_on: bool = False
+    direction: Literal["in", "out", "both"] = "both"
 
 
 class Settings(BaseSettings):
@@ -122,6 +139,17 @@ class Settings(BaseSettings):
         False, description="serve POST /face/image/detect without a key (seed-002 clients)"
     )
     api_font_path: Path | None = Field(None, description="TrueType font for annotated images")
+
+    # Cameras and live view (facegate.live; see docs/live.md). Appended block: keep them here.
+    cameras: list[CameraConfig] = Field(default_factory=list, description="JSON list")
+    stream_server: bool = Field(True, description="run the TCP stream server in facegate serve")
+    live_workers: int = Field(1, ge=1, description="worker processes (set by facegate serve)")
+    live_idle_stop_s: float = Field(5.0, ge=0, description="camera stops this long after use")
+    live_stall_s: float = Field(10.0, gt=0, description="no frame this long: restart camera")
+    live_backoff_max_s: float = Field(30.0, gt=0, description="longest wait between reopens")
+    live_viewer_idle_s: float = Field(20.0, gt=0, description="viewer taking no frame: dropped")
+    live_max_viewers: int = Field(32, ge=1, description="MJPEG viewers per process")
+    live_camera_max_side: int = Field(1280, ge=64, description="camera frames scaled down to")
 
     # Attendance (facegate.attendance; see docs/attendance.md).
     # Appended block: keep attendance settings here.
