@@ -141,3 +141,31 @@ def test_stopping_the_server_says_bye_to_connected_clients(stream_services):
     with pytest.raises(StreamClosed, match="BYE"):
         client.receive(timeout=30)
     assert not client.connected
+
+
+class Recorder:
+    """A track observer (what the recognition-event announcer plugs into)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.seen: list[tuple[str, int, tuple[int, ...]]] = []
+        self.fail = fail
+
+    def factory(self, stream: str):
+        def observe(faces, image) -> None:
+            self.seen.append((stream, len(faces), image.shape))
+            if self.fail:
+                raise RuntimeError("observer bug")
+
+        return observe
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_an_observer_sees_every_frame_and_cannot_break_it(make_server, faces_dir, fail):
+    recorder = Recorder(fail)
+    server = make_server(observer_for=recorder.factory)
+    frames = video_frames(faces_dir / "videos" / "obama.mp4", 3)
+    with Client("127.0.0.1", server.port, "key", stream="watched") as client:
+        results = lockstep(client, frames)
+    assert [r.frame_id for r in results] == [1, 2, 3]
+    assert [(s, shape) for s, _, shape in recorder.seen] == [("watched", frames[0].shape)] * 3
+    assert [n for _, n, _ in recorder.seen] == [len(r.faces) for r in results]

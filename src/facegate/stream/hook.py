@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from facegate.services import Services
+from facegate.stream.pipeline import TrackObserver
 from facegate.stream.server import KeyVerifier, StreamServer
 
 log = logging.getLogger(__name__)
@@ -26,15 +28,26 @@ class StreamServerHook:
     """``start(services)`` / ``stop()`` for the API's lifespan hooks."""
 
     def __init__(
-        self, verifier_for: Callable[[Services], KeyVerifier], *, reuse_port: bool = False
+        self,
+        verifier_for: Callable[[Services], KeyVerifier],
+        *,
+        reuse_port: bool = False,
+        observer_for: Callable[[Services, str], TrackObserver] | None = None,
     ) -> None:
         self.verifier_for = verifier_for
         self.reuse_port = reuse_port
+        # (services, stream name) -> what sees each frame's tracks, e.g.
+        # ``lambda services, stream: Announcer(services.events, stream).observe``
+        self.observer_for = observer_for
         self.server: StreamServer | None = None
 
     async def start(self, services: Services) -> None:
+        observer_for = self.observer_for
         server = StreamServer(
-            services, verifier=self.verifier_for(services), reuse_port=self.reuse_port
+            services,
+            verifier=self.verifier_for(services),
+            reuse_port=self.reuse_port,
+            observer_for=None if observer_for is None else partial(observer_for, services),
         )
         await server.start()
         self.server = server

@@ -14,7 +14,9 @@ later) calls ``StreamPipeline.submit`` with each frame as it arrives and gets a 
   fairly across streams by ``FairScheduler`` (scheduler.py): decode (frame size checked from
   the JPEG header first), detect every frame, associate detections with tracks, embed only
   the faces whose track asks for it, match them in the gallery, vote into the tracker, and
-  build the result from the tracker's states, optionally with an annotated JPEG.
+  build the result from the tracker's states, optionally with an annotated JPEG. An optional
+  ``observer`` sees every frame's tracked faces and pixels on the inference thread (how
+  confirmed identities become recognition events, with a face snapshot, for attendance).
 
 A stream has at most one frame in processing at a time, so its tracker is only ever touched
 by one thread at once even though consecutive frames may run on different pool threads.
@@ -22,8 +24,9 @@ by one thread at once even though consecutive frames may run on different pool t
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +38,8 @@ from facegate.gallery import Gallery
 from facegate.stream.annotate import draw_faces
 from facegate.stream.jpeg import decode_jpeg, encode_jpeg
 from facegate.stream.tracker import Detected, Tracker, TrackerParams
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,8 @@ class FrameFailure:
 
 
 Output = Callable[[FrameResult | FrameFailure], None]
+# Called on the inference thread with each frame's tracked faces and its BGR pixels.
+TrackObserver = Callable[[Sequence[TrackedFace], np.ndarray], None]
 
 
 def _ms(start: float) -> float:
@@ -131,12 +138,14 @@ class FrameProcessor:
         annotate_quality: int = 80,
         tracker_params: TrackerParams | None = None,
         max_embeddings: int | None = None,
+        observer: TrackObserver | None = None,
     ) -> None:
         self.engine, self.gallery, self.stream = engine, gallery, stream
         self.max_embeddings = max_embeddings  # per frame; None: all that are due
         self.max_width, self.max_height = max_width, max_height
         self.annotate, self.annotate_quality = annotate, annotate_quality
         self.tracker = Tracker(tracker_params)
+        self.observer = observer
         self._model_checked = False
 
     def _check_model(self) -> None:
@@ -203,6 +212,11 @@ class FrameProcessor:
             for s in self.tracker.states()
         )
         processed = time.time()
+        if self.observer is not None:
+            try:
+                self.observer(tracked, image)
+            except Exception:  # an observer's bug must not cost the frame its result
+                log.exception("stream %s: track observer failed", self.stream)
 
         annotated, encode_ms = None, 0.0
         if self.annotate:

@@ -24,12 +24,13 @@ import contextlib
 import logging
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from facegate import __version__
 from facegate.config import Settings
 from facegate.services import Services
-from facegate.stream.pipeline import FrameProcessor, StreamPipeline
+from facegate.stream.pipeline import FrameProcessor, StreamPipeline, TrackObserver
 from facegate.stream.protocol import Bye, ErrorCode, Hello, Limits, ProtocolError, Welcome
 from facegate.stream.scheduler import FairScheduler
 from facegate.stream.session import Session
@@ -80,6 +81,7 @@ class StreamServer:
         verifier: KeyVerifier,
         tracker_params: TrackerParams | None = None,
         reuse_port: bool = False,
+        observer_for: Callable[[str], TrackObserver] | None = None,
     ) -> None:
         s: Settings = services.settings
         self.services = services
@@ -88,6 +90,8 @@ class StreamServer:
         self.limits = limits or limits_from_settings(s)
         self.verifier = verifier
         self.reuse_port = reuse_port  # several worker processes on one port
+        # stream name -> what sees each frame's tracks (e.g. the recognition-event announcer)
+        self.observer_for = observer_for
         self.tracker_params = tracker_params or TrackerParams(reembed_every=s.stream_reembed_every)
         self.max_clients = s.stream_max_clients
         self.send_queue = s.stream_send_queue
@@ -164,6 +168,7 @@ class StreamServer:
             annotate_quality=s.stream_annotate_quality,
             tracker_params=self.tracker_params,
             max_embeddings=s.stream_max_embeddings_per_frame,
+            observer=None if self.observer_for is None else self.observer_for(hello.stream),
         )
         pipeline = StreamPipeline(processor, session.deliver, max_age_s=self.max_age_s)
         self._sessions[session.id] = session
