@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
@@ -37,3 +39,12 @@ def fail(error: FacegateError, *, as_json: bool) -> NoReturn:
     else:
         typer.echo(f"error ({error.code}): {error}", err=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def reported(*, as_json: bool) -> Iterator[None]:
+    """Turn a domain error raised inside the block into the documented output and exit code."""
+    try:
+        yield
+    except FacegateError as exc:
+        fail(exc, as_json=as_json)

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from facegate.cli.app import fail, print_json
+from facegate.cli.app import print_json, reported
+from facegate.cli.options import JsonFlag
 from facegate.config import Settings
 from facegate.engine import FaceEngine
-from facegate.errors import FacegateError
 
 eval_app = typer.Typer(help="Measure accuracy on labelled data (prints JSON with --json).")
 
@@ -22,7 +22,6 @@ RootOption = Annotated[
     Path | None,
     typer.Option("--root", help="folder the paths are relative to (default: the pairs file's)"),
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
 
 @eval_app.command("verify")
@@ -37,10 +36,8 @@ def eval_verify(
     """Verification accuracy with the LFW protocol: thresholds chosen on the other folds."""
     from facegate.eval.verification import evaluate_verification
 
-    try:
+    with reported(as_json=as_json):
         report = evaluate_verification(FaceEngine(Settings()), pairs, root, folds)
-    except FacegateError as exc:
-        fail(exc, as_json=as_json)
     if as_json:
         print_json(report)
         return
@@ -64,10 +61,8 @@ def eval_identify(
     """Open-set identification (rank-1, TPIR at FPIR) through the product's gallery."""
     from facegate.eval.identification import evaluate_identification
 
-    try:
+    with reported(as_json=as_json):
         report = evaluate_identification(FaceEngine(Settings()), people, enrol)
-    except FacegateError as exc:
-        fail(exc, as_json=as_json)
     if as_json:
         print_json(report)
         return
@@ -96,10 +91,8 @@ def calibrate_command(
     """Print the similarity threshold that keeps false accepts at or below FAR on every file."""
     from facegate.eval.verification import calibrate
 
-    try:
+    with reported(as_json=as_json):
         report = calibrate(FaceEngine(Settings()), pairs, far, root)
-    except FacegateError as exc:
-        fail(exc, as_json=as_json)
     if as_json:
         print_json(report)
         return

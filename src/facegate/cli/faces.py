@@ -8,13 +8,11 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from facegate.cli.app import EXIT_NEGATIVE, fail, print_json
+from facegate.cli.app import EXIT_NEGATIVE, print_json, reported
+from facegate.cli.options import JsonFlag
 from facegate.config import Settings
 from facegate.engine import FaceEngine
-from facegate.errors import FacegateError
 from facegate.summaries import face_summary
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
 
 def register(app: typer.Typer) -> None:
@@ -24,11 +22,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonFlag = False,
     ) -> None:
         """Find every face in IMAGE: box, landmarks, detector score and quality."""
-        try:
+        with reported(as_json=as_json):
             engine = FaceEngine(Settings(), pool_size=1)
             faces = engine.analyze(engine.load(image))
-        except FacegateError as exc:
-            fail(exc, as_json=as_json)
         if as_json:
             print_json({"image": str(image), "faces": [face_summary(f) for f in faces]})
             return
@@ -50,12 +46,10 @@ def register(app: typer.Typer) -> None:
         """Are the main faces of IMAGE1 and IMAGE2 the same person? Exit 0 if yes, 1 if not."""
         settings = Settings()
         limit = settings.match_threshold if threshold is None else threshold
-        try:
+        with reported(as_json=as_json):
             engine = FaceEngine(settings, pool_size=1)
             a = engine.main_face(engine.load(image1))
             b = engine.main_face(engine.load(image2))
-        except FacegateError as exc:
-            fail(exc, as_json=as_json)
         similarity = float(np.dot(a.embedding, b.embedding))
         same = similarity >= limit
         if as_json:

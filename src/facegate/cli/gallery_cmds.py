@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 
-from facegate.cli.app import fail, print_json
+from facegate.cli.app import print_json, reported
 from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag, open_services
 from facegate.engine.decode import image_files
-from facegate.errors import FacegateError
 from facegate.gallery import Person
 from facegate.recognition import EnrolledImage, RecognitionService
 from facegate.summaries import identified_summary, person_summary
@@ -82,16 +81,13 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give either --dir DIR or --name NAME with photos")
         if folder is None and not name:
             raise typer.BadParameter("--name is required when enrolling photos")
-        try:
-            with open_services(data_dir, database_url) as services:
-                service = services.recognition
-                if folder is None:
-                    person, reports = enrol_person(service, name or "", external_id, images or [])
-                    results = [(person, reports)]
-                else:
-                    results = enrol_folder(service, folder, show_progress=not as_json)
-        except FacegateError as exc:
-            fail(exc, as_json=as_json)
+        with reported(as_json=as_json), open_services(data_dir, database_url) as services:
+            service = services.recognition
+            if folder is None:
+                person, reports = enrol_person(service, name or "", external_id, images or [])
+                results = [(person, reports)]
+            else:
+                results = enrol_folder(service, folder, show_progress=not as_json)
         if as_json:
             print_json(
                 [
@@ -111,11 +107,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonFlag = False,
     ) -> None:
         """Who is in IMAGE? Every face, with a name or "unknown"."""
-        try:
-            with open_services(data_dir, database_url) as services:
-                found = services.recognition.identify(image)
-        except FacegateError as exc:
-            fail(exc, as_json=as_json)
+        with reported(as_json=as_json), open_services(data_dir, database_url) as services:
+            found = services.recognition.identify(image)
         if as_json:
             print_json({"image": str(image), "faces": [identified_summary(f) for f in found]})
             return
@@ -189,12 +182,9 @@ def people_show(
     as_json: JsonFlag = False,
 ) -> None:
     """One person and their templates (quality, source photo hash)."""
-    try:
-        with open_services(data_dir, database_url) as services:
-            person = services.gallery.get_person(person_id)
-            templates = services.gallery.list_templates(person_id)
-    except FacegateError as exc:
-        fail(exc, as_json=as_json)
+    with reported(as_json=as_json), open_services(data_dir, database_url) as services:
+        person = services.gallery.get_person(person_id)
+        templates = services.gallery.list_templates(person_id)
     info = person_summary(person)
     info["faces"] = [
         {
@@ -222,14 +212,11 @@ def people_delete(
     as_json: JsonFlag = False,
 ) -> None:
     """Erase a person with all their templates and thumbnails."""
-    try:
-        with open_services(data_dir, database_url) as services:
-            person = services.gallery.get_person(person_id)
-            if not yes and not as_json:
-                typer.confirm(f"Erase {person.name} and all their face data?", abort=True)
-            erased = services.gallery.delete_person(person_id)
-    except FacegateError as exc:
-        fail(exc, as_json=as_json)
+    with reported(as_json=as_json), open_services(data_dir, database_url) as services:
+        person = services.gallery.get_person(person_id)
+        if not yes and not as_json:
+            typer.confirm(f"Erase {person.name} and all their face data?", abort=True)
+        erased = services.gallery.delete_person(person_id)
     if as_json:
         print_json({"deleted": person_id, "templates_erased": erased})
     else:
