@@ -23,9 +23,10 @@ from fastapi import FastAPI
 from facegate.api.errors import install_error_handlers
 from facegate.api.keys import KeyStore
 from facegate.api.metrics import Metrics, MetricsMiddleware
-from facegate.api.routes import compat, health, people, recognition
+from facegate.api.routes import attendance, compat, health, people, recognition
 from facegate.api.uploads import BodyLimit
-from facegate.api.web import pages
+from facegate.api.web import attendance_pages, pages
+from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
 from facegate.services import Services
 
@@ -83,7 +84,9 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.hooks = list(hooks)
+    # The attendance recorder starts first so it is subscribed before any stream publishes.
+    app.state.attendance_hook = AttendanceHook(settings)
+    app.state.hooks = [app.state.attendance_hook, *hooks]
     metrics = Metrics()
     app.state.metrics = metrics
     install_error_handlers(app)
@@ -91,7 +94,9 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.include_router(people.router)
     app.include_router(recognition.router)
     app.include_router(compat.router)
+    app.include_router(attendance.router)
     pages.install(app)
+    attendance_pages.install(app)
     # Outermost first at run time: metrics see every request, including refused bodies.
     app.add_middleware(BodyLimit, limit=settings.api_max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -11,7 +11,7 @@ import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from facegate.attendance.rules import AttendancePolicy, DailyRecord, Sighting, daily_record
@@ -167,3 +167,22 @@ def events_csv(events: Iterable[AttendanceEvent], policy: AttendancePolicy) -> s
             for e in events
         ),
     )
+
+
+def person_history(
+    store: AttendanceStore, person_id: int, today: date, days: int
+) -> list[DailyRecord]:
+    """A person's records for the ``days`` working days up to ``today``, newest first."""
+    first = today - timedelta(days=days - 1)
+    start, _ = store.policy.day_window(first)
+    _, end = store.policy.day_window(today)
+    events = store.events(
+        person_id=person_id, since=start, until=end, kinds=KNOWN_KINDS, limit=0, oldest_first=True
+    ).items
+    by_day: dict[date, list[Sighting]] = defaultdict(list)
+    for event in events:
+        by_day[store.policy.working_day(event.at)].append(Sighting(event.at, event.direction))
+    return [
+        daily_record(day, by_day.get(day, ()), store.policy)
+        for day in (today - timedelta(days=i) for i in range(days))
+    ]

@@ -79,8 +79,10 @@ class Attendance:
         )
 
     def start(self) -> None:
-        """Start delivering webhooks (also ones a previous run left in the outbox)."""
-        self.webhooks.start()
+        """Start delivering webhooks, also ones a previous run left in the outbox (only when
+        URLs are configured: without any, undelivered rows wait for the next configuration)."""
+        if self.store.webhook_urls:
+            self.webhooks.start()
 
     def stop(self) -> None:
         self.webhooks.stop()

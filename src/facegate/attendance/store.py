@@ -2,7 +2,8 @@
 
 Why the cooldown lives here and not in memory: several worker processes (each with its own
 stream server and recorder) and restarts must agree that one walk past a door is one event.
-So the last event of (person, camera) is read *inside the insert transaction*, which is
+So the events of (person, camera) within the cooldown on either side of the new one
+(``rules.cooldown_window``) are read *inside the insert transaction*, which is
 serialised across processes: SQLite's ``BEGIN IMMEDIATE`` takes the write lock first, and on
 PostgreSQL an advisory transaction lock on (person, camera) makes the check-then-insert atomic.
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from facegate.attendance.rules import AttendancePolicy, Direction, in_cooldown
+from facegate.attendance.rules import AttendancePolicy, Direction, cooldown_window
 from facegate.events import EventKind
 from facegate.gallery.db import Database, Row, Tx, utcnow
 
@@ -159,15 +160,14 @@ class AttendanceStore:
                         "SELECT pg_advisory_xact_lock(?, ?)",
                         (_PG_LOCK_CLASS, _lock_key(new.person_id, new.camera)),
                     )
-                last = tx.execute(
-                    "SELECT id, at FROM attendance_events WHERE person_id = ? AND camera = ? "
-                    "AND kind <> 'unknown' ORDER BY at DESC, id DESC LIMIT 1",
-                    (new.person_id, new.camera),
+                low, high = cooldown_window(new.at, self.policy.cooldown)
+                near = tx.execute(
+                    "SELECT id FROM attendance_events WHERE person_id = ? AND camera = ? "
+                    "AND at > ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
+                    (new.person_id, new.camera, self.t(low), self.t(high)),
                 )
-                if last and in_cooldown(
-                    self.db.from_db_time(last[0][1]), new.at, self.policy.cooldown
-                ):
-                    return Recorded(None, suppressed_by=int(last[0][0]), reason="cooldown")
+                if near:
+                    return Recorded(None, suppressed_by=int(near[0][0]), reason="cooldown")
             rows = tx.execute(
                 "INSERT INTO attendance_events (person_id, kind, camera, direction, at, score, "
                 "track_id, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",

@@ -70,6 +70,14 @@ class Outbox:
     def claim(self, now: datetime, lease: timedelta, limit: int = 20) -> list[Delivery]:
         """Take up to ``limit`` due rows for ``lease`` (attempts counted on claim)."""
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
+        with self.db.read() as tx:  # cheap check first: a write would take SQLite's lock
+            due = tx.execute(
+                "SELECT 1 FROM attendance_webhooks WHERE gave_up_at IS NULL "
+                "AND next_attempt_at <= ? LIMIT 1",
+                (self.store.t(now),),
+            )
+        if not due:
+            return []
         with self.db.write() as tx:
             rows = tx.execute(
                 "SELECT id, event_id, url, body, attempts FROM attendance_webhooks "
@@ -83,6 +91,15 @@ class Outbox:
                 [(self.store.t(now + lease), r[0]) for r in rows],
             )
         return [Delivery(int(r[0]), int(r[1]), r[2], r[3], int(r[4]) + 1) for r in rows]
+
+    def release(self, deliveries: list[Delivery]) -> None:
+        """Give back claimed rows that were not sent (stopping): due now, attempt uncounted."""
+        with self.db.write() as tx:
+            tx.executemany(
+                "UPDATE attendance_webhooks SET attempts = attempts - 1, next_attempt_at = ? "
+                "WHERE id = ?",
+                [(self.store.t(utcnow()), d.id) for d in deliveries],
+            )
 
     def delivered(self, delivery_id: int) -> None:
         with self.db.write() as tx:
@@ -171,9 +188,10 @@ class WebhookWorker:
         """Send every due webhook once; returns how many were attempted."""
         lease = timedelta(seconds=self.timeout_s + 30)
         batch = self.outbox.claim(utcnow(), lease)
-        for delivery in batch:
+        for i, delivery in enumerate(batch):
             if self._stop.is_set():
-                break  # the lease expires and the row is sent after the restart
+                self.outbox.release(batch[i:])  # due again at once, for the next process
+                break
             self._send(client, delivery)
         return len(batch)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from facegate.cli import bench, eval_cmds, faces, gallery_cmds, keys_cmd, serve_cmd
 from facegate.cli.app import app
+from facegate.cli.attendance_cmd import register as register_attendance
 from facegate.cli.stream_cmd import register as register_stream
 
 faces.register(app)
@@ -20,6 +21,7 @@ bench.register(app)
 serve_cmd.register(app)
 keys_cmd.register(app)
 register_stream(app)
+register_attendance(app)
 
 
 def main() -> None:

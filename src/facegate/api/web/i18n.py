@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from facegate.api.web.texts_attendance import ATTENDANCE_TEXTS
+
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
 LANG_COOKIE = "facegate_lang"
@@ -131,6 +133,8 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "error.forbidden": "此密钥无权执行该操作。",
     },
 }
+
+TEXTS = {lang: {**TEXTS[lang], **ATTENDANCE_TEXTS[lang]} for lang in LANGS}
 
 
 def parse_accept_language(header: str) -> Lang:

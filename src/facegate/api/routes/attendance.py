@@ -1,0 +1,241 @@
+"""``/api/v1/attendance``: the log, daily records, CSV export, and check-in by photo.
+
+Reading the log is for administrators (it says where people were and when); a check-in only
+needs the ``recognize`` scope, like ``identify``, since a door kiosk holds such a key.
+``POST /attendance/checkin`` identifies every face in the photo and logs each known one as a
+``checkin`` event through the same cooldown as cameras (see docs/attendance.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from facegate.api.auth import api_key_header, bearer, require
+from facegate.api.errors import error_response
+from facegate.api.routes.deps import services
+from facegate.api.schemas import MAX_ID, ONE_IMAGE_BODY, error_responses
+from facegate.api.uploads import Payload, read_payload
+from facegate.attendance.reports import daily_csv, daily_report, events_csv
+from facegate.attendance.rules import Direction
+from facegate.attendance.service import DIRECTIONS, Attendance
+from facegate.engine.thumbnail import face_thumbnail
+from facegate.errors import FacegateError, InvalidInput
+from facegate.events import RecognitionEvent
+from facegate.gallery.db import utcnow
+from facegate.recognition import IdentifiedFace
+from facegate.services import Services
+
+router = APIRouter(
+    prefix="/api/v1/attendance",
+    tags=["attendance"],
+    dependencies=[Depends(api_key_header), Depends(bearer)],
+    responses=error_responses(401, 403, 422, 503),
+)
+ADMIN = [Depends(require("admin"))]
+EARLIEST, LATEST = date(1970, 1, 2), date(2999, 12, 30)
+CSV_TYPE = "text/csv; charset=utf-8"
+
+
+class AttendanceUnavailable(FacegateError):
+    """The attendance log is not running in this process (start-up or shutdown)."""
+
+    code = "busy"
+
+
+def attendance(request: Request) -> Attendance:
+    hook = getattr(request.app.state, "attendance_hook", None)
+    if hook is None or hook.attendance is None:
+        raise AttendanceUnavailable("the attendance log is not running")
+    return hook.attendance  # type: ignore[no-any-return]
+
+
+def _name(value: object, field: str) -> str | None:
+    """A camera name: printable, at most 64 characters."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 64 or not value.isprintable():
+        raise InvalidInput(f"{field} must be printable text of at most 64 characters")
+    return value
+
+
+def _moment(value: datetime | None, att: Attendance, field: str) -> datetime | None:
+    """A query time; without an offset it is the site's local time."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=att.policy.timezone)
+    if not EARLIEST <= value.date() <= LATEST:
+        raise InvalidInput(f"{field} must be between {EARLIEST} and {LATEST}")
+    return value
+
+
+def _csv_response(text: str, filename: str) -> Response:
+    return Response(
+        text.encode(),
+        media_type=CSV_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/events", dependencies=ADMIN)
+async def list_events(
+    request: Request,
+    person_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    camera: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[datetime | None, Query(description="inclusive; no offset: site time")] = None,
+    until: Annotated[datetime | None, Query(description="exclusive; no offset: site time")] = None,
+    day: Annotated[
+        date | None, Query(alias="date", description="one working day (instead of since/until)")
+    ] = None,
+    kind: Annotated[Literal["confirmed", "checkin", "unknown"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Any:
+    """Logged events, newest first, filtered by person, camera, kind and time range (or one
+    working day). With ``format=csv`` every matching event (no paging) as a CSV download."""
+    att = attendance(request)
+    if day is not None:
+        if since is not None or until is not None:
+            raise InvalidInput("give date or since/until, not both")
+        if not EARLIEST <= day <= LATEST:
+            raise InvalidInput(f"date must be between {EARLIEST} and {LATEST}")
+        since, until = att.policy.day_window(day)
+    query = {
+        "person_id": person_id,
+        "camera": _name(camera, "camera"),
+        "since": _moment(since, att, "since"),
+        "until": _moment(until, att, "until"),
+        "kinds": [kind] if kind else None,
+    }
+    if fmt == "csv":
+        page = await asyncio.to_thread(att.store.events, **query, limit=0)
+        return _csv_response(events_csv(page.items, att.policy), "attendance-events.csv")
+    page = await asyncio.to_thread(att.store.events, **query, limit=limit, offset=offset)
+    return {
+        "items": [e.as_dict() for e in page.items],
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get(
+    "/events/{event_id}/snapshot",
+    dependencies=ADMIN,
+    responses={200: {"content": {"image/jpeg": {}}}, **error_responses(404)},
+)
+async def event_snapshot(
+    request: Request, event_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> Response:
+    """The face snapshot kept with an event (until its retention period ends)."""
+    data = await asyncio.to_thread(attendance(request).store.snapshot, event_id)
+    if data is None:
+        return error_response("not_found", f"no snapshot for event {event_id}")
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
+@router.get("/daily", dependencies=ADMIN)
+async def daily(
+    request: Request,
+    day: Annotated[
+        date | None, Query(alias="date", description="working day (default: today, site time)")
+    ] = None,
+    fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Any:
+    """Every enrolled person's record for a working day: first in, last out, number of
+    events, late / left early, present or missing."""
+    att = attendance(request)
+    day = day or att.policy.working_day(utcnow())
+    if not EARLIEST <= day <= LATEST:
+        raise InvalidInput(f"date must be between {EARLIEST} and {LATEST}")
+    rows = await asyncio.to_thread(daily_report, att.store, day)
+    if fmt == "csv":
+        return _csv_response(daily_csv(day, rows, att.policy), f"attendance-{day}.csv")
+    return {
+        "date": day.isoformat(),
+        "timezone": att.settings.attendance_timezone,
+        "present": sum(r.present for r in rows),
+        "missing": sum(not r.present for r in rows),
+        "people": [r.as_dict(att.policy) for r in rows],
+    }
+
+
+def _identify_with_snapshots(
+    svc: Services, data: bytes, snapshots: bool
+) -> list[tuple[IdentifiedFace, bytes | None]]:
+    image: np.ndarray = svc.engine.load(data)
+    found = svc.recognition.identify_image(image)
+    return [(f, face_thumbnail(image, f.face.box) if snapshots else None) for f in found]
+
+
+async def _checkin_fields(request: Request) -> tuple[bytes, str, Direction | None]:
+    settings = services(request).settings
+    payload: Payload = await read_payload(
+        request, max_image_bytes=settings.max_upload_bytes, max_files=1, file_fields=("image",)
+    )
+    data = payload.image("image")
+    camera = _name(payload.values.get("camera"), "camera") or "api"
+    direction = payload.values.get("direction") or None
+    if direction is not None and direction not in DIRECTIONS:
+        raise InvalidInput("direction must be in, out or both")
+    return data, camera, direction
+
+
+@router.post(
+    "/checkin",
+    dependencies=[Depends(require("recognize"))],
+    openapi_extra=ONE_IMAGE_BODY,
+    responses=error_responses(400, 413, 415),
+)
+async def checkin(request: Request) -> dict[str, Any]:
+    """Check in by photo: every known face in ``image`` becomes a ``checkin`` event on
+    ``camera`` (default ``api``; its configured direction unless ``direction`` is given),
+    unless the same person was logged on that camera within the cooldown."""
+    svc, att = services(request), attendance(request)
+    data, camera, direction = await _checkin_fields(request)
+    keep = att.settings.attendance_snapshots
+    found = await svc.inference.run(_identify_with_snapshots, svc, data, keep)
+    at = utcnow()
+    results, unknown = [], 0
+    for item, snapshot in found:
+        person = item.match.person
+        event = RecognitionEvent(
+            kind="checkin" if person is not None else "unknown",
+            stream=camera,
+            at=at,
+            track_id=None,
+            person_id=None if person is None else person.id,
+            person_name=None if person is None else person.name,
+            score=item.match.score,
+            box=tuple(item.face.box.as_list()),  # type: ignore[arg-type]
+            snapshot=snapshot,
+        )
+        # Live viewers see every face; the recorder logs unknown ones if that is enabled
+        # and skips check-ins, which are logged here so the answer can say what was logged.
+        svc.events.publish(event)
+        if person is None:
+            unknown += 1
+            continue
+        outcome = await asyncio.to_thread(att.record, event, direction=direction)
+        results.append(
+            {
+                "person": {"id": person.id, "name": person.name},
+                "similarity": round(item.match.score, 4),
+                "box": item.face.box.as_list(),
+                "recorded": outcome.event is not None,
+                "event": None if outcome.event is None else outcome.event.as_dict(),
+                "suppressed_by": outcome.suppressed_by,
+            }
+        )
+    return {
+        "camera": camera,
+        "at": at.isoformat(),
+        "checkins": results,
+        "unknown_faces": unknown,
+    }

@@ -1,0 +1,176 @@
+"""The durable log on SQLite and PostgreSQL: cooldown, time zones, privacy, retention, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from facegate.attendance.reports import daily_csv, daily_report, events_csv, person_history
+from facegate.attendance.service import Attendance
+from facegate.gallery import SqlStore, open_store
+from tests.attendance.conftest import T0, minutes, seen
+
+
+def test_cooldown_per_person_and_camera(attendance: Attendance, store: SqlStore):
+    ann = store.create_person("Ann").id
+    bob = store.create_person("Bob").id
+    first = attendance.record(seen(ann, T0))
+    assert first.event is not None
+    again = attendance.record(seen(ann, T0 + minutes(4.9)))
+    assert again.event is None and again.reason == "cooldown"
+    assert again.suppressed_by == first.event.id
+    # another camera, another person: each has its own cooldown
+    assert attendance.record(seen(ann, T0 + minutes(1), camera="exit")).event is not None
+    assert attendance.record(seen(bob, T0 + minutes(1))).event is not None
+    # the cooldown runs from the last *logged* event, not from the suppressed one
+    assert attendance.record(seen(ann, T0 + minutes(5))).event is not None
+    # a sighting committed late (another worker, a recorder catching up) is still a repeat
+    assert attendance.record(seen(ann, T0 - minutes(3))).reason == "cooldown"
+    page = attendance.store.events(person_id=ann)
+    assert page.total == 3
+    assert [e.camera for e in page.items] == ["door", "exit", "door"]  # newest first
+
+
+def test_cooldown_holds_across_processes(make_settings: Any, store: SqlStore):
+    """Two workers (separate connections) logging the same sighting at once: one event."""
+    ann = store.create_person("Ann").id
+    others = [open_store(make_settings()) for _ in range(3)]
+    workers = [Attendance(make_settings(), s.db) for s in [store, *others]]
+    barrier = threading.Barrier(len(workers))
+    outcomes: list[Any] = []
+
+    def log_it(att: Attendance, offset_s: int) -> None:
+        barrier.wait()
+        for i in range(5):
+            outcomes.append(att.record(seen(ann, T0 + minutes(i / 60 + offset_s / 600))))
+
+    threads = [threading.Thread(target=log_it, args=(w, i)) for i, w in enumerate(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in others:
+        s.close()
+    assert len(outcomes) == 20
+    assert sum(o.event is not None for o in outcomes) == 1
+    assert workers[0].store.events().total == 1
+
+
+def test_day_boundary_in_shanghai(attendance: Attendance, store: SqlStore):
+    """The working day starts at 04:00 Shanghai time (20:00 UTC the day before)."""
+    ann = store.create_person("Ann").id
+    night = datetime(2026, 3, 1, 19, 59, tzinfo=UTC)  # 03:59 on the 2nd, local: still the 1st
+    morning = datetime(2026, 3, 1, 20, 1, tzinfo=UTC)  # 04:01 on the 2nd, local
+    late_arrival = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 local
+    for at in (night, morning, late_arrival):
+        assert attendance.record(seen(ann, at, camera=f"door-{at.hour}")).event is not None
+    first = daily_report(attendance.store, date(2026, 3, 1))
+    second = daily_report(attendance.store, date(2026, 3, 2))
+    assert first[0].record.events == 1 and first[0].record.first_in == night
+    assert second[0].record.events == 2
+    assert second[0].record.first_in == morning
+    assert second[0].record.first_in.astimezone(attendance.policy.timezone).time() == time(4, 1)
+    assert not second[0].record.late  # 04:01 is before 09:00
+    assert second[0].record.last_out == late_arrival  # "both" cameras: the last one counts
+    assert second[0].record.left_early  # 09:30 is before 18:00
+    history = person_history(attendance.store, ann, date(2026, 3, 3), 3)
+    assert [r.day for r in history] == [date(2026, 3, 3), date(2026, 3, 2), date(2026, 3, 1)]
+    assert [r.events for r in history] == [0, 2, 1]
+
+
+def test_directions_and_missing_people(make_settings: Any, store: SqlStore):
+    att = Attendance(make_settings(attendance_cameras={"front": "in", "back": "out"}), store.db)
+    ann = store.create_person("Ann").id
+    store.create_person("Zed")  # never seen
+    day = date(2026, 3, 2)  # UTC site: the day starts 04:00 UTC
+    arrive = datetime(2026, 3, 2, 8, 50, tzinfo=UTC)
+    leave = datetime(2026, 3, 2, 18, 10, tzinfo=UTC)
+    att.record(seen(ann, arrive, camera="front"))
+    att.record(seen(ann, leave, camera="back"))
+    rows = daily_report(att.store, day)
+    assert [(r.name, r.present) for r in rows] == [("Ann", True), ("Zed", False)]
+    ann_row = rows[0]
+    assert ann_row.record.first_in == arrive and ann_row.record.last_out == leave
+    assert not ann_row.record.late and not ann_row.record.left_early
+    assert not ann_row.inside  # last seen on an "out" camera
+    assert [e.direction for e in att.store.events().items] == ["out", "in"]
+
+
+def test_deleting_a_person_erases_their_attendance(make_settings: Any, store: SqlStore):
+    att = Attendance(make_settings(attendance_webhook_urls=["http://127.0.0.1:9/hook"]), store.db)
+    ann = store.create_person("Ann").id
+    bob = store.create_person("Bob").id
+    for i in range(3):
+        att.record(seen(ann, T0 + minutes(10 * i), snapshot=b"\xff\xd8jpeg"))
+    att.record(seen(bob, T0))
+    assert att.outbox.counts()["pending"] == 4  # a webhook per event, not yet sent
+    store.delete_person(ann)
+    assert att.store.events(person_id=ann).total == 0
+    assert att.store.events().total == 1  # Bob's stays
+    assert att.outbox.counts()["pending"] == 1
+    # a late event for the deleted person (a recorder behind the deletion) is not logged
+    assert att.record(seen(ann, T0 + minutes(60))).reason == "unknown_person"
+
+
+def test_unknown_faces_are_off_by_default_and_expire(make_settings: Any, store: SqlStore):
+    off = Attendance(make_settings(), store.db)
+    assert off.record(seen(None, T0, kind="unknown")).reason == "unknown_off"
+    on = Attendance(
+        make_settings(attendance_log_unknown=True, attendance_unknown_retention_days=7), store.db
+    )
+    old = on.record(seen(None, T0, kind="unknown")).event
+    new = on.record(seen(None, T0 + minutes(60 * 24 * 6), kind="unknown")).event
+    assert old is not None and new is not None and old.person_id is None
+    on.purge(now=T0 + minutes(60 * 24 * 7.5))
+    assert [e.id for e in on.store.events().items] == [new.id]
+
+
+def test_snapshots_expire_but_events_stay(make_settings: Any, store: SqlStore):
+    att = Attendance(make_settings(attendance_snapshot_retention_days=30), store.db)
+    ann = store.create_person("Ann").id
+    old = att.record(seen(ann, T0, snapshot=b"\xff\xd8old")).event
+    new = att.record(seen(ann, T0 + minutes(60 * 24 * 20), snapshot=b"\xff\xd8new")).event
+    assert old is not None and new is not None and old.has_snapshot
+    assert att.purge(now=T0 + minutes(60 * 24 * 31)) == (1, 0)
+    assert att.store.snapshot(old.id) is None
+    assert att.store.snapshot(new.id) == b"\xff\xd8new"
+    assert att.store.events().total == 2
+    no_snaps = Attendance(make_settings(attendance_snapshots=False), store.db)
+    kept = no_snaps.record(seen(ann, T0, camera="side", snapshot=b"\xff\xd8x")).event
+    assert kept is not None and not kept.has_snapshot
+
+
+def test_csv_exports_parse(attendance: Attendance, store: SqlStore):
+    ann = store.create_person("=cmd|' /C calc'!A0", external_id="E-1").id
+    store.create_person("Bob, Jr.")
+    attendance.record(seen(ann, T0 + minutes(20)))  # 09:20 Shanghai: late
+    day = date(2026, 3, 2)
+    rows = daily_report(attendance.store, day)
+    daily = list(csv.DictReader(io.StringIO(daily_csv(day, rows, attendance.policy))))
+    assert [r["name"] for r in daily] == ["'=cmd|' /C calc'!A0", "Bob, Jr."]  # no formula
+    assert daily[0]["status"] == "present" and daily[0]["late"] == "true"
+    assert daily[0]["first_in"] == "2026-03-02T09:20:00+08:00"
+    assert daily[1]["status"] == "missing" and daily[1]["first_in"] == ""
+    events = list(
+        csv.DictReader(io.StringIO(events_csv(attendance.store.events().items, attendance.policy)))
+    )
+    assert len(events) == 1
+    assert events[0]["at_utc"] == "2026-03-02T01:20:00+00:00"
+    assert events[0]["working_day"] == "2026-03-02" and events[0]["external_id"] == "E-1"
+
+
+def test_time_filters_and_paging(attendance: Attendance, store: SqlStore):
+    ann = store.create_person("Ann").id
+    for i in range(7):
+        attendance.record(seen(ann, T0 + minutes(10 * i)))
+    s = attendance.store
+    assert s.events(since=T0 + minutes(10), until=T0 + minutes(40)).total == 3
+    pages = [s.events(limit=3, offset=o).items for o in (0, 3, 6)]
+    ids = [e.id for page in pages for e in page]
+    assert len(ids) == 7 == len(set(ids))
+    assert [e.at for e in pages[0]] == sorted((e.at for e in pages[0]), reverse=True)
+    assert s.events(camera="nowhere").total == 0
+    assert all(e.at.tzinfo is UTC or e.at.utcoffset().total_seconds() == 0 for e in pages[1])
