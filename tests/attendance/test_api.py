@@ -205,7 +205,9 @@ def test_recorder_logs_published_events_and_a_restart_keeps_them(
 def test_cli_report(api: Api, settings: Settings, obama: tuple[int, Path]):
     _, photo = obama
     checkin(api, photo, camera="front")
-    day = (datetime.now(UTC) + timedelta(hours=4)).date()  # the working day in Shanghai (UTC+8, day starts 04:00)
+    day = (
+        datetime.now(UTC) + timedelta(hours=4)
+    ).date()  # the working day in Shanghai (UTC+8, day starts 04:00)
     env = {"FACEGATE_ATTENDANCE_TIMEZONE": SHANGHAI}
     args = ["attendance", "report", "--data-dir", str(settings.data_dir)]
     if settings.database_url:
