@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from facegate.attendance.reports import daily_csv, daily_report, events_csv, person_history
-from facegate.attendance.service import Attendance
+from facegate.attendance.service import Attendance, camera_directions
+from facegate.config import Settings
 from facegate.gallery import SqlStore, open_store
 from tests.attendance.conftest import T0, minutes, seen
 
@@ -174,3 +175,23 @@ def test_time_filters_and_paging(attendance: Attendance, store: SqlStore):
     assert [e.at for e in pages[0]] == sorted((e.at for e in pages[0]), reverse=True)
     assert s.events(camera="nowhere").total == 0
     assert all(e.at.tzinfo is UTC or e.at.utcoffset().total_seconds() == 0 for e in pages[1])
+
+
+def test_merging_people_keeps_the_attendance(attendance: Attendance, store: SqlStore):
+    ann = store.create_person("Ann").id
+    dup = store.create_person("Ann (again)").id
+    attendance.record(seen(ann, T0))
+    attendance.record(seen(dup, T0 + minutes(60)))
+    store.merge_people(dup, ann)
+    assert [e.person_id for e in attendance.store.events().items] == [ann, ann]
+
+
+def test_camera_directions_come_from_the_cameras_and_the_attendance_settings():
+    settings = Settings(
+        cameras=[
+            {"name": "gate", "source": "0", "direction": "out"},
+            {"name": "hall", "source": "1", "direction": "in"},
+        ],
+        attendance_cameras={"hall": "both", "kiosk": "in"},
+    )
+    assert camera_directions(settings) == {"gate": "out", "hall": "both", "kiosk": "in"}

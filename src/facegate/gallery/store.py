@@ -279,6 +279,12 @@ class SqlStore(RevisionLog):
                     f"UPDATE templates SET person_id = ? WHERE id IN ({marks})",
                     [target_id, *moved],
                 )
+            # Both were one person all along: their attendance moves too (the cascade on
+            # delete would otherwise erase it).
+            tx.execute(
+                "UPDATE attendance_events SET person_id = ? WHERE person_id = ?",
+                (target_id, source_id),
+            )
             tx.execute("DELETE FROM people WHERE id = ?", (source_id,))
             tx.execute(
                 "UPDATE people SET updated_at = ? WHERE id = ?",
