@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 import time
@@ -148,7 +149,7 @@ def test_a_failing_source_is_reopened_with_backoff_and_its_url_never_logged(capl
 
     with caplog.at_level(logging.DEBUG, logger="facegate.live"):
         run(scenario)
-    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert gaps[1] > gaps[0] * 1.5 and gaps[2] > gaps[1] * 1.5  # 0.5, 1, 2 s: doubling
     assert "s3cret" not in caplog.text and "admin" not in caplog.text
     assert "reopening" in caplog.text

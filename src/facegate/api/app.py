@@ -24,6 +24,8 @@ from facegate.api.errors import install_error_handlers
 from facegate.api.keys import KeyStore
 from facegate.api.metrics import Metrics, MetricsMiddleware
 from facegate.api.routes import attendance, compat, health, people, recognition
+from facegate.api.routes import live as live_routes
+from facegate.api.serve_hooks import serve_hooks
 from facegate.api.uploads import BodyLimit
 from facegate.api.web import attendance_pages, pages
 from facegate.attendance.recorder import AttendanceHook
@@ -96,6 +98,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.include_router(compat.router)
     app.include_router(attendance.router)
     pages.install(app)
+    live_routes.install(app)
     attendance_pages.install(app)
     # Outermost first at run time: metrics see every request, including refused bodies.
     app.add_middleware(BodyLimit, limit=settings.api_max_request_bytes)
@@ -109,4 +112,5 @@ def app_from_env() -> FastAPI:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return create_app(Settings())
+    settings = Settings()
+    return create_app(settings, hooks=serve_hooks(settings))

@@ -8,6 +8,7 @@ workers share the gallery through its database (SQLite file or PostgreSQL).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -35,6 +36,20 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--no-auth", help="no API keys: local experiments ONLY")
         ] = False,
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+        stream_port: Annotated[
+            int | None,
+            typer.Option(min=0, max=65535, help="TCP stream server port (default 8001)"),
+        ] = None,
+        no_stream: Annotated[
+            bool, typer.Option("--no-stream", help="do not run the TCP stream server")
+        ] = False,
+        camera: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="NAME=SOURCE (device index, video file, RTSP/HTTP URL, image folder); "
+                "repeatable; added to FACEGATE_CAMERAS"
+            ),
+        ] = None,
     ) -> None:
         """Serve the HTTP API (/api/v1, docs at /docs) and the admin pages."""
         import uvicorn
@@ -53,6 +68,7 @@ def register(app: typer.Typer) -> None:
                 bold=True,
                 err=True,
             )
+        _live_environment(workers, stream_port, no_stream, camera or [])
         metrics_dir = None
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Per-worker metric files, summed by whichever worker answers /metrics.
@@ -73,3 +89,30 @@ def register(app: typer.Typer) -> None:
         finally:
             if metrics_dir is not None:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _live_environment(
+    workers: int, stream_port: int | None, no_stream: bool, cameras: list[str]
+) -> None:
+    """Stream server and camera options as ``FACEGATE_*`` variables for every worker."""
+    from facegate.live.cameras import mask_source, parse_camera_option
+
+    os.environ["FACEGATE_LIVE_WORKERS"] = str(workers)
+    if stream_port is not None:
+        os.environ["FACEGATE_STREAM_PORT"] = str(stream_port)
+    if no_stream:
+        os.environ["FACEGATE_STREAM_SERVER"] = "false"
+    if not cameras:
+        return
+    try:
+        configured = json.loads(os.environ.get("FACEGATE_CAMERAS") or "[]")
+        added = [parse_camera_option(text).model_dump() for text in cameras]
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+        message = mask_source(str(exc).splitlines()[0])
+        raise typer.BadParameter(message, param_hint="--camera") from None
+    names = [c.get("name") for c in configured + added]
+    if len(set(names)) != len(names):
+        raise typer.BadParameter("camera names must be unique", param_hint="--camera")
+    os.environ["FACEGATE_CAMERAS"] = json.dumps(configured + added)
+    for c in added:
+        log.info("camera %s: %s", c["name"], mask_source(c["source"]))

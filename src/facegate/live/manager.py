@@ -28,6 +28,7 @@ from facegate.config import CameraConfig, Settings
 from facegate.live.cameras import Camera, SourceFactory, open_source
 from facegate.live.hub import Channel, LiveHub
 from facegate.services import Services
+from facegate.stream.announce import Announcer
 from facegate.stream.pipeline import (
     FrameFailure,
     FrameIn,
@@ -133,7 +134,7 @@ class CameraManager:
             annotate_quality=s.stream_annotate_quality,
             tracker_params=TrackerParams(reembed_every=s.stream_reembed_every),
             max_embeddings=s.stream_max_embeddings_per_frame,
-            events=self.services.events,
+            observer=Announcer(self.services.events, config.name).observe,
         )
 
         def ignore(outcome: FrameResult | FrameFailure) -> None:

@@ -49,6 +49,14 @@ class KeyVerifier(Protocol):
     def verify(self, key: str) -> set[str] | None: ...
 
 
+class StreamRegistry(Protocol):
+    """Told when a greeted stream starts and ends (the live view lists and watches them)."""
+
+    def stream_attached(self, key: str, name: str, peer: str, pipeline: StreamPipeline) -> None: ...
+
+    def stream_detached(self, key: str) -> None: ...
+
+
 class AllowAll:
     """Every key is accepted with every scope: for ``--no-auth``, tests and benchmarks."""
 
@@ -102,6 +110,7 @@ class StreamServer:
         self._sessions: dict[str, Session] = {}  # greeted streams
         self._connections: set[asyncio.Task[None]] = set()
         self.errors_sent: Counter[str] = Counter()  # fatal errors by code, since start
+        self.live: StreamRegistry | None = None  # set by the live view (facegate.live)
 
     @property
     def port(self) -> int:
@@ -173,12 +182,16 @@ class StreamServer:
         pipeline = StreamPipeline(processor, session.deliver, max_age_s=self.max_age_s)
         self._sessions[session.id] = session
         self.scheduler.add(pipeline)
+        if self.live is not None:
+            self.live.stream_attached(session.id, hello.stream, session.peer, pipeline)
         log.info("stream %s connected from %s (session %s)", hello.stream, session.peer, session.id)
         return pipeline
 
     def detach(self, session: Session) -> None:
         if self._sessions.pop(session.id, None) is not None and session.pipeline is not None:
             self.scheduler.remove(session.pipeline)
+            if self.live is not None:
+                self.live.stream_detached(session.id)
             log.info("stream %s disconnected (session %s)", session.stats.stream, session.id)
 
     def welcome(self, session_id: str) -> Welcome:

@@ -1,0 +1,55 @@
+"""What ``facegate serve`` runs beside the HTTP API: the TCP stream server and the live view.
+
+``serve_hooks(settings)`` builds the hooks ``app_from_env`` hands to ``create_app``: a
+``StreamServerHook`` (unless ``stream_server`` is off) whose clients are checked against the
+same API key store as HTTP requests, and a ``LiveHook`` (cameras, ``/live``, MJPEG, events).
+With several workers the stream server listens with ``SO_REUSEPORT`` in every worker and
+the kernel spreads the connections.
+"""
+
+from __future__ import annotations
+
+from facegate.api.keys import KeyStore
+from facegate.config import Settings
+from facegate.live.hook import LiveHook
+from facegate.services import Services
+from facegate.stream.announce import Announcer
+from facegate.stream.hook import StreamServerHook
+from facegate.stream.pipeline import TrackObserver
+from facegate.stream.server import AllowAll, KeyVerifier
+
+
+class ApiKeyVerifier:
+    """Stream clients' keys checked against the HTTP API's key store (hash lookup, so a
+    revoked key is refused at the next connection in every worker)."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self.keys = keys
+
+    def verify(self, key: str) -> set[str] | None:
+        found = self.keys.authenticate(key)
+        if found is None:
+            return None
+        return {"admin", "recognize"} if found.scope == "admin" else {found.scope}
+
+
+def _verifier_for(services: Services) -> KeyVerifier:
+    if not services.settings.api_auth:
+        return AllowAll()
+    return ApiKeyVerifier(KeyStore(services.gallery.store.db))
+
+
+def _announcer_for(services: Services, stream: str) -> TrackObserver:
+    """Each TCP stream's confirmed tracks become recognition events, as a camera's do."""
+    return Announcer(services.events, stream).observe
+
+
+def serve_hooks(settings: Settings) -> list[StreamServerHook | LiveHook]:
+    """The stream server (when enabled) and the live view, in start order."""
+    stream = None
+    if settings.stream_server:
+        stream = StreamServerHook(
+            _verifier_for, reuse_port=settings.live_workers > 1, observer_for=_announcer_for
+        )
+    live = LiveHook(stream)
+    return [stream, live] if stream is not None else [live]
