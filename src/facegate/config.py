@@ -177,6 +177,14 @@ class Settings(BaseSettings):
         2.0, gt=0, description="first retry delay; doubles per attempt, capped at 10 minutes"
     )
 
+    @field_validator("attendance_webhook_urls")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError("webhook URLs must start with http:// or https://")
+        return value
+
     @field_validator("attendance_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
