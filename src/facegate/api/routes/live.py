@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -111,7 +112,11 @@ async def mjpeg(request: Request, name: str) -> StreamingResponse:
     return StreamingResponse(
         parts,
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        headers={
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+            "X-Facegate-Worker": str(os.getpid()),  # which worker answered (relayed or not)
+        },
     )
 
 
@@ -133,7 +138,7 @@ async def events(ws: WebSocket) -> None:
     if not _ws_allowed(ws):
         await ws.close(code=WS_POLICY_VIOLATION)
         return
-    await ws.accept()
+    await ws.accept(headers=[(b"x-facegate-worker", str(os.getpid()).encode())])
     hook = live_hook(ws.app)
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
     loop = asyncio.get_running_loop()

@@ -1,0 +1,172 @@
+"""``facegate serve --workers 2 --camera ...`` as a real process: the stream server checks
+API keys, the camera runs in exactly one worker, and the live view and events work through
+whichever worker answers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import pytest
+from websockets.sync.client import connect as ws_connect
+
+from facegate.stream import Client
+from facegate.stream.client import StreamError
+from facegate.stream.protocol import Result
+from tests.live.conftest import CAMERA, PERSON, Parts, decode, free_port
+
+FACEGATE = Path(sys.executable).parent / "facegate"
+
+
+def create_key(data: Path, scope: str) -> str:
+    created = subprocess.run(
+        [str(FACEGATE), "keys", "create", "--scope", scope, "--data-dir", str(data), "--json"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return str(json.loads(created.stdout)["key"])
+
+
+@pytest.fixture(scope="module")
+def served(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data = tmp_path_factory.mktemp("serve")
+    admin, recognize = create_key(data, "admin"), create_key(data, "recognize")
+    port, stream_port = free_port(), free_port()
+    video = faces_dir / "videos" / "obama.mp4"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
+    env.update(FACEGATE_INFERENCE_THREADS="1", FACEGATE_LIVE_IDLE_STOP_S="1")
+    log = (data / "server.log").open("w")
+    proc = subprocess.Popen(
+        [str(FACEGATE), "serve", "--workers", "2", "--port", str(port), "--data-dir", str(data),
+         "--stream-port", str(stream_port), "--camera", f"{CAMERA}={video}",
+         "--log-level", "warning"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {(data / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (data / "server.log").read_text()[-2000:]
+            time.sleep(0.2)
+        headers = {"X-API-Key": admin}
+        person = httpx.post(f"{base}/api/v1/people", json={"name": PERSON}, headers=headers)
+        folder = faces_dir / "people" / PERSON
+        files = [("images", (p.name, p.read_bytes(), "image/jpeg")) for p in folder.iterdir()]
+        url = f"{base}/api/v1/people/{person.json()['id']}/faces"
+        assert httpx.post(url, files=files, headers=headers, timeout=60).status_code == 200
+        yield {"base": base, "stream_port": stream_port, "recognize": recognize, "data": data,
+               "video": video}  # fmt: skip
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+
+
+def fresh(base: str) -> httpx.Client:
+    # No keep-alive: each request is a new connection the kernel may give to either worker.
+    return httpx.Client(base_url=base, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def test_stream_clients_need_a_recognize_key(served: dict[str, Any]):
+    capture = cv2.VideoCapture(str(served["video"]))
+    frames = [capture.read()[1] for _ in range(20)]
+    capture.release()
+    results = []
+    with Client("127.0.0.1", served["stream_port"], served["recognize"], "serve-test") as c:
+        for frame in frames:
+            c.send_frame(frame)
+            message = c.receive(timeout=30)
+            if isinstance(message, Result):
+                results.append(message)
+    assert len(results) == len(frames) and any(r.faces for r in results)
+    with pytest.raises(StreamError) as error:
+        Client("127.0.0.1", served["stream_port"], "fg_not-a-key", "intruder").connect()
+    assert error.value.code == "unauthorized"
+
+
+def test_the_camera_runs_in_one_worker_and_every_worker_serves_it(served: dict[str, Any]):
+    headers = {"X-API-Key": served["recognize"]}
+    owners = set()
+    with fresh(served["base"]) as c:
+        for _ in range(8):
+            listed = [s for s in c.get("/api/v1/live/streams", headers=headers).json()["streams"]
+                      if s["name"] == CAMERA]  # fmt: skip
+            assert len(listed) == 1, listed  # one owner, listed by whichever worker answers
+            owners.add(listed[0]["worker"])
+    assert len(owners) == 1
+    owner = owners.pop()
+    answered: set[int] = set()
+    for _ in range(16):
+        with (
+            fresh(served["base"]) as c,
+            c.stream("GET", f"/streams/{CAMERA}/mjpeg", headers=headers) as response,
+        ):
+            assert response.status_code == 200
+            answered.add(int(response.headers["x-facegate-worker"]))
+            for _, body in Parts(response).take(2):
+                assert decode(body).shape == (480, 854, 3)
+        if len(answered) == 2:
+            break
+    assert owner in answered and len(answered) == 2, answered  # one of them relayed
+
+
+def test_events_reach_a_websocket_on_any_worker(served: dict[str, Any]):
+    capture = cv2.VideoCapture(str(served["video"]))
+    frames = [capture.read()[1] for _ in range(90)]
+    capture.release()
+    url = served["base"].replace("http://", "ws://") + "/ws/events"
+    headers = {"X-API-Key": served["recognize"]}
+    with contextlib.ExitStack() as opened:
+        sockets, workers = [], set()
+        for _ in range(12):  # until sockets are open on both workers
+            ws = opened.enter_context(ws_connect(url, additional_headers=headers))
+            sockets.append(ws)
+            workers.add(ws.response.headers["x-facegate-worker"])  # type: ignore[union-attr]
+            if len(workers) == 2 and len(sockets) >= 3:
+                break
+        assert len(workers) == 2  # so one of them is not where the TCP stream is
+        stop = threading.Event()
+
+        def stream() -> None:
+            with Client("127.0.0.1", served["stream_port"], served["recognize"], "ws-test") as c:
+                for frame in frames:
+                    if stop.is_set():
+                        return
+                    c.send_frame(frame)
+                    c.receive(timeout=30)
+
+        sender = threading.Thread(target=stream, daemon=True)
+        sender.start()
+        try:
+            for ws in sockets:
+                deadline = time.monotonic() + 60
+                while True:
+                    assert time.monotonic() < deadline, "no event on this socket"
+                    event = json.loads(ws.recv(timeout=60))
+                    if event["stream"] == "ws-test" and event["kind"] == "confirmed":
+                        assert event["person"]["name"] == PERSON
+                        break
+        finally:
+            stop.set()
+            sender.join(30)
