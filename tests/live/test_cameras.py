@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facegate.config import CameraConfig
+from facegate.config import CameraConfig, Settings
 from facegate.live.cameras import Camera, mask_source, parse_camera_option
 from facegate.live.manager import OwnerLock
 from facegate.stream.sources import SourceFrame
@@ -191,3 +193,25 @@ def test_one_owner_per_camera_lock(tmp_path: Path):
     first.release()
     assert second.try_acquire()
     second.release()
+
+
+def test_serve_camera_options_are_checked_and_merged_without_showing_secrets(monkeypatch):
+    from typer.testing import CliRunner
+
+    from facegate.cli import app
+    from facegate.cli.serve_cmd import _live_environment
+
+    for name in ("FACEGATE_LIVE_WORKERS", "FACEGATE_STREAM_PORT", "FACEGATE_STREAM_SERVER"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test
+    monkeypatch.setenv("FACEGATE_CAMERAS", '[{"name": "lobby", "source": "0"}]')
+    _live_environment(2, 9001, False, [f"gate={SECRET_URL}"])
+    cameras = json.loads(os.environ["FACEGATE_CAMERAS"])
+    assert [c["name"] for c in cameras] == ["lobby", "gate"]
+    assert os.environ["FACEGATE_LIVE_WORKERS"] == "2"
+    assert os.environ["FACEGATE_STREAM_PORT"] == "9001"
+    assert Settings().cameras[1].source == SECRET_URL
+
+    for bad in (SECRET_URL, f"lobby={SECRET_URL}"):  # no NAME=; a name taken twice
+        result = CliRunner().invoke(app, ["serve", "--camera", bad])
+        assert result.exit_code == 2, result.output
+        assert "s3cret" not in result.output

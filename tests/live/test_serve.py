@@ -170,3 +170,32 @@ def test_events_reach_a_websocket_on_any_worker(served: dict[str, Any]):
         finally:
             stop.set()
             sender.join(30)
+
+
+def test_a_camera_moves_to_another_worker_when_its_owner_dies(served: dict[str, Any]):
+    headers = {"X-API-Key": served["recognize"]}
+
+    def owners() -> list[int]:
+        with fresh(served["base"]) as c:
+            streams = c.get("/api/v1/live/streams", headers=headers).json()["streams"]
+        return [s["worker"] for s in streams if s["name"] == CAMERA]
+
+    (owner,) = owners()
+    os.kill(owner, signal.SIGKILL)  # the kernel releases its camera lock
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            now = owners()
+        except httpx.TransportError:  # a connection the dead worker had accepted
+            now = []
+        if now and now[0] != owner:
+            break
+        assert time.monotonic() < deadline, f"camera not taken over: {now}"
+        time.sleep(0.3)
+    assert len(now) == 1
+    with (
+        fresh(served["base"]) as c,
+        c.stream("GET", f"/streams/{CAMERA}/mjpeg", headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        assert len(Parts(response).take(2)) == 2

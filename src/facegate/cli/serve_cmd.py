@@ -85,6 +85,9 @@ def register(app: typer.Typer) -> None:
                 workers=workers,
                 log_level=log_level,
                 proxy_headers=False,
+                # MJPEG viewers and event sockets never end by themselves: give them a few
+                # seconds at shutdown, then close them, instead of waiting forever.
+                timeout_graceful_shutdown=5,
             )
         finally:
             if metrics_dir is not None:
