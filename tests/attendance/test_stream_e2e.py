@@ -1,10 +1,11 @@
 """From a video streamed over TCP to a daily record: the whole attendance path.
 
 ``obama.mp4`` is streamed frame by frame to the stream server that ``facegate serve`` runs
-beside the API (here started as the app's hook, announcing confirmed tracks as events, as in
-serve). Barack Obama is enrolled from his dev photos; the lobby camera is an ``in`` camera in
-Shanghai time. His first-in must be the moment his track was first confirmed: inside the
-[received, sent] window of the first result that shows him confirmed.
+beside the API (the app is built with ``serve_hooks``, exactly as serve builds it: the stream
+server announces each confirmed track as a recognition event). Barack Obama is enrolled from
+his dev photos; the lobby camera is an ``in`` camera in Shanghai time. His first-in must be
+the moment his track was first confirmed: inside the [received, sent] window of the first
+result that shows him confirmed.
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from facegate.api import create_app
+from facegate.api.serve_hooks import serve_hooks
 from facegate.config import Settings
-from facegate.services import Services
 from facegate.stream import Client
-from facegate.stream.announce import Announcer
 from facegate.stream.hook import StreamServerHook
 from facegate.stream.messages import Result
-from facegate.stream.server import AllowAll
 from tests.pg import create_database, drop_database
 from tests.stream.conftest import video_frames
 
@@ -34,10 +32,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 FRAMES = 45  # 1.5 s of video: enough for a track to be confirmed
-
-
-def _announcer(services: Services, stream: str) -> Any:
-    return Announcer(services.events, stream).observe
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -59,8 +53,10 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 
 def test_video_over_tcp_to_a_daily_record(settings: Settings, faces_dir: Path):
-    hook = StreamServerHook(lambda services: AllowAll(), observer_for=_announcer)
-    app = create_app(settings, hooks=[hook])
+    hooks = serve_hooks(settings)
+    hook = hooks[0]
+    assert isinstance(hook, StreamServerHook)
+    app = create_app(settings, hooks=hooks)
     frames = video_frames(faces_dir / "videos" / "obama.mp4", FRAMES)
     with TestClient(app) as http:
         photos = sorted((faces_dir / "people" / "Barack_Obama").iterdir())
