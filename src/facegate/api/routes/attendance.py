@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel
 
 from facegate.api.auth import api_key_header, bearer, require
 from facegate.api.errors import error_response
@@ -39,6 +40,76 @@ router = APIRouter(
 ADMIN = [Depends(require("admin"))]
 EARLIEST, LATEST = date(1970, 1, 2), date(2999, 12, 30)
 CSV_TYPE = "text/csv; charset=utf-8"
+
+
+class PersonRef(BaseModel):
+    id: int
+    name: str | None
+    external_id: str | None = None
+
+
+class EventOut(BaseModel):
+    """A logged event; ``person`` is null for an unknown face, ``at`` is UTC."""
+
+    id: int
+    kind: Literal["confirmed", "checkin", "unknown"]
+    person: PersonRef | None
+    camera: str
+    direction: Literal["in", "out", "both"]
+    at: str
+    similarity: float
+    track_id: int | None
+    has_snapshot: bool
+
+
+class EventPageOut(BaseModel):
+    items: list[EventOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class DailyPersonOut(BaseModel):
+    """One person's working day; times in the site's time zone (ISO 8601 with offset)."""
+
+    person: PersonRef
+    status: Literal["present", "missing"]
+    first_in: str | None
+    last_out: str | None
+    events: int
+    late: bool
+    left_early: bool
+    inside: bool
+
+
+class DailyOut(BaseModel):
+    date: str
+    timezone: str
+    present: int
+    missing: int
+    people: list[DailyPersonOut]
+
+
+class CheckinFaceOut(BaseModel):
+    """A known face in the photo: ``recorded`` false when the cooldown suppressed it, with
+    the id of the event that did."""
+
+    person: PersonRef
+    similarity: float
+    box: list[float]
+    recorded: bool
+    event: EventOut | None
+    suppressed_by: int | None
+
+
+class CheckinOut(BaseModel):
+    camera: str
+    at: str
+    checkins: list[CheckinFaceOut]
+    unknown_faces: int
+
+
+_CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
 class AttendanceUnavailable(FacegateError):
@@ -82,7 +153,7 @@ def _csv_response(text: str, filename: str) -> Response:
     )
 
 
-@router.get("/events", dependencies=ADMIN)
+@router.get("/events", dependencies=ADMIN, response_model=EventPageOut, responses=_CSV)
 async def list_events(
     request: Request,
     person_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -140,7 +211,7 @@ async def event_snapshot(
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
 
-@router.get("/daily", dependencies=ADMIN)
+@router.get("/daily", dependencies=ADMIN, response_model=DailyOut, responses=_CSV)
 async def daily(
     request: Request,
     day: Annotated[
@@ -190,6 +261,7 @@ async def _checkin_fields(request: Request) -> tuple[bytes, str, Direction | Non
 @router.post(
     "/checkin",
     dependencies=[Depends(require("recognize"))],
+    response_model=CheckinOut,
     openapi_extra=ONE_IMAGE_BODY,
     responses=error_responses(400, 413, 415),
 )
