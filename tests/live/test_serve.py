@@ -129,6 +129,15 @@ def test_the_camera_runs_in_one_worker_and_every_worker_serves_it(served: dict[s
         if len(answered) == 2:
             break
     assert owner in answered and len(answered) == 2, answered  # one of them relayed
+    deadline = time.monotonic() + 30  # every viewer, relayed ones too, has left: it stops
+    with fresh(served["base"]) as c:
+        while True:
+            streams = c.get("/api/v1/live/streams", headers=headers).json()["streams"]
+            camera = next(s for s in streams if s["name"] == CAMERA)
+            if camera["state"] == "idle" and camera["consumers"] == 0:
+                break
+            assert time.monotonic() < deadline, camera
+            time.sleep(0.2)
 
 
 def test_events_reach_a_websocket_on_any_worker(served: dict[str, Any]):

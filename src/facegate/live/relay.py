@@ -30,7 +30,7 @@ import logging
 import os
 import secrets
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +197,7 @@ class Relay:
         results = await asyncio.gather(*(one(p) for p in self.peers()))
         return [s for streams in results for s in streams]
 
-    async def peer_frames(self, name: str) -> AsyncIterator[bytes] | None:
+    async def peer_frames(self, name: str) -> AsyncGenerator[bytes, None] | None:
         """Frames of ``name`` from whichever peer has it; None when none does."""
         for peer in self.peers():
             try:
@@ -236,7 +236,7 @@ class Relay:
 
 async def _frames(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     try:
         while True:
             (length,) = _LEN.unpack(await reader.readexactly(_LEN.size))

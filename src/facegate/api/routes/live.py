@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,9 +104,12 @@ async def mjpeg(request: Request, name: str) -> StreamingResponse:
         if relayed is None:
             raise HTTPException(404, f"no stream {name!r}")
 
-        async def remote(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-            async for jpeg in frames:
-                yield _part(jpeg)
+        async def remote(frames: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+            try:
+                async for jpeg in frames:
+                    yield _part(jpeg)
+            finally:
+                await frames.aclose()  # closes the peer connection: the owner's viewer leaves
 
         parts = remote(relayed)
     return StreamingResponse(
