@@ -99,18 +99,26 @@ def test_same_person_small_subset(engine: FaceEngine, faces_dir: Path):
     assert min(same) > engine.settings.match_threshold > max(different)
 
 
-def test_bring_your_own_model_matches_opencv(engine: FaceEngine, faces_dir: Path):
-    """The SFace file through the generic onnxruntime path (RGB, mean 0, std 1)."""
+@pytest.mark.parametrize(
+    ("backend", "recognizer_class"),
+    [("onnxruntime", "OnnxRecognizer"), ("opencv", "SFaceRecognizer")],
+)
+def test_every_backend_gives_the_same_embeddings(
+    engine: FaceEngine, faces_dir: Path, backend: str, recognizer_class: str
+):
+    """The SFace file through the generic onnxruntime path (RGB, mean 0, std 1) and through
+    cv2.dnn agrees with the default OpenVINO path: one embedding space, whichever runtime."""
+    assert type(engine.recognizer).__name__ == "OpenVinoRecognizer"
     generic = FaceEngine(
         Settings(
-            recognizer_backend="onnxruntime",
+            recognizer_backend=backend,
             recognizer_color_order="rgb",
             recognizer_mean=0.0,
             recognizer_std=1.0,
         ),
         pool_size=1,
     )
-    assert type(generic.recognizer).__name__ == "OnnxRecognizer"
+    assert type(generic.recognizer).__name__ == recognizer_class
     assert generic.model_id == engine.model_id  # same file, same embedding space
     sims = []
     for name in SAMPLE_PHOTOS:

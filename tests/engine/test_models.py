@@ -77,9 +77,10 @@ def test_override_with_the_packaged_file_keeps_the_packaged_id(tmp_path: Path):
 
 def test_custom_model_reaches_the_engine_id(tmp_path: Path):
     # Any loadable ONNX file will do to show the id; the YuNet file stands in for "a model".
+    # (cv2.dnn loads it as it is; OpenVINO would rightly refuse a 112x112 face input for it.)
     custom = tmp_path / "stronger.onnx"
     shutil.copy(resolve(YUNET).path, custom)
-    engine = FaceEngine(Settings(recognizer_model=custom), pool_size=1)
+    engine = FaceEngine(Settings(recognizer_model=custom, recognizer_backend="opencv"), pool_size=1)
     assert engine.model_id.startswith("custom-stronger-")
     assert engine.model_id.endswith(sha256_of(custom)[:12])
     assert engine.model_sha256 == sha256_of(custom)
@@ -89,10 +90,11 @@ def test_custom_model_reaches_the_engine_id(tmp_path: Path):
     "settings",
     [
         {"recognizer_model": "broken.onnx"},
+        {"recognizer_model": "broken.onnx", "recognizer_backend": "opencv"},
         {"detector_model": "broken.onnx"},
         {"recognizer_model": "broken.onnx", "recognizer_backend": "onnxruntime"},
     ],
-    ids=["opencv-recogniser", "detector", "onnxruntime-recogniser"],
+    ids=["openvino-recogniser", "opencv-recogniser", "detector", "onnxruntime-recogniser"],
 )
 def test_unloadable_file_fails_at_start_up(tmp_path: Path, settings: dict[str, str]):
     broken = tmp_path / "broken.onnx"

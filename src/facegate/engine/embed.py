@@ -1,9 +1,16 @@
 """Recognisers: aligned face crops in, L2-normalised embeddings out.
 
-Two backends share one interface. ``SFaceRecognizer`` runs the default SFace model through
-OpenCV's DNN module (fastest here). ``OnnxRecognizer`` runs any ArcFace-style ONNX model
-through onnxruntime, with configurable colour order and normalisation, so a deployment can
-bring a stronger model without code changes.
+Three backends share one interface and one preprocessing (``crops_to_blob``):
+
+- ``OpenVinoRecognizer`` (default): any ArcFace-style ONNX model through OpenVINO. Measured
+  on this 2-core Xeon, SFace costs 3.4 ms of CPU per face there against 16 ms in OpenCV's DNN
+  module and 28 ms in onnxruntime (whose optimiser is blocked by SFace's initializers being
+  graph inputs), with embeddings equal to OpenCV's (cosine >= 0.9998).
+- ``SFaceRecognizer``: SFace through ``cv2.dnn`` (``FACEGATE_RECOGNIZER_BACKEND=opencv``).
+- ``OnnxRecognizer``: any ArcFace-style model through onnxruntime.
+
+Colour order and normalisation are configurable so a deployment can bring a stronger model
+without code changes.
 """
 
 from __future__ import annotations
@@ -26,6 +33,16 @@ class Recognizer(Protocol):
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         """(N, D) float32 L2-normalised embeddings for N aligned ``input_size`` crops."""
         ...
+
+
+def crops_to_blob(
+    crops: list[np.ndarray], size: int, *, swap_rb: bool = True, mean: float = 0.0, std: float = 1.0
+) -> np.ndarray:
+    """NCHW float32 ``(crop - mean) / std`` at ``size`` x ``size``, RGB when ``swap_rb``."""
+    blob = cv2.dnn.blobFromImages(
+        crops, 1.0 / std, (size, size), (mean, mean, mean), swapRB=swap_rb, crop=False
+    )
+    return np.asarray(blob, dtype=np.float32)
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
@@ -55,9 +72,7 @@ class SFaceRecognizer:
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
             return np.zeros((0, 128), dtype=np.float32)
-        blob = cv2.dnn.blobFromImages(
-            crops, 1.0, (self.input_size, self.input_size), (0, 0, 0), swapRB=True, crop=False
-        )
+        blob = crops_to_blob(crops, self.input_size)
         with self._pool.use() as net:
             net.setInput(blob)
             out = np.asarray(net.forward())
@@ -104,14 +119,9 @@ class OnnxRecognizer:
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
             return np.zeros((0, 0), dtype=np.float32)
-        blob = cv2.dnn.blobFromImages(
-            crops,
-            1.0 / self._std,
-            (self.input_size, self.input_size),
-            (self._mean, self._mean, self._mean),
-            swapRB=self._swap_rb,
-            crop=False,
-        ).astype(np.float32)
+        blob = crops_to_blob(
+            crops, self.input_size, swap_rb=self._swap_rb, mean=self._mean, std=self._std
+        )
         if self._fixed_batch:
             outputs = [
                 self._session.run(None, {self._input_name: blob[i : i + 1]})[0]
@@ -121,3 +131,54 @@ class OnnxRecognizer:
         else:
             out = self._session.run(None, {self._input_name: blob})[0]
         return l2_normalise(np.asarray(out).reshape(len(crops), -1))
+
+
+class OpenVinoRecognizer:
+    """An ArcFace-style ONNX recogniser compiled by OpenVINO for this CPU.
+
+    One compiled model is shared; each worker thread borrows its own infer request (requests
+    are not thread-safe, the compiled model is). Each request runs on one thread because
+    parallelism comes from the shared inference pool. The batch dimension is made dynamic so
+    all faces of a frame go through in one call.
+    """
+
+    def __init__(
+        self,
+        model: ResolvedModel,
+        *,
+        input_size: int = 112,
+        color_order: Literal["rgb", "bgr"] = "rgb",
+        mean: float = 0.0,
+        std: float = 1.0,
+        pool_size: int = 2,
+    ) -> None:
+        import openvino as ov
+
+        self.model = model
+        self.input_size = input_size
+        self._swap_rb = color_order == "rgb"
+        self._mean = mean
+        self._std = std
+        core = ov.Core()
+        try:
+            network = core.read_model(str(model.path))
+            network.reshape({network.inputs[0]: ov.PartialShape([-1, 3, input_size, input_size])})
+            self._compiled = core.compile_model(
+                network, "CPU", {"INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY"}
+            )
+        except Exception as exc:  # OpenVINO raises plain RuntimeErrors for bad files
+            raise unloadable(model, exc) from exc
+        self._output = self._compiled.outputs[0]
+        self._pool: InstancePool[ov.InferRequest] = InstancePool(
+            self._compiled.create_infer_request, pool_size
+        )
+
+    def embed(self, crops: list[np.ndarray]) -> np.ndarray:
+        if not crops:
+            return np.zeros((0, 0), dtype=np.float32)
+        blob = crops_to_blob(
+            crops, self.input_size, swap_rb=self._swap_rb, mean=self._mean, std=self._std
+        )
+        with self._pool.use() as request:
+            out = np.array(request.infer({0: blob})[self._output])
+        return l2_normalise(out.reshape(len(crops), -1))

@@ -16,7 +16,13 @@ from facegate.config import Settings
 from facegate.engine.align import align_face
 from facegate.engine.decode import ImageInput, decode_image
 from facegate.engine.detect import YuNetDetector
-from facegate.engine.embed import OnnxRecognizer, Recognizer, SFaceRecognizer, l2_normalise
+from facegate.engine.embed import (
+    OnnxRecognizer,
+    OpenVinoRecognizer,
+    Recognizer,
+    SFaceRecognizer,
+    l2_normalise,
+)
 from facegate.engine.models import SFACE, YUNET, resolve
 from facegate.engine.quality import QualityRules, assess
 from facegate.engine.types import Detection, Face
@@ -54,16 +60,18 @@ class FaceEngine:
         )
         recognizer_model = resolve(SFACE, s.recognizer_model)
         self.recognizer: Recognizer
+        options = {
+            "input_size": s.recognizer_input_size,
+            "color_order": s.recognizer_color_order,
+            "mean": s.recognizer_mean,
+            "std": s.recognizer_std,
+        }
         if s.recognizer_backend == "opencv":
             self.recognizer = SFaceRecognizer(recognizer_model, pool_size=pool_size)
+        elif s.recognizer_backend == "openvino":
+            self.recognizer = OpenVinoRecognizer(recognizer_model, pool_size=pool_size, **options)
         else:
-            self.recognizer = OnnxRecognizer(
-                recognizer_model,
-                input_size=s.recognizer_input_size,
-                color_order=s.recognizer_color_order,
-                mean=s.recognizer_mean,
-                std=s.recognizer_std,
-            )
+            self.recognizer = OnnxRecognizer(recognizer_model, **options)
         self.rules = QualityRules(
             min_face_px=s.quality_min_face_px,
             min_sharpness=s.quality_min_sharpness,
