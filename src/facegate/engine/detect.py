@@ -1,5 +1,6 @@
 """Face detection with YuNet: boxes, five landmarks and a score for every face.
 
+The model runs through OpenVINO (default) or OpenCV (``yunet_runtimes``).
 Large images are detected on a resized copy (the detector's cost grows with pixels, its
 accuracy does not) and the results are mapped back to original coordinates, so alignment
 still crops from the full-resolution pixels.
@@ -7,21 +8,25 @@ still crops from the full-resolution pixels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal
+
 import cv2
 import numpy as np
 
-from facegate.engine.models import ResolvedModel, unloadable
+from facegate.engine.models import ResolvedModel
 from facegate.engine.pool import InstancePool
 from facegate.engine.types import Box, Detection
+from facegate.engine.yunet_runtimes import OpenCvYuNet, OpenVinoCompiledYuNet
 
 # YuNet runs at this score floor; callers filter above it. One set of instances then serves
 # both the normal threshold and the lower "find the main face anyway" retry.
 SCORE_FLOOR = 0.3
-TOP_K = 5000
+Runner = Callable[[np.ndarray], np.ndarray]
 
 
 class YuNetDetector:
-    """Thread-safe wrapper over a pool of ``cv2.FaceDetectorYN`` instances."""
+    """Thread-safe detection over a pool of YuNet runners (one per inference thread)."""
 
     def __init__(
         self,
@@ -32,21 +37,23 @@ class YuNetDetector:
         min_face_size: int = 16,
         score_floor: float = SCORE_FLOOR,
         pool_size: int = 2,
+        backend: Literal["openvino", "opencv"] = "openvino",
     ) -> None:
         self.model = model
         self.max_side = max_side
         self.min_face_size = min_face_size
         self.score_floor = score_floor
 
-        def create() -> cv2.FaceDetectorYN:
-            try:
-                return cv2.FaceDetectorYN.create(
-                    str(model.path), "", (320, 320), score_floor, nms_threshold, TOP_K
-                )
-            except cv2.error as exc:
-                raise unloadable(model, exc) from exc
+        create: Callable[[], Runner]
+        if backend == "openvino":
+            compiled = OpenVinoCompiledYuNet(model, score_floor, nms_threshold, streams=pool_size)
+            create = compiled.runner
+        else:
 
-        self._pool: InstancePool[cv2.FaceDetectorYN] = InstancePool(create, pool_size)
+            def create() -> Runner:
+                return OpenCvYuNet(model, score_floor, nms_threshold)
+
+        self._pool: InstancePool[Runner] = InstancePool(create, pool_size)
         with self._pool.use():  # load one now: a bad file fails at start-up, not mid-request
             pass
 
@@ -58,11 +65,8 @@ class YuNetDetector:
         if scale < 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        with self._pool.use() as detector:
-            detector.setInputSize((small.shape[1], small.shape[0]))
-            _, raw = detector.detect(small)
-        if raw is None:
-            return []
+        with self._pool.use() as run:
+            raw = run(small)
         found = []
         for row in raw:
             score = float(row[14])

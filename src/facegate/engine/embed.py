@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from facegate.engine.models import ResolvedModel, unloadable
+from facegate.engine.openvino_compile import compile_for_cpu
 from facegate.engine.pool import InstancePool
 
 
@@ -136,10 +137,8 @@ class OnnxRecognizer:
 class OpenVinoRecognizer:
     """An ArcFace-style ONNX recogniser compiled by OpenVINO for this CPU.
 
-    One compiled model is shared; each worker thread borrows its own infer request (requests
-    are not thread-safe, the compiled model is). Each request runs on one thread because
-    parallelism comes from the shared inference pool. The batch dimension is made dynamic so
-    all faces of a frame go through in one call.
+    One compiled model is shared, with one OpenVINO stream per inference thread; each thread
+    borrows its own infer request (requests are not thread-safe, the compiled model is).
     """
 
     def __init__(
@@ -159,15 +158,8 @@ class OpenVinoRecognizer:
         self._swap_rb = color_order == "rgb"
         self._mean = mean
         self._std = std
-        core = ov.Core()
-        try:
-            network = core.read_model(str(model.path))
-            network.reshape({network.inputs[0]: ov.PartialShape([-1, 3, input_size, input_size])})
-            self._compiled = core.compile_model(
-                network, "CPU", {"INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY"}
-            )
-        except Exception as exc:  # OpenVINO raises plain RuntimeErrors for bad files
-            raise unloadable(model, exc) from exc
+        shape = [-1, 3, input_size, input_size]  # dynamic batch: all faces of a frame at once
+        self._compiled = compile_for_cpu(model, shape, streams=pool_size)
         self._output = self._compiled.outputs[0]
         self._pool: InstancePool[ov.InferRequest] = InstancePool(
             self._compiled.create_infer_request, pool_size

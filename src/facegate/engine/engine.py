@@ -57,6 +57,7 @@ class FaceEngine:
             min_face_size=s.min_face_size,
             score_floor=min(s.det_score_threshold, 0.3),
             pool_size=pool_size,
+            backend=s.detector_backend,
         )
         recognizer_model = resolve(SFACE, s.recognizer_model)
         self.recognizer: Recognizer
