@@ -158,8 +158,9 @@ class OpenVinoRecognizer:
         self._swap_rb = color_order == "rgb"
         self._mean = mean
         self._std = std
-        shape = [-1, 3, input_size, input_size]  # dynamic batch: all faces of a frame at once
-        self._compiled = compile_for_cpu(model, shape, streams=pool_size)
+        # Static batch of one (see openvino_compile): a frame's faces go one request each,
+        # which costs no more CPU per face here than a batch did.
+        self._compiled = compile_for_cpu(model, [1, 3, input_size, input_size], pool_size)
         self._output = self._compiled.outputs[0]
         self._pool: InstancePool[ov.InferRequest] = InstancePool(
             self._compiled.create_infer_request, pool_size
@@ -172,5 +173,10 @@ class OpenVinoRecognizer:
             crops, self.input_size, swap_rb=self._swap_rb, mean=self._mean, std=self._std
         )
         with self._pool.use() as request:
-            out = np.array(request.infer({0: blob})[self._output])
+            out = np.concatenate(
+                [
+                    np.array(request.infer({0: blob[i : i + 1]})[self._output])
+                    for i in range(len(blob))
+                ]
+            )
         return l2_normalise(out.reshape(len(crops), -1))

@@ -14,11 +14,13 @@ non-maximum suppression, like ``cv2.FaceDetectorYN`` returns them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
 from facegate.engine.models import ResolvedModel, unloadable
-from facegate.engine.openvino_compile import compile_for_cpu
+from facegate.engine.openvino_compile import ShapeCache
 
 STRIDES = (8, 16, 32)
 PAD_DIVISOR = 32
@@ -44,32 +46,39 @@ class OpenCvYuNet:
 
 
 class OpenVinoCompiledYuNet:
-    """The compiled model, shared by all threads; ``runner()`` makes a per-thread runner."""
+    """Compiled YuNet models (one per padded input size), shared by all threads;
+    ``runner()`` makes a per-thread runner."""
 
     def __init__(
         self, model: ResolvedModel, score_floor: float, nms_threshold: float, streams: int
     ) -> None:
         self.score_floor = score_floor
         self.nms_threshold = nms_threshold
-        self.compiled = compile_for_cpu(model, [1, 3, -1, -1], streams)
-        # compile may rename outputs; the original name stays among each output's names
-        by_name = {name: out for out in self.compiled.outputs for name in out.names}
-        self.outputs = {
-            (kind, stride): by_name[f"{kind}_{stride}"]
-            for kind in ("cls", "obj", "bbox", "kps")
-            for stride in STRIDES
-        }
+        self.shapes = ShapeCache(model, streams)
+        self.shapes.get((1, 3, 320, 320))  # a bad file fails at start-up, not mid-request
 
     def runner(self) -> OpenVinoYuNet:
         return OpenVinoYuNet(self)
 
 
 class OpenVinoYuNet:
-    """One infer request of a shared compiled YuNet (requests are not thread-safe)."""
+    """One thread's YuNet: an infer request per input size (requests are not thread-safe)."""
 
     def __init__(self, compiled: OpenVinoCompiledYuNet) -> None:
         self._model = compiled
-        self._request = compiled.compiled.create_infer_request()
+        self._requests: dict[tuple[int, ...], tuple[Any, dict[str, Any]]] = {}
+
+    def _request_for(self, shape: tuple[int, ...]) -> tuple[Any, dict[str, Any]]:
+        found = self._requests.get(shape)
+        if found is None:
+            compiled = self._model.shapes.get(shape)
+            # compile may rename outputs; the original name stays among each output's names
+            by_name = {name: out for out in compiled.outputs for name in out.names}
+            found = (compiled.create_infer_request(), by_name)
+            if len(self._requests) >= self._model.shapes.capacity:
+                self._requests.clear()
+            self._requests[shape] = found
+        return found
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
@@ -79,9 +88,10 @@ class OpenVinoYuNet:
             image, 0, pad_h - height, 0, pad_w - width, cv2.BORDER_CONSTANT, value=0
         )
         blob = np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32)
-        result = self._request.infer({0: blob})
-        rows = [self._decode(result, stride, pad_w // stride) for stride in STRIDES]
-        faces = np.concatenate(rows) if rows else EMPTY
+        request, outputs = self._request_for(blob.shape)
+        result = request.infer({0: blob})
+        rows = [self._decode(result, outputs, stride, pad_w // stride) for stride in STRIDES]
+        faces = np.concatenate(rows)
         if len(faces) <= 1:
             return faces
         boxes = faces[:, :4].astype(np.int32).tolist()
@@ -94,16 +104,15 @@ class OpenVinoYuNet:
         )
         return faces[np.asarray(keep, dtype=np.int64).reshape(-1)]
 
-    def _decode(self, result: object, stride: int, cols: int) -> np.ndarray:
-        outputs = self._model.outputs
-        cls = np.clip(result[outputs["cls", stride]].reshape(-1), 0, 1)  # type: ignore[index]
-        obj = np.clip(result[outputs["obj", stride]].reshape(-1), 0, 1)  # type: ignore[index]
+    def _decode(self, result: Any, outputs: dict[str, Any], stride: int, cols: int) -> np.ndarray:
+        cls = np.clip(result[outputs[f"cls_{stride}"]].reshape(-1), 0, 1)
+        obj = np.clip(result[outputs[f"obj_{stride}"]].reshape(-1), 0, 1)
         scores = np.sqrt(cls * obj)
         cells = np.flatnonzero(scores >= self._model.score_floor)
         if cells.size == 0:
             return EMPTY
-        bbox = result[outputs["bbox", stride]].reshape(-1, 4)[cells]  # type: ignore[index]
-        kps = result[outputs["kps", stride]].reshape(-1, 10)[cells]  # type: ignore[index]
+        bbox = result[outputs[f"bbox_{stride}"]].reshape(-1, 4)[cells]
+        kps = result[outputs[f"kps_{stride}"]].reshape(-1, 10)[cells]
         col = (cells % cols).astype(np.float32)[:, None]
         row = (cells // cols).astype(np.float32)[:, None]
         centre = (np.hstack([col, row]) + bbox[:, :2]) * stride
