@@ -348,6 +348,7 @@ class EngineBench:
                 "det_max_side": s.det_max_side,
                 "det_score_threshold": s.det_score_threshold,
                 "min_face_size": s.min_face_size,
+                "detector_backend": s.detector_backend,
                 "recognizer_backend": s.recognizer_backend,
                 "opencv_threads": cv2.getNumThreads(),
             },
