@@ -15,6 +15,7 @@ without code changes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import cv2
@@ -44,6 +45,25 @@ def crops_to_blob(
         crops, 1.0 / std, (size, size), (mean, mean, mean), swapRB=swap_rb, crop=False
     )
     return np.asarray(blob, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How an ArcFace-style model wants its aligned crops: size, colour order, normalisation."""
+
+    input_size: int = 112
+    color_order: Literal["rgb", "bgr"] = "rgb"
+    mean: float = 0.0
+    std: float = 1.0
+
+    def blob(self, crops: list[np.ndarray]) -> np.ndarray:
+        return crops_to_blob(
+            crops,
+            self.input_size,
+            swap_rb=self.color_order == "rgb",
+            mean=self.mean,
+            std=self.std,
+        )
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
@@ -87,22 +107,12 @@ class OnnxRecognizer:
     parallelism comes from the shared inference pool, not from inside one call.
     """
 
-    def __init__(
-        self,
-        model: ResolvedModel,
-        *,
-        input_size: int = 112,
-        color_order: Literal["rgb", "bgr"] = "rgb",
-        mean: float = 0.0,
-        std: float = 1.0,
-    ) -> None:
+    def __init__(self, model: ResolvedModel, preprocessing: Preprocessing) -> None:
         import onnxruntime as ort
 
         self.model = model
-        self.input_size = input_size
-        self._swap_rb = color_order == "rgb"
-        self._mean = mean
-        self._std = std
+        self.input_size = preprocessing.input_size
+        self._preprocessing = preprocessing
         options = ort.SessionOptions()
         options.log_severity_level = 3  # the SFace file trips harmless initializer warnings
         options.intra_op_num_threads = 1
@@ -120,9 +130,7 @@ class OnnxRecognizer:
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
             return np.zeros((0, 0), dtype=np.float32)
-        blob = crops_to_blob(
-            crops, self.input_size, swap_rb=self._swap_rb, mean=self._mean, std=self._std
-        )
+        blob = self._preprocessing.blob(crops)
         if self._fixed_batch:
             outputs = [
                 self._session.run(None, {self._input_name: blob[i : i + 1]})[0]
@@ -142,22 +150,13 @@ class OpenVinoRecognizer:
     """
 
     def __init__(
-        self,
-        model: ResolvedModel,
-        *,
-        input_size: int = 112,
-        color_order: Literal["rgb", "bgr"] = "rgb",
-        mean: float = 0.0,
-        std: float = 1.0,
-        pool_size: int = 2,
+        self, model: ResolvedModel, preprocessing: Preprocessing, pool_size: int = 2
     ) -> None:
         import openvino as ov
 
         self.model = model
-        self.input_size = input_size
-        self._swap_rb = color_order == "rgb"
-        self._mean = mean
-        self._std = std
+        self.input_size = input_size = preprocessing.input_size
+        self._preprocessing = preprocessing
         # Static batch of one (see openvino_compile): a frame's faces go one request each,
         # which costs no more CPU per face here than a batch did.
         self._compiled = compile_for_cpu(model, [1, 3, input_size, input_size], pool_size)
@@ -169,9 +168,7 @@ class OpenVinoRecognizer:
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
             return np.zeros((0, 0), dtype=np.float32)
-        blob = crops_to_blob(
-            crops, self.input_size, swap_rb=self._swap_rb, mean=self._mean, std=self._std
-        )
+        blob = self._preprocessing.blob(crops)
         with self._pool.use() as request:
             out = np.concatenate(
                 [

@@ -19,6 +19,7 @@ from facegate.engine.detect import YuNetDetector
 from facegate.engine.embed import (
     OnnxRecognizer,
     OpenVinoRecognizer,
+    Preprocessing,
     Recognizer,
     SFaceRecognizer,
     l2_normalise,
@@ -61,18 +62,15 @@ class FaceEngine:
         )
         recognizer_model = resolve(SFACE, s.recognizer_model)
         self.recognizer: Recognizer
-        options = {
-            "input_size": s.recognizer_input_size,
-            "color_order": s.recognizer_color_order,
-            "mean": s.recognizer_mean,
-            "std": s.recognizer_std,
-        }
+        preprocessing = Preprocessing(
+            s.recognizer_input_size, s.recognizer_color_order, s.recognizer_mean, s.recognizer_std
+        )
         if s.recognizer_backend == "opencv":
             self.recognizer = SFaceRecognizer(recognizer_model, pool_size=pool_size)
         elif s.recognizer_backend == "openvino":
-            self.recognizer = OpenVinoRecognizer(recognizer_model, pool_size=pool_size, **options)
+            self.recognizer = OpenVinoRecognizer(recognizer_model, preprocessing, pool_size)
         else:
-            self.recognizer = OnnxRecognizer(recognizer_model, **options)
+            self.recognizer = OnnxRecognizer(recognizer_model, preprocessing)
         self.rules = QualityRules(
             min_face_px=s.quality_min_face_px,
             min_sharpness=s.quality_min_sharpness,
