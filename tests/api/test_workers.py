@@ -3,21 +3,14 @@ after an enrolment sees the person (the workers share the gallery through SQLite
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-FACEGATE = Path(sys.executable).parent / "facegate"
+from tests.serving import create_key, free_port, fresh, serving
+
 # (name, two enrolment photos, probe) from the dev set
 PEOPLE = [
     ("Barack_Obama", ["fr_obama.jpg", "fr_obama1.jpg"], "fr_obama2.jpg"),
@@ -32,57 +25,14 @@ PEOPLE = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     data = tmp_path_factory.mktemp("workers")
-    created = subprocess.run(
-        [str(FACEGATE), "keys", "create", "--scope", "admin", "--data-dir", str(data), "--json"],
-        capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
-    key = json.loads(created.stdout)["key"]
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
-    env["FACEGATE_INFERENCE_THREADS"] = "1"  # 3 workers on a small machine
-    log = (data / "server.log").open("w")
-    proc = subprocess.Popen(
-        [str(FACEGATE), "serve", "--workers", "3", "--port", str(port), "--data-dir", str(data),
-         "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {(data / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready: {(data / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+    key = create_key(data, "admin")
+    # 3 workers on a small machine: one inference thread each
+    env = {"FACEGATE_INFERENCE_THREADS": "1"}
+    with serving(data, free_port(), "--workers", "3", env=env) as base:
         yield base, key
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
-
-
-def fresh(base: str) -> httpx.Client:
-    # A new connection per request lets the kernel hand it to any of the workers.
-    return httpx.Client(base_url=base, timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def test_every_identify_after_an_enrol_sees_the_person(server, faces_dir: Path):

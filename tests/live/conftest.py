@@ -3,7 +3,6 @@ Barack Obama enrolled, and the dev video ``videos/obama.mp4`` as a server-side c
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,16 +19,11 @@ from facegate.api import create_app
 from facegate.api.serve_hooks import serve_hooks
 from facegate.config import CameraConfig, Settings
 from facegate.live.hook import LiveHook
+from tests.serving import free_port
 
 CAMERA = "podium"
 PERSON = "Barack_Obama"
 BOUNDARY = b"--frame\r\n"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

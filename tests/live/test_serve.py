@@ -8,8 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,17 +22,8 @@ from websockets.sync.client import connect as ws_connect
 from facegate.stream import Client
 from facegate.stream.client import StreamError
 from facegate.stream.protocol import Result
-from tests.live.conftest import CAMERA, PERSON, Parts, decode, free_port
-
-FACEGATE = Path(sys.executable).parent / "facegate"
-
-
-def create_key(data: Path, scope: str) -> str:
-    created = subprocess.run(
-        [str(FACEGATE), "keys", "create", "--scope", scope, "--data-dir", str(data), "--json"],
-        capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
-    return str(json.loads(created.stdout)["key"])
+from tests.live.conftest import CAMERA, PERSON, Parts, decode
+from tests.serving import create_key, free_port, fresh, serving
 
 
 @pytest.fixture(scope="module")
@@ -43,28 +32,9 @@ def served(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     admin, recognize = create_key(data, "admin"), create_key(data, "recognize")
     port, stream_port = free_port(), free_port()
     video = faces_dir / "videos" / "obama.mp4"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
-    env.update(FACEGATE_INFERENCE_THREADS="1", FACEGATE_LIVE_IDLE_STOP_S="1")
-    log = (data / "server.log").open("w")
-    proc = subprocess.Popen(
-        [str(FACEGATE), "serve", "--workers", "2", "--port", str(port), "--data-dir", str(data),
-         "--stream-port", str(stream_port), "--camera", f"{CAMERA}={video}",
-         "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {(data / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (data / "server.log").read_text()[-2000:]
-            time.sleep(0.2)
+    env = {"FACEGATE_INFERENCE_THREADS": "1", "FACEGATE_LIVE_IDLE_STOP_S": "1"}
+    args = ("--workers", "2", "--stream-port", str(stream_port), "--camera", f"{CAMERA}={video}")
+    with serving(data, port, *args, env=env) as base:
         headers = {"X-API-Key": admin}
         person = httpx.post(f"{base}/api/v1/people", json={"name": PERSON}, headers=headers)
         folder = faces_dir / "people" / PERSON
@@ -73,19 +43,6 @@ def served(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         assert httpx.post(url, files=files, headers=headers, timeout=60).status_code == 200
         yield {"base": base, "stream_port": stream_port, "recognize": recognize, "data": data,
                "video": video}  # fmt: skip
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
-
-
-def fresh(base: str) -> httpx.Client:
-    # No keep-alive: each request is a new connection the kernel may give to either worker.
-    return httpx.Client(base_url=base, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def test_stream_clients_need_a_recognize_key(served: dict[str, Any]):

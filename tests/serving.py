@@ -1,0 +1,79 @@
+"""Running ``facegate serve`` as a real process in tests: keys, ports, start, wait, stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+FACEGATE = Path(sys.executable).parent / "facegate"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def create_key(data: Path, scope: str) -> str:
+    """A new API key of ``scope`` in the gallery database under ``data``."""
+    created = subprocess.run(
+        [str(FACEGATE), "keys", "create", "--scope", scope, "--data-dir", str(data), "--json"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return str(json.loads(created.stdout)["key"])
+
+
+def fresh(base: str, timeout: float = 60) -> httpx.Client:
+    """A client without keep-alive: each request is a new connection the kernel may hand to
+    any of the workers."""
+    limits = httpx.Limits(max_keepalive_connections=0)
+    return httpx.Client(base_url=base, timeout=timeout, limits=limits)
+
+
+@contextmanager
+def serving(data: Path, port: int, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``facegate serve --port PORT --data-dir DATA ARGS...`` until the block ends; yields the
+    base URL once ``/readyz`` answers. FACEGATE_* variables of the test run are not passed
+    on, so only ``env`` configures the server. Fails with the server's log tail if it exits
+    or is not ready within two minutes."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
+    clean.update(env or {})
+    log_path = data / "server.log"
+    command = [str(FACEGATE), "serve", "--port", str(port), "--data-dir", str(data)]
+    command += ["--log-level", "warning", *args]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=clean, start_new_session=True
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"server exited: {log_path.read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"server not ready: {log_path.read_text()[-2000:]}")
+                time.sleep(0.2)
+            yield base
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
