@@ -17,17 +17,12 @@ import pytest
 
 from facegate.api import create_app
 from facegate.config import Settings
+from tests.browser import ARTIFACTS, CHROMIUM
+from tests.browser import FLAGS as BROWSER_FLAGS
 from tests.serving import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
+    *BROWSER_FLAGS,
     # a fake camera (a moving test pattern) and no permission prompt, for getUserMedia
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
