@@ -6,25 +6,35 @@ once, by ``create``; afterwards only its first characters (``prefix``) are ever 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from facegate.api.keys import KeyStore
-from facegate.cli.app import fail, print_json
+from facegate.cli.app import print_json, reported
 from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag, make_settings
-from facegate.errors import FacegateError
-from facegate.gallery import SqlStore, open_store
+from facegate.gallery import open_store
 
 keys_app = typer.Typer(help="Create, list and revoke HTTP API keys.", no_args_is_help=True)
 
 
-def _store(data_dir: Path | None, database_url: str | None) -> tuple[SqlStore, KeyStore]:
-    settings = make_settings(data_dir, database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings)
-    return store, KeyStore(store.db)
+@contextmanager
+def key_store(
+    data_dir: Path | None, database_url: str | None, *, as_json: bool
+) -> Iterator[KeyStore]:
+    """The key store of the gallery database, closed afterwards; domain errors are reported
+    with the documented output and exit code."""
+    with reported(as_json=as_json):
+        settings = make_settings(data_dir, database_url)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings)
+        try:
+            yield KeyStore(store.db)
+        finally:
+            store.close()
 
 
 @keys_app.command("create")
@@ -36,13 +46,8 @@ def keys_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a key and print it. It is shown this once: store it now."""
-    store, keys = _store(data_dir, database_url)
-    try:
+    with key_store(data_dir, database_url, as_json=as_json) as keys:
         key, secret = keys.create(scope, name)
-    except FacegateError as exc:
-        fail(exc, as_json=as_json)
-    finally:
-        store.close()
     if as_json:
         print_json({**key.as_dict(), "key": secret})
         return
@@ -59,11 +64,8 @@ def keys_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Every key: id, scope, name, prefix, created and revoked (never the secret)."""
-    store, keys = _store(data_dir, database_url)
-    try:
+    with key_store(data_dir, database_url, as_json=as_json) as keys:
         found = keys.list()
-    finally:
-        store.close()
     if as_json:
         print_json([k.as_dict() for k in found])
         return
@@ -81,13 +83,8 @@ def keys_revoke(
     as_json: JsonFlag = False,
 ) -> None:
     """Revoke a key: every worker refuses it from the next request on."""
-    store, keys = _store(data_dir, database_url)
-    try:
+    with key_store(data_dir, database_url, as_json=as_json) as keys:
         key = keys.revoke(key_id)
-    except FacegateError as exc:
-        fail(exc, as_json=as_json)
-    finally:
-        store.close()
     if as_json:
         print_json(key.as_dict())
     else:
