@@ -7,7 +7,7 @@ whatever serves requests: the CLI, the HTTP API, the stream server.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from facegate.config import Settings
@@ -15,13 +15,17 @@ from facegate.engine import FaceEngine
 from facegate.events import EventBus
 from facegate.gallery import Gallery
 from facegate.inference import InferencePool
+from facegate.observers import TrackObservers
 from facegate.recognition import RecognitionService
+from facegate.stream.announce import announcer_factory
 
 
 @dataclass
 class Services:
     """The engine, the gallery, the operations over both, the one inference pool that every
-    caller (HTTP request or video stream) runs model work on, and the recognition events."""
+    caller (HTTP request or video stream) runs model work on, the recognition events, and who
+    observes every stream's tracked faces (``observers``: the announcer of recognition events
+    first, then whatever a hook registers, e.g. access control's door watchers)."""
 
     settings: Settings
     engine: FaceEngine
@@ -29,6 +33,7 @@ class Services:
     recognition: RecognitionService
     inference: InferencePool
     events: EventBus
+    observers: TrackObservers = field(default_factory=TrackObservers)
 
     @classmethod
     def start(cls, settings: Settings, *, background_sync: bool = True) -> Services:
@@ -38,7 +43,9 @@ class Services:
         gallery = Gallery(settings, background=background_sync)
         inference = InferencePool(settings.inference_threads, settings.inference_max_queue)
         recognition = RecognitionService(engine, gallery)
-        return cls(settings, engine, gallery, recognition, inference, EventBus())
+        services = cls(settings, engine, gallery, recognition, inference, EventBus())
+        services.observers.register(announcer_factory(services.events))
+        return services
 
     def close(self) -> None:
         self.inference.shutdown()

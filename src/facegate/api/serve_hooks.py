@@ -13,9 +13,7 @@ from facegate.api.keys import KeyStore
 from facegate.config import Settings
 from facegate.live.hook import LiveHook
 from facegate.services import Services
-from facegate.stream.announce import Announcer
 from facegate.stream.hook import StreamServerHook
-from facegate.stream.pipeline import TrackObserver
 from facegate.stream.server import AllowAll, KeyVerifier
 
 
@@ -39,17 +37,10 @@ def _verifier_for(services: Services) -> KeyVerifier:
     return ApiKeyVerifier(KeyStore(services.gallery.store.db))
 
 
-def _announcer_for(services: Services, stream: str) -> TrackObserver:
-    """Each TCP stream's confirmed tracks become recognition events, as a camera's do."""
-    return Announcer(services.events, stream).observe
-
-
 def serve_hooks(settings: Settings) -> list[StreamServerHook | LiveHook]:
     """The stream server (when enabled) and the live view, in start order."""
     stream = None
     if settings.stream_server:
-        stream = StreamServerHook(
-            _verifier_for, reuse_port=settings.live_workers > 1, observer_for=_announcer_for
-        )
+        stream = StreamServerHook(_verifier_for, reuse_port=settings.live_workers > 1)
     live = LiveHook(stream)
     return [stream, live] if stream is not None else [live]

@@ -28,7 +28,6 @@ from facegate.config import CameraConfig, Settings
 from facegate.live.cameras import Camera, SourceFactory, open_source
 from facegate.live.hub import Channel, LiveHub
 from facegate.services import Services
-from facegate.stream.announce import Announcer
 from facegate.stream.pipeline import (
     FrameFailure,
     FrameIn,
@@ -134,7 +133,7 @@ class CameraManager:
             annotate_quality=s.stream_annotate_quality,
             tracker_params=TrackerParams(reembed_every=s.stream_reembed_every),
             max_embeddings=s.stream_max_embeddings_per_frame,
-            observer=Announcer(self.services.events, config.name).observe,
+            observer=self.services.observers.for_stream(config.name),
         )
 
         def ignore(outcome: FrameResult | FrameFailure) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from facegate.engine.types import Box
 from facegate.events import EventBus, RecognitionEvent
+from facegate.observers import ObserverFactory, PromptSink, TrackObserver
 
 SNAPSHOT_SIDE = 112  # pixels: enough to recognise a face by eye, small enough to store
 SNAPSHOT_QUALITY = 80
@@ -97,3 +98,12 @@ class Announcer:
             self.published += 1
         for gone in self._announced.keys() - present:
             del self._announced[gone]
+
+
+def announcer_factory(bus: EventBus, *, snapshots: bool = True) -> ObserverFactory:
+    """The registry factory (``facegate.observers``): an ``Announcer`` per stream."""
+
+    def make(stream: str, prompt: PromptSink | None) -> TrackObserver:
+        return Announcer(bus, stream, snapshots=snapshots).observe
+
+    return make
