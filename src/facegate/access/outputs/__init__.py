@@ -1,0 +1,119 @@
+"""Door outputs: where a door's decisions and alarms go (webhook, MQTT, HTTP relay).
+
+``DoorOutputs`` is a door's output configuration (stored as JSON with the door). A
+``Dispatcher`` takes ``DoorMessage``s into a durable outbox inside the caller's write
+transaction (``enqueue``) and delivers them on its own threads, so an output never blocks
+recognition and a slow or dead receiver never loses a message. ``dispatcher_for`` builds the
+process's dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from facegate.access.messages import DoorMessage
+
+if TYPE_CHECKING:
+    from facegate.config import Settings
+    from facegate.gallery.db import Database, Tx
+
+
+class WebhookOutput(BaseModel):
+    """POST every message as JSON, signed like the attendance webhooks, with a delivery id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://")
+    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key; never shown")
+    on: Literal["all", "granted", "denied", "alarm"] = "all"
+
+
+class MqttOutput(BaseModel):
+    """Publish to the broker of the settings (``access_mqtt_url``), under
+    ``{topic_prefix}/{door}/...``: decisions, alarms, and the retained door state."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topic_prefix: str = Field("facegate/doors", min_length=1, max_length=200)
+
+
+class RelayOutput(BaseModel):
+    """Call a URL to pulse a door relay when access is granted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://")
+    method: Literal["POST", "PUT", "GET"] = "POST"
+    headers: dict[str, SecretStr] = Field(default_factory=dict, description="never shown")
+    body: str | None = Field(None, max_length=4096)
+    pulse_ms: int = Field(1000, ge=50, le=60_000)
+    timeout_s: float = Field(2.0, gt=0, le=30)
+
+
+class DoorOutputs(BaseModel):
+    """A door's outputs; every part optional."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhooks: list[WebhookOutput] = Field(default_factory=list, max_length=8)
+    mqtt: MqttOutput | None = None
+    relay: RelayOutput | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.webhooks and self.mqtt is None and self.relay is None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputStatus:
+    """How one output fared with one door event (for the events API and page)."""
+
+    output: str  # "webhook", "mqtt", "relay"
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+
+class Dispatcher(Protocol):
+    def enqueue(self, tx: Tx, message: DoorMessage, outputs: DoorOutputs) -> None:
+        """Write the message for each of ``outputs`` into the outbox, inside ``tx``."""
+
+    def wake(self) -> None:
+        """Deliver what was just enqueued (after the transaction committed)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def statuses(self, event_ids: Sequence[int]) -> dict[int, list[OutputStatus]]:
+        """Per door event, how each of its outputs fared."""
+
+
+class NoOutputs:
+    """A dispatcher for a process that delivers nothing (e.g. a CLI command)."""
+
+    def enqueue(self, tx: Tx, message: DoorMessage, outputs: DoorOutputs) -> None:
+        return None
+
+    def wake(self) -> None:
+        return None
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+    def statuses(self, event_ids: Sequence[int]) -> dict[int, list[OutputStatus]]:
+        return {}
+
+
+def dispatcher_for(settings: Settings, db: Database) -> Dispatcher:
+    """The process's dispatcher (the outbox and its delivery threads)."""
+    return NoOutputs()  # replaced by the outbox dispatcher (facegate.access.outputs)
