@@ -130,3 +130,32 @@ def test_score_threshold(engine: FaceEngine, faces_dir: Path):
 def test_blank_image_has_no_faces(engine: FaceEngine):
     assert engine.detect(np.full((480, 640, 3), 127, np.uint8)) == []
     assert engine.analyze(np.zeros((100, 100, 3), np.uint8)) == []
+
+
+def test_every_scaled_image_fits_a_canvas_of_the_fixed_set() -> None:
+    from facegate.engine.yunet_runtimes import canvas_for, detector_canvases
+
+    canvases = detector_canvases(640)
+    assert len(canvases) == 10
+    assert all(w % 32 == 0 and h % 32 == 0 and max(w, h) <= 640 for w, h in canvases)
+    for width in range(1, 641, 9):
+        for height in range(1, 641, 11):
+            w, h = canvas_for(width, height, canvases)
+            assert (w, h) in canvases and w >= width and h >= height
+    assert canvas_for(640, 360, canvases) == (640, 384)  # a video frame: the shape it always had
+    assert canvas_for(250, 250, canvases) == (256, 320)  # an LFW photo: a small canvas
+
+
+def test_a_photo_of_a_new_size_compiles_no_detector_model(faces_dir: Path) -> None:
+    """All canvases are compiled at start-up: detecting at sizes never seen before adds no
+    compiled model, which is what makes the first request of a size as fast as the second."""
+    engine = FaceEngine(Settings(detector_backend="openvino"), pool_size=1)
+    compiled = engine.detector.compiled
+    assert compiled is not None and compiled.warmed.wait(120)
+    before = len(compiled.shapes)
+    assert before == len(compiled.canvases)
+    image = engine.load(faces_dir / "groups" / "fr_two_people.jpg")
+    for width, height in [(333, 517), (1200, 777), (96, 4000), (2500, 2500), (641, 359)]:
+        resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        engine.detect(resized)
+    assert len(compiled.shapes) == before

@@ -115,6 +115,21 @@ def engine_bench(
         typer.echo(_human(report))
 
 
+@bench_app.command("sizes")
+def sizes_bench(
+    image: Annotated[Path, typer.Argument(help="a photo, resized to each random size")],
+    sizes: Annotated[int, typer.Option(min=1, help="random photo sizes to try")] = 30,
+    seed: Annotated[int, typer.Option(help="random seed of the sizes")] = 7,
+) -> None:
+    """First against second detection of photos at sizes never seen before (JSON)."""
+    from facegate.bench.sizes_bench import run_sizes_bench
+
+    try:
+        print_json(run_sizes_bench(image, sizes=sizes, seed=seed, settings=Settings()))
+    except FacegateError as exc:
+        fail(exc, as_json=True)
+
+
 def _fail_plain(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
     """Report a benchmark-only error (not a domain error) the way ``fail`` does."""
     if as_json:

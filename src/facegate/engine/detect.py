@@ -45,8 +45,12 @@ class YuNetDetector:
         self.score_floor = score_floor
 
         create: Callable[[], Runner]
+        self.compiled: OpenVinoCompiledYuNet | None = None  # the OpenVINO models, if used
         if backend == "openvino":
-            compiled = OpenVinoCompiledYuNet(model, score_floor, nms_threshold, streams=pool_size)
+            compiled = OpenVinoCompiledYuNet(
+                model, score_floor, nms_threshold, streams=pool_size, max_side=max_side
+            )
+            self.compiled = compiled
             create = compiled.runner
         else:
 

@@ -63,3 +63,7 @@ class ShapeCache:
             else:
                 self._compiled.move_to_end(shape)
             return compiled
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._compiled)

@@ -9,11 +9,25 @@ non-maximum suppression, like ``cv2.FaceDetectorYN`` returns them.
   module and about a third of that here. The decoding follows YuNet's published head: per
   grid cell, score = sqrt(cls * obj), box centre = (cell + offset) * stride, size =
   exp(log-size) * stride, landmarks = (cell + offset) * stride; the input is the BGR image
-  padded at the bottom and right to a multiple of 32.
+  padded at the bottom and right onto a *canvas* (below).
+
+Canvases. OpenVINO models here have static shapes (openvino_compile.py says why), so each
+input size is a compiled model of its own, and compiling one costs 150-1,200 ms: padding every
+photo to its own multiple of 32 made the first request of every new photo size that slow.
+Instead the image (already scaled so its longest side is at most ``det_max_side``) is padded
+onto the smallest of a fixed set of canvases that holds it: two levels (half and full
+``det_max_side``) times five aspects (square, 4:3 and 16:9, both orientations). All are
+compiled when the detector starts (the first at once, the rest on a background thread), so
+any later photo size costs what the second request of that size costs. Padding is black at
+the bottom and right, as before, so detections are unchanged; a 640x360 video frame uses the
+640x384 canvas it always used.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
 from typing import Any
 
 import cv2
@@ -22,10 +36,41 @@ import numpy as np
 from facegate.engine.models import ResolvedModel, unloadable
 from facegate.engine.openvino_compile import ShapeCache
 
+log = logging.getLogger(__name__)
+
 STRIDES = (8, 16, 32)
 PAD_DIVISOR = 32
 TOP_K = 5000
 EMPTY = np.zeros((0, 15), dtype=np.float32)
+ASPECTS = ((16, 9), (4, 3), (3, 4), (9, 16), (1, 1))  # width : height; video shapes first
+
+
+def _up(value: float) -> int:
+    """``value`` rounded up to a multiple of ``PAD_DIVISOR`` (at least one)."""
+    return max(PAD_DIVISOR, -(-int(np.ceil(value)) // PAD_DIVISOR) * PAD_DIVISOR)
+
+
+def detector_canvases(max_side: int) -> tuple[tuple[int, int], ...]:
+    """The fixed input sizes ``(width, height)`` for images scaled to ``max_side``: two
+    levels times five aspects, the full level's video shapes first (the compile order)."""
+    out: list[tuple[int, int]] = []
+    for level in (max_side, max_side / 2):
+        for aw, ah in ASPECTS:
+            long_is_width = aw >= ah
+            short = level * min(aw, ah) / max(aw, ah)
+            size = (_up(level), _up(short)) if long_is_width else (_up(short), _up(level))
+            if size not in out:
+                out.append(size)
+    return tuple(out)
+
+
+def canvas_for(width: int, height: int, canvases: tuple[tuple[int, int], ...]) -> tuple[int, int]:
+    """The smallest canvas holding a ``width`` x ``height`` image; an image larger than every
+    canvas (a ``max_side`` bigger than the detector was built for) gets its own padded size."""
+    fitting = [(w, h) for w, h in canvases if w >= width and h >= height]
+    if not fitting:
+        return _up(width), _up(height)
+    return min(fitting, key=lambda wh: (wh[0] * wh[1], wh))
 
 
 class OpenCvYuNet:
@@ -46,19 +91,57 @@ class OpenCvYuNet:
 
 
 class OpenVinoCompiledYuNet:
-    """Compiled YuNet models (one per padded input size), shared by all threads;
-    ``runner()`` makes a per-thread runner."""
+    """Compiled YuNet models (one per canvas), shared by all threads; ``runner()`` makes a
+    per-thread runner. ``warmed`` is set once every canvas is compiled."""
 
     def __init__(
-        self, model: ResolvedModel, score_floor: float, nms_threshold: float, streams: int
+        self,
+        model: ResolvedModel,
+        score_floor: float,
+        nms_threshold: float,
+        streams: int,
+        max_side: int = 640,
     ) -> None:
         self.score_floor = score_floor
         self.nms_threshold = nms_threshold
-        self.shapes = ShapeCache(model, streams)
-        self.shapes.get((1, 3, 320, 320))  # a bad file fails at start-up, not mid-request
+        self.canvases = detector_canvases(max_side)
+        self.shapes = ShapeCache(model, streams, capacity=len(self.canvases) + 8)
+        first, *rest = self.canvases
+        self.shapes.get(_blob_shape(first))  # a bad file fails at start-up, not mid-request
+        self.warmed = threading.Event()
+        self._stopping = threading.Event()
+        self._warmer = threading.Thread(
+            target=self._warm, args=(rest,), name="yunet-canvases", daemon=True
+        )
+        self._warmer.start()
+        # A process that exits while OpenVINO compiles on a daemon thread aborts
+        # ("terminate called without an active exception"): let the compile in progress end.
+        atexit.register(self.stop_warming)
+
+    def _warm(self, canvases: list[tuple[int, int]]) -> None:
+        try:
+            for canvas in canvases:
+                if self._stopping.is_set():
+                    return
+                self.shapes.get(_blob_shape(canvas))
+        except Exception:  # the same file compiled once already; a request will say why
+            log.exception("compiling the detector's canvases failed")
+        finally:
+            self.warmed.set()
+
+    def stop_warming(self) -> None:
+        """Compile no more canvases; wait for the one in progress (at most a second)."""
+        self._stopping.set()
+        if self._warmer.is_alive():
+            self._warmer.join(timeout=10)
 
     def runner(self) -> OpenVinoYuNet:
         return OpenVinoYuNet(self)
+
+
+def _blob_shape(canvas: tuple[int, int]) -> tuple[int, int, int, int]:
+    width, height = canvas
+    return (1, 3, height, width)
 
 
 class OpenVinoYuNet:
@@ -82,8 +165,7 @@ class OpenVinoYuNet:
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
-        pad_h = -(-height // PAD_DIVISOR) * PAD_DIVISOR
-        pad_w = -(-width // PAD_DIVISOR) * PAD_DIVISOR
+        pad_w, pad_h = canvas_for(width, height, self._model.canvases)
         padded = cv2.copyMakeBorder(
             image, 0, pad_h - height, 0, pad_w - width, cv2.BORDER_CONSTANT, value=0
         )
