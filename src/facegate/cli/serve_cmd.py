@@ -8,15 +8,18 @@ workers share the gallery through its database (SQLite file or PostgreSQL).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from typing import Annotated
 
 import typer
 
+from facegate.cli.app import EXIT_ENVIRONMENT
 from facegate.cli.options import DatabaseUrlOption, DataDirOption
 
 log = logging.getLogger("facegate.serve")
@@ -39,6 +42,10 @@ def register(app: typer.Typer) -> None:
         stream_port: Annotated[
             int | None,
             typer.Option(min=0, max=65535, help="TCP stream server port (default 8001)"),
+        ] = None,
+        stream_host: Annotated[
+            str | None,
+            typer.Option(help="address of the TCP stream server (default: the --host address)"),
         ] = None,
         no_stream: Annotated[
             bool, typer.Option("--no-stream", help="do not run the TCP stream server")
@@ -69,6 +76,9 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
         _live_environment(workers, stream_port, no_stream, camera or [])
+        if stream_host is not None or "FACEGATE_STREAM_HOST" not in os.environ:
+            os.environ["FACEGATE_STREAM_HOST"] = stream_host or host
+        _check_ports(host, port, no_stream)
         metrics_dir = None
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Per-worker metric files, summed by whichever worker answers /metrics.
@@ -92,6 +102,40 @@ def register(app: typer.Typer) -> None:
         finally:
             if metrics_dir is not None:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _check_ports(host: str, port: int, no_stream: bool) -> None:
+    """Fail at once, saying which port and how to change it, when a port is taken (uvicorn
+    and the stream server would otherwise fail later with a long traceback)."""
+    from facegate.config import Settings
+
+    wanted = [(host, port, "HTTP", "--port PORT (make run PORT=...)")]
+    if not no_stream:
+        settings = Settings()
+        if settings.stream_server and settings.stream_port:
+            wanted.append(
+                (
+                    settings.stream_host,
+                    settings.stream_port,
+                    "TCP stream",
+                    "--stream-port PORT (make run STREAM_PORT=...), or --no-stream",
+                )
+            )
+    for address, number, what, how in wanted:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address, number))
+            except OSError as exc:
+                reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"({exc})"
+                typer.secho(
+                    f"error: the {what} port {number} on {address} {reason}: another facegate "
+                    f"or another program holds it. Choose another with {how}.",
+                    fg=typer.colors.RED,
+                    err=True,
+                )
+                raise typer.Exit(EXIT_ENVIRONMENT) from None
 
 
 def _live_environment(
