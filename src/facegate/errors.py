@@ -56,6 +56,13 @@ class Conflict(FacegateError):
     code = "conflict"
 
 
+class GalleryNotFound(FacegateError):
+    """A command that reads a gallery was pointed where none exists (a mistyped --data-dir
+    would otherwise create an empty one and report everyone unknown)."""
+
+    code = "no_gallery"
+
+
 class InvalidInput(FacegateError):
     """A request is well-formed but its values are not acceptable."""
 

@@ -13,7 +13,7 @@ from types import TracebackType
 from facegate.config import Settings
 from facegate.engine import FaceEngine
 from facegate.events import EventBus
-from facegate.gallery import Gallery
+from facegate.gallery import Gallery, open_store
 from facegate.inference import InferencePool
 from facegate.observers import TrackObservers
 from facegate.recognition import RecognitionService
@@ -36,11 +36,27 @@ class Services:
     observers: TrackObservers = field(default_factory=TrackObservers)
 
     @classmethod
-    def start(cls, settings: Settings, *, background_sync: bool = True) -> Services:
-        """Load the models, open (and migrate) the database and build the index."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    def start(
+        cls,
+        settings: Settings,
+        *,
+        background_sync: bool = True,
+        create: bool = True,
+        warm_up: bool = False,
+    ) -> Services:
+        """Open (and migrate) the database, load the models and build the index.
+
+        ``create=False`` (commands that only read a gallery) refuses a SQLite gallery that
+        does not exist, before any model is loaded. ``warm_up`` (servers) compiles every
+        detector input shape first, so no request ever waits for a compile.
+        """
+        if create:
+            settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        store = open_store(settings, create=create)
         engine = FaceEngine(settings)
-        gallery = Gallery(settings, background=background_sync)
+        if warm_up:
+            engine.detector.warm_up()
+        gallery = Gallery(settings, store=store, background=background_sync)
         inference = InferencePool(settings.inference_threads, settings.inference_max_queue)
         recognition = RecognitionService(engine, gallery)
         services = cls(settings, engine, gallery, recognition, inference, EventBus())

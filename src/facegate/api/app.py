@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Protocol
 
 from fastapi import FastAPI
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Loading models and migrating the database block; keep them off the event loop.
-        services = await asyncio.to_thread(Services.start, settings)
+        services = await asyncio.to_thread(partial(Services.start, settings, warm_up=True))
         app.state.services = services
         app.state.keys = KeyStore(services.gallery.store.db)
         if not settings.api_auth:

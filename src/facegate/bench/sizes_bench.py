@@ -1,6 +1,7 @@
 """``facegate bench sizes``: does the first photo of a new size cost more than the second?
 
-The detector runs on a fixed set of canvases compiled at start-up (engine/yunet_runtimes.py).
+The detector runs on a fixed set of canvases that a server compiles before it serves
+(engine/yunet_runtimes.py).
 This benchmark checks the promise behind it: for photos of many sizes never seen before, the
 first detection costs what the second of the same size costs. It times ``FaceEngine.detect``
 on one dev photo resized to ``sizes`` random sizes (seeded), twice each, and reports both
@@ -43,9 +44,7 @@ def run_sizes_bench(
     started = time.perf_counter()
     engine = FaceEngine(settings or Settings())
     startup_s = time.perf_counter() - started
-    warmed = getattr(getattr(engine.detector, "compiled", None), "warmed", None)
-    if warmed is not None:
-        warmed.wait(120)
+    engine.detector.warm_up()  # as a server does before it serves
     ready_s = time.perf_counter() - started
     image = engine.load(image_path)
     rng = random.Random(seed)

@@ -15,7 +15,7 @@ import typer
 from facegate.attendance.reports import daily_csv, daily_report
 from facegate.attendance.service import policy_from_settings
 from facegate.attendance.store import AttendanceStore
-from facegate.cli.app import EXIT_BAD_INPUT, print_json
+from facegate.cli.app import EXIT_BAD_INPUT, print_json, reported
 from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag, make_settings
 from facegate.gallery import open_store
 from facegate.gallery.db import utcnow
@@ -42,8 +42,8 @@ def report(
     except ValueError:
         typer.echo(f"error (invalid_input): --date must be YYYY-MM-DD, not {day!r}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings)
+    with reported(as_json=as_json):
+        store = open_store(settings, create=False)
     try:
         rows = daily_report(AttendanceStore(store.db, policy), wanted)
     finally:

@@ -81,7 +81,10 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give either --dir DIR or --name NAME with photos")
         if folder is None and not name:
             raise typer.BadParameter("--name is required when enrolling photos")
-        with reported(as_json=as_json), open_services(data_dir, database_url) as services:
+        with (
+            reported(as_json=as_json),
+            open_services(data_dir, database_url, create=True) as services,
+        ):
             service = services.recognition
             if folder is None:
                 person, reports = enrol_person(service, name or "", external_id, images or [])
@@ -163,7 +166,7 @@ def people_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Enrolled people, by name."""
-    with open_services(data_dir, database_url) as services:
+    with reported(as_json=as_json), open_services(data_dir, database_url) as services:
         page = services.gallery.list_people(query, limit=limit, offset=offset)
     if as_json:
         print_json({"total": page.total, "people": [person_summary(p) for p in page.items]})

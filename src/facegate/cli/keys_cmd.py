@@ -23,14 +23,14 @@ keys_app = typer.Typer(help="Create, list and revoke HTTP API keys.", no_args_is
 
 @contextmanager
 def key_store(
-    data_dir: Path | None, database_url: str | None, *, as_json: bool
+    data_dir: Path | None, database_url: str | None, *, as_json: bool, create: bool = False
 ) -> Iterator[KeyStore]:
     """The key store of the gallery database, closed afterwards; domain errors are reported
-    with the documented output and exit code."""
+    with the documented output and exit code. Only ``keys create`` may create the database
+    (``make run`` makes the first key before the server ever ran)."""
     with reported(as_json=as_json):
         settings = make_settings(data_dir, database_url)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = open_store(settings)
+        store = open_store(settings, create=create)
         try:
             yield KeyStore(store.db)
         finally:
@@ -52,7 +52,7 @@ def keys_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a key and print it. It is shown this once: store it now."""
-    with key_store(data_dir, database_url, as_json=as_json) as keys:
+    with key_store(data_dir, database_url, as_json=as_json, create=True) as keys:
         existing = [k for k in keys.list() if k.active and k.scope == scope] if if_none else []
         if not existing:
             key, secret = keys.create(scope, name)

@@ -37,9 +37,18 @@ def make_settings(data_dir: Path | None, database_url: str | None, **extra: Any)
 
 
 @contextmanager
-def open_services(data_dir: Path | None, database_url: str | None) -> Iterator[Services]:
-    """Services for one command; no background sync thread (a command is short-lived)."""
-    services = Services.start(make_settings(data_dir, database_url), background_sync=False)
+def open_services(
+    data_dir: Path | None, database_url: str | None, *, create: bool = False
+) -> Iterator[Services]:
+    """Services for one command; no background sync thread (a command is short-lived).
+
+    Only commands that add to a gallery pass ``create=True``: the others refuse a gallery
+    that does not exist (``GalleryNotFound``), so a mistyped ``--data-dir`` is an error
+    rather than an empty gallery in which everyone is unknown.
+    """
+    services = Services.start(
+        make_settings(data_dir, database_url), background_sync=False, create=create
+    )
     try:
         yield services
     finally:

@@ -61,6 +61,11 @@ class YuNetDetector:
         with self._pool.use():  # load one now: a bad file fails at start-up, not mid-request
             pass
 
+    def warm_up(self) -> None:
+        """Compile every input shape the detector will use (OpenVINO), before serving."""
+        if self.compiled is not None:
+            self.compiled.warm_up()
+
     def detect(self, image: np.ndarray, score_threshold: float) -> list[Detection]:
         """Every face at or above ``score_threshold``, best score first."""
         height, width = image.shape[:2]

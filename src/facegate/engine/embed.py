@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from facegate.engine.models import ResolvedModel, unloadable
-from facegate.engine.openvino_compile import compile_for_cpu
+from facegate.engine.openvino_compile import RUNTIME_GATE, compile_for_cpu
 from facegate.engine.pool import InstancePool
 
 
@@ -169,7 +169,7 @@ class OpenVinoRecognizer:
         if not crops:
             return np.zeros((0, 0), dtype=np.float32)
         blob = self._preprocessing.blob(crops)
-        with self._pool.use() as request:
+        with self._pool.use() as request, RUNTIME_GATE.inferring():
             out = np.concatenate(
                 [
                     np.array(request.infer({0: blob[i : i + 1]})[self._output])

@@ -25,18 +25,13 @@ the bottom and right, as before, so detections are unchanged; a 640x360 video fr
 
 from __future__ import annotations
 
-import atexit
-import logging
-import threading
 from typing import Any
 
 import cv2
 import numpy as np
 
 from facegate.engine.models import ResolvedModel, unloadable
-from facegate.engine.openvino_compile import ShapeCache
-
-log = logging.getLogger(__name__)
+from facegate.engine.openvino_compile import RUNTIME_GATE, ShapeCache
 
 STRIDES = (8, 16, 32)
 PAD_DIVISOR = 32
@@ -92,7 +87,7 @@ class OpenCvYuNet:
 
 class OpenVinoCompiledYuNet:
     """Compiled YuNet models (one per canvas), shared by all threads; ``runner()`` makes a
-    per-thread runner. ``warmed`` is set once every canvas is compiled."""
+    per-thread runner."""
 
     def __init__(
         self,
@@ -106,34 +101,12 @@ class OpenVinoCompiledYuNet:
         self.nms_threshold = nms_threshold
         self.canvases = detector_canvases(max_side)
         self.shapes = ShapeCache(model, streams, capacity=len(self.canvases) + 8)
-        first, *rest = self.canvases
-        self.shapes.get(_blob_shape(first))  # a bad file fails at start-up, not mid-request
-        self.warmed = threading.Event()
-        self._stopping = threading.Event()
-        self._warmer = threading.Thread(
-            target=self._warm, args=(rest,), name="yunet-canvases", daemon=True
-        )
-        self._warmer.start()
-        # A process that exits while OpenVINO compiles on a daemon thread aborts
-        # ("terminate called without an active exception"): let the compile in progress end.
-        atexit.register(self.stop_warming)
+        self.shapes.get(_blob_shape(self.canvases[0]))  # a bad file fails at start-up
 
-    def _warm(self, canvases: list[tuple[int, int]]) -> None:
-        try:
-            for canvas in canvases:
-                if self._stopping.is_set():
-                    return
-                self.shapes.get(_blob_shape(canvas))
-        except Exception:  # the same file compiled once already; a request will say why
-            log.exception("compiling the detector's canvases failed")
-        finally:
-            self.warmed.set()
-
-    def stop_warming(self) -> None:
-        """Compile no more canvases; wait for the one in progress (at most a second)."""
-        self._stopping.set()
-        if self._warmer.is_alive():
-            self._warmer.join(timeout=10)
+    def warm_up(self) -> None:
+        """Compile every canvas now (a server, before it serves anything)."""
+        for canvas in self.canvases:
+            self.shapes.get(_blob_shape(canvas))
 
     def runner(self) -> OpenVinoYuNet:
         return OpenVinoYuNet(self)
@@ -171,7 +144,8 @@ class OpenVinoYuNet:
         )
         blob = np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32)
         request, outputs = self._request_for(blob.shape)
-        result = request.infer({0: blob})
+        with RUNTIME_GATE.inferring():
+            result = request.infer({0: blob})
         rows = [self._decode(result, outputs, stride, pad_w // stride) for stride in STRIDES]
         faces = np.concatenate(rows)
         if len(faces) <= 1:

@@ -11,6 +11,7 @@ SQLite serialises writers anyway, so a pool would add moving parts without addin
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,8 +22,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from facegate.errors import InvalidInput
+from facegate.errors import GalleryNotFound, InvalidInput
 from facegate.gallery.schema import Dialect
+
+log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
 NOTIFY_CHANNEL = "facegate_gallery"
@@ -87,8 +90,19 @@ class SqliteDatabase:
 
     dialect: Dialect = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000, create: bool = True) -> None:
+        new = not path.exists()
+        if new and not create:
+            raise GalleryNotFound(
+                f"no gallery database at {path}: check --data-dir (FACEGATE_DATA_DIR) or "
+                "--database-url; `facegate enrol` and `facegate serve` create a new one"
+            )
+        if not path.parent.exists():
+            # Biometric data: only the owner may enter the folder or read the files.
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if new:
+            path.touch(mode=0o600)
+            log.info("created a new gallery database at %s", path)
         self.path = path
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(
@@ -227,18 +241,24 @@ class PostgresDatabase:
 
 
 def open_database(
-    data_dir: Path, database_url: str | None, *, busy_timeout_ms: int = 10_000
+    data_dir: Path, database_url: str | None, *, busy_timeout_ms: int = 10_000, create: bool = True
 ) -> SqliteDatabase | PostgresDatabase:
-    """``postgresql://`` URLs select PostgreSQL; none means ``<data_dir>/facegate.db``."""
+    """``postgresql://`` URLs select PostgreSQL; none means ``<data_dir>/facegate.db``.
+
+    ``create=False`` refuses a SQLite file that does not exist (``GalleryNotFound``); a
+    PostgreSQL database always exists or fails to connect.
+    """
     if database_url and database_url.startswith(("postgresql://", "postgres://")):
         return PostgresDatabase(database_url)
     if database_url and database_url.startswith("sqlite:///"):
         return SqliteDatabase(
-            Path(database_url.removeprefix("sqlite:///")), busy_timeout_ms=busy_timeout_ms
+            Path(database_url.removeprefix("sqlite:///")),
+            busy_timeout_ms=busy_timeout_ms,
+            create=create,
         )
     if database_url:
         raise InvalidInput("database_url must start with postgresql:// or sqlite:///")
-    return SqliteDatabase(data_dir / "facegate.db", busy_timeout_ms=busy_timeout_ms)
+    return SqliteDatabase(data_dir / "facegate.db", busy_timeout_ms=busy_timeout_ms, create=create)
 
 
 def utcnow() -> datetime:

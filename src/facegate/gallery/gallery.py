@@ -31,10 +31,14 @@ from facegate.gallery.types import Change, JsonObject, NewTemplate, Person, Pers
 log = logging.getLogger(__name__)
 
 
-def open_store(settings: Settings) -> SqlStore:
-    """The store the settings point at (migrated, ready to use)."""
+def open_store(settings: Settings, *, create: bool = True) -> SqlStore:
+    """The store the settings point at (migrated, ready to use); ``create=False`` refuses a
+    SQLite gallery that does not exist yet (``GalleryNotFound``)."""
     db = open_database(
-        settings.data_dir, settings.database_url, busy_timeout_ms=settings.gallery_busy_timeout_ms
+        settings.data_dir,
+        settings.database_url,
+        busy_timeout_ms=settings.gallery_busy_timeout_ms,
+        create=create,
     )
     return SqlStore(db, store_thumbnails=settings.gallery_store_thumbnails)
 
