@@ -106,9 +106,11 @@ def test_better_quality_triggers_reembedding():
     tracker.observe(a.track_id, 1, "p1", 0.5)
     (a,) = tracker.update([face(0, 0, size=42)])
     assert not a.needs_embedding  # a little bigger is not worth an embedding
-    (a,) = tracker.update([face(0, 0, size=60)])
-    assert a.needs_embedding  # coming closer is
-    (a,) = tracker.update([face(0, 0, size=60, score=0.5)])
+    (a,) = tracker.update([face(0, 0, size=48)])
+    assert not a.needs_embedding
+    (a,) = tracker.update([face(0, 0, size=56)])
+    assert a.needs_embedding and not a.verify  # coming closer is (steadily: no jump)
+    (a,) = tracker.update([face(0, 0, size=56, score=0.5)])
     assert not a.needs_embedding
 
 
