@@ -53,3 +53,37 @@ def cut_clip(
             frame[y0 + dy : y0 + dy + FACE_SIDE, x0 + dx : x0 + dx + FACE_SIDE] = face
             out.append((frame, segment.name))
     return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a clip's per-frame answers showed.
+
+    ``longest_wrong_run``: the most consecutive frames in which some face carried a confirmed
+    name other than the person on screen (any name at all on a stranger's segment).
+    ``confirm_delays``: per segment of an enrolled person, how many frames it took until the
+    right name was confirmed on screen (1: at once; None: never).
+    """
+
+    longest_wrong_run: int
+    confirm_delays: list[int | None]
+
+
+def judge(frames: Sequence[tuple[str | None, Sequence[tuple[str | None, bool]]]]) -> Verdict:
+    """Judge ``(who is on screen, [(shown name, confirmed), ...])`` per frame, in order."""
+    run = longest = 0
+    delays: list[int | None] = []
+    previous: object = object()  # a segment starts where the person changes
+    since = 0
+    for who, faces in frames:
+        if who != previous:
+            previous, since = who, 0
+            if who is not None:
+                delays.append(None)
+        since += 1
+        shown = {name for name, confirmed in faces if confirmed and name is not None}
+        run = run + 1 if shown - {who} else 0
+        longest = max(longest, run)
+        if who is not None and who in shown and delays[-1] is None:
+            delays[-1] = since
+    return Verdict(longest, delays)
