@@ -10,6 +10,7 @@ kept the next, enrolled person unrecognised for the whole segment.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,9 @@ import pytest
 
 from facegate.config import Settings
 from facegate.services import Services
+from facegate.stream.appearance import SceneCutDetector
 from facegate.stream.client import Client
+from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor
 from facegate.stream.server import AllowAll
 from facegate.stream.tracker import TrackerParams
 from tests.stream.conftest import ServerThread, lockstep
@@ -32,8 +35,8 @@ USUAL = math.ceil(TrackerParams().confirm_votes) + 1
 
 
 @pytest.fixture(scope="module")
-def cut_server(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A stream server over a gallery with A and B enrolled (not the stranger)."""
+def cut_services(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """Services over a gallery with A and B enrolled (not the stranger)."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("cuts"))
     services = Services.start(settings, background_sync=False)
     for name in (A, B):
@@ -43,12 +46,29 @@ def cut_server(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             person.id, [(p.name, p.read_bytes()) for p in folder], enforce_quality=False
         )
         assert any(r.accepted for r in reports), name
-    server = ServerThread(services, AllowAll(), max_age_s=10.0)
+    yield services
+    services.close()
+
+
+@pytest.fixture(scope="module")
+def cut_server(cut_services: Services) -> Iterator[int]:
+    """A stream server over ``cut_services``; yields its port."""
+    server = ServerThread(cut_services, AllowAll(), max_age_s=10.0)
     try:
         yield server.port
     finally:
         server.stop()
-        services.close()
+
+
+def both_enrolled(people: Path) -> list[Segment]:
+    return [
+        Segment(photo(people, A), SEGMENT, A),
+        Segment(photo(people, B), SEGMENT, B),
+        Segment(photo(people, A, 7), SEGMENT, A),
+        Segment(photo(people, B, 7), SEGMENT, B),
+        Segment(photo(people, STRANGER), SEGMENT, None),
+        Segment(photo(people, A, 3), SEGMENT, A),
+    ]
 
 
 def stream_clip(port: int, segments: list[Segment], name: str) -> list[tuple[str | None, list]]:
@@ -64,20 +84,10 @@ def stream_clip(port: int, segments: list[Segment], name: str) -> list[tuple[str
 
 @pytest.mark.slow
 def test_two_enrolled_people_taking_turns_each_get_their_own_name(cut_server, faces_dir):
-    people = faces_dir / "people"
-    frames = stream_clip(
-        cut_server,
-        [
-            Segment(photo(people, A), SEGMENT, A),
-            Segment(photo(people, B), SEGMENT, B),
-            Segment(photo(people, A, 7), SEGMENT, A),
-            Segment(photo(people, B, 7), SEGMENT, B),
-        ],
-        "both-enrolled",
-    )
+    frames = stream_clip(cut_server, both_enrolled(faces_dir / "people"), "both-enrolled")
     verdict = judge(frames)
     assert verdict.longest_wrong_run <= 1, frames
-    assert len(verdict.confirm_delays) == 4
+    assert len(verdict.confirm_delays) == 5
     assert all(d is not None and d <= USUAL for d in verdict.confirm_delays), verdict
 
 
@@ -102,3 +112,22 @@ def test_a_stranger_between_enrolled_people_is_never_named_and_never_blocks_them
     # the stranger is confirmed as a stranger (the state that used to block the next person)
     stranger_faces = [faces for who, faces in frames[:SEGMENT]]
     assert any((None, True) in faces for faces in stranger_faces)
+
+
+@pytest.mark.slow
+def test_without_cut_detection_the_per_track_checks_alone_split_every_change(
+    cut_services, faces_dir
+):
+    """The scene-cut detector misses cuts between similar frames (Blair -> Chirac here):
+    box jumps, appearance changes and embeddings must then do the whole job."""
+    processor = FrameProcessor(cut_services.engine, cut_services.gallery, stream="no-cuts")
+    processor.cuts = SceneCutDetector(min_difference=math.inf)
+    frames = []
+    for n, (image, who) in enumerate(cut_clip(both_enrolled(faces_dir / "people"))):
+        result = processor.process(FrameIn(n, 0.0, time.time(), image=image), DropCounts())
+        frames.append((who, [(f.person_name, f.confirmed) for f in result.faces]))
+    verdict = judge(frames)
+    assert processor.tracker.resets == 0
+    assert processor.tracker.splits >= 5  # one per change of person at least
+    assert verdict.longest_wrong_run <= 1, frames
+    assert all(d is not None and d <= USUAL for d in verdict.confirm_delays), verdict
