@@ -1,7 +1,7 @@
 """A camera (re)start begins with an empty tracker: through the real camera manager.
 
 Real models and gallery, the real ``CameraManager`` -> ``Camera`` -> ``StreamPipeline`` path,
-and an in-memory source showing a synthetic clip (tests/stream/cuts.py) of one person on a
+and an in-memory source showing a synthetic clip (facegate/bench/cut_clips.py) of one person on a
 fixed spot. The camera is stopped (no consumer left) and started again on demand; the
 frames after the restart must never carry the earlier person's confirmed name, and must
 start new tracks (ids never used before) even when the same person is still there.
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from facegate.bench.cut_clips import A, B, Segment, cut_clip, enrol_pair, judge, photo
 from facegate.config import CameraConfig, Settings
 from facegate.live.hub import LiveHub
 from facegate.live.manager import CameraManager
@@ -26,10 +27,8 @@ from facegate.services import Services
 from facegate.stream.scheduler import FairScheduler
 from facegate.stream.sources import SourceFrame
 from tests.live.test_cameras import until
-from tests.stream.cuts import Segment, cut_clip, judge, photo
 from tests.stream.test_cuts import USUAL
 
-A, B = "Tony_Blair", "Hugo_Chavez"
 CAMERA = "door"
 
 
@@ -42,13 +41,7 @@ def services(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         live_idle_stop_s=0.05,
     )
     started = Services.start(settings, background_sync=False)
-    for name in (A, B):
-        person = started.gallery.create_person(name)
-        folder = sorted((faces_dir / "people" / name).iterdir())[1:6]
-        reports = started.recognition.enrol(
-            person.id, [(p.name, p.read_bytes()) for p in folder], enforce_quality=False
-        )
-        assert any(r.accepted for r in reports), name
+    enrol_pair(started, faces_dir / "people")
     yield started
     started.close()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from facegate.bench.cut_clips import FACE_SIDE, HEIGHT, WIDTH, Segment, cut_clip, photo
 from facegate.engine.types import Box
 from facegate.stream.appearance import SceneCutDetector, face_descriptor
 from tests.stream.conftest import video_frames
-from tests.stream.cuts import FACE_SIDE, HEIGHT, WIDTH, Segment, cut_clip, photo
 
 
 def test_clear_cuts_are_found_and_nothing_else_is_called_a_cut(faces_dir):

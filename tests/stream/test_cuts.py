@@ -1,10 +1,10 @@
 """A confirmed name belongs to one face: hard cuts between people on the same spot, over TCP.
 
 Real models, a real gallery, a real ``StreamServer`` and ``Client``: each synthetic clip
-(cuts.py) puts dev photos of different people at the same place, one after the other, and
-every RESULT is judged against who is really on screen. Before tracks split on cuts, the
-previous person's name stayed on the next one for 17 to 24 frames, and a confirmed stranger
-kept the next, enrolled person unrecognised for the whole segment.
+(facegate/bench/cut_clips.py) puts dev photos of different people at the same place, one
+after the other, and every RESULT is judged against who is really on screen. Before tracks
+split on cuts, the previous person's name stayed on the next one for 17 frames or more, and
+a confirmed stranger kept the next, enrolled person unrecognised for the whole segment.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from facegate.bench.cut_clips import cut_clip, enrol_pair, judge, scenario
 from facegate.config import Settings
 from facegate.services import Services
 from facegate.stream.appearance import SceneCutDetector
@@ -24,10 +25,7 @@ from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor
 from facegate.stream.server import AllowAll
 from facegate.stream.tracker import TrackerParams
 from tests.stream.conftest import ServerThread, lockstep
-from tests.stream.cuts import Segment, cut_clip, judge, photo
 
-A, B, STRANGER = "Tony_Blair", "Hugo_Chavez", "Jacques_Chirac"  # the stranger is not enrolled
-ENROLL = slice(1, 6)  # photos enrolled; the clips show others (0 and 7) of the same people
 SEGMENT = 12  # frames per person
 # The usual confirmation: ceil(confirm_votes) full-weight votes, one per frame; one frame
 # of slack for a detector score a little under 1 (a lighter vote).
@@ -36,16 +34,10 @@ USUAL = math.ceil(TrackerParams().confirm_votes) + 1
 
 @pytest.fixture(scope="module")
 def cut_services(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    """Services over a gallery with A and B enrolled (not the stranger)."""
+    """Services over a gallery with the clips' two people enrolled (not their stranger)."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("cuts"))
     services = Services.start(settings, background_sync=False)
-    for name in (A, B):
-        person = services.gallery.create_person(name)
-        folder = sorted((faces_dir / "people" / name).iterdir())[ENROLL]
-        reports = services.recognition.enrol(
-            person.id, [(p.name, p.read_bytes()) for p in folder], enforce_quality=False
-        )
-        assert any(r.accepted for r in reports), name
+    enrol_pair(services, faces_dir / "people")
     yield services
     services.close()
 
@@ -60,31 +52,20 @@ def cut_server(cut_services: Services) -> Iterator[int]:
         server.stop()
 
 
-def both_enrolled(people: Path) -> list[Segment]:
-    return [
-        Segment(photo(people, A), SEGMENT, A),
-        Segment(photo(people, B), SEGMENT, B),
-        Segment(photo(people, A, 7), SEGMENT, A),
-        Segment(photo(people, B, 7), SEGMENT, B),
-        Segment(photo(people, STRANGER), SEGMENT, None),
-        Segment(photo(people, A, 3), SEGMENT, A),
-    ]
-
-
-def stream_clip(port: int, segments: list[Segment], name: str) -> list[tuple[str | None, list]]:
-    clip = cut_clip(segments)
-    with Client("127.0.0.1", port, "key", stream=name) as client:
-        results = lockstep(client, [image for image, _ in clip])
-    assert len(results) == len(clip)
+def stream_clip(port: int, clip: str, people: Path) -> list[tuple[str | None, list]]:
+    frames = cut_clip(scenario(people, clip, SEGMENT))
+    with Client("127.0.0.1", port, "key", stream=clip) as client:
+        results = lockstep(client, [image for image, _ in frames])
+    assert len(results) == len(frames)
     return [
         (who, [(None if f.person is None else f.person.name, f.confirmed) for f in r.faces])
-        for (_, who), r in zip(clip, results, strict=True)
+        for (_, who), r in zip(frames, results, strict=True)
     ]
 
 
 @pytest.mark.slow
-def test_two_enrolled_people_taking_turns_each_get_their_own_name(cut_server, faces_dir):
-    frames = stream_clip(cut_server, both_enrolled(faces_dir / "people"), "both-enrolled")
+def test_enrolled_people_taking_turns_each_get_their_own_name(cut_server, faces_dir):
+    frames = stream_clip(cut_server, "both_enrolled", faces_dir / "people")
     verdict = judge(frames)
     assert verdict.longest_wrong_run <= 1, frames
     assert len(verdict.confirm_delays) == 5
@@ -95,23 +76,13 @@ def test_two_enrolled_people_taking_turns_each_get_their_own_name(cut_server, fa
 def test_a_stranger_between_enrolled_people_is_never_named_and_never_blocks_them(
     cut_server, faces_dir
 ):
-    people = faces_dir / "people"
-    frames = stream_clip(
-        cut_server,
-        [
-            Segment(photo(people, STRANGER), SEGMENT, None),
-            Segment(photo(people, A), SEGMENT, A),
-            Segment(photo(people, STRANGER, 1), SEGMENT, None),
-            Segment(photo(people, B), SEGMENT, B),
-        ],
-        "stranger",
-    )
+    frames = stream_clip(cut_server, "stranger", faces_dir / "people")
     verdict = judge(frames)
     assert verdict.longest_wrong_run <= 1, frames
+    assert len(verdict.confirm_delays) == 2
     assert all(d is not None and d <= USUAL for d in verdict.confirm_delays), verdict
     # the stranger is confirmed as a stranger (the state that used to block the next person)
-    stranger_faces = [faces for who, faces in frames[:SEGMENT]]
-    assert any((None, True) in faces for faces in stranger_faces)
+    assert any((None, True) in faces for _, faces in frames[:SEGMENT])
 
 
 @pytest.mark.slow
@@ -123,7 +94,8 @@ def test_without_cut_detection_the_per_track_checks_alone_split_every_change(
     processor = FrameProcessor(cut_services.engine, cut_services.gallery, stream="no-cuts")
     processor.cuts = SceneCutDetector(min_difference=math.inf)
     frames = []
-    for n, (image, who) in enumerate(cut_clip(both_enrolled(faces_dir / "people"))):
+    clip = cut_clip(scenario(faces_dir / "people", "both_enrolled", SEGMENT))
+    for n, (image, who) in enumerate(clip):
         result = processor.process(FrameIn(n, 0.0, time.time(), image=image), DropCounts())
         frames.append((who, [(f.person_name, f.confirmed) for f in result.faces]))
     verdict = judge(frames)
