@@ -220,6 +220,7 @@ class Tracker:
         self._frame = 0
         self.resets = 0  # ``reset`` calls (scene cuts, camera restarts)
         self.splits = 0  # tracks split because another face took their place
+        self.suspects = 0  # times a track became suspect (box jump, appearance change)
 
     def reset(self) -> None:
         """End every track; the next detections start new ones, with ids never used before."""
@@ -261,8 +262,14 @@ class Tracker:
             quality = face_quality(det.box, det.score, p.full_vote_px)
             if i in linked:
                 track = self._tracks[linked[i]]
-                if _jumped(track, det.box, p) or _unlike(track.appearance, det.appearance, p):
+                # Only a track with votes has a name to lose; one without is embedded anyway.
+                if (
+                    track.votes
+                    and not track.suspect
+                    and (_jumped(track, det.box, p) or _unlike(track.appearance, det.appearance, p))
+                ):
                     track.suspect = True
+                    self.suspects += 1
                 steps = track.missed + 1
                 vx = (det.box.center[0] - track.box.center[0]) / steps
                 vy = (det.box.center[1] - track.box.center[1]) / steps
