@@ -136,20 +136,29 @@ def judge(frames: Sequence[tuple[str | None, Sequence[tuple[str | None, bool]]]]
     return Verdict(longest, delays, wrong)
 
 
-def measure_cuts(people: Path, frames: int = 30) -> dict[str, Any]:
+def measure_cuts(people: Path, frames: int = 30, *, cut_detection: bool = True) -> dict[str, Any]:
     """Both scenarios through the stream pipeline (no network, one thread), judged per frame.
 
-    Uses only ``FrameProcessor.process``, so the same measurement runs on older versions.
+    Uses only ``FrameProcessor.process`` (unless ``cut_detection`` is off, which measures
+    the per-track checks alone), so the same measurement runs on older versions.
     """
     from facegate.config import Settings
     from facegate.services import Services
     from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor
 
-    report: dict[str, Any] = {"frames_per_person": frames, "scenarios": {}}
+    report: dict[str, Any] = {
+        "frames_per_person": frames,
+        "cut_detection": cut_detection,
+        "scenarios": {},
+    }
     with Services.start(Settings(data_dir=Path(tempfile.mkdtemp())), background_sync=False) as s:
         enrol_pair(s, people)
         for name in ("both_enrolled", "stranger"):
             processor = FrameProcessor(s.engine, s.gallery, stream=name)
+            if not cut_detection:
+                from facegate.stream.appearance import SceneCutDetector
+
+                processor.cuts = SceneCutDetector(min_difference=float("inf"))
             rows = []
             cpu = 0.0
             clip = cut_clip(scenario(people, name, frames))

@@ -96,6 +96,9 @@ def register_stream_bench(bench_app: typer.Typer) -> None:
     def cuts_bench(
         faces_dir: Annotated[Path, typer.Option("--faces-dir", help="the dev set (people/)")],
         frames: Annotated[int, typer.Option(min=5, help="frames per person")] = 30,
+        cut_detection: Annotated[
+            bool, typer.Option(help="--no-cut-detection: the per-track checks alone")
+        ] = True,
     ) -> None:
         """Hard cuts between people on the same spot: wrong names and time to the right one.
 
@@ -106,4 +109,4 @@ def register_stream_bench(bench_app: typer.Typer) -> None:
         """
         from facegate.bench.cut_clips import measure_cuts
 
-        print_json(measure_cuts(faces_dir / "people", frames))
+        print_json(measure_cuts(faces_dir / "people", frames, cut_detection=cut_detection))
