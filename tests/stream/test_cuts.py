@@ -52,7 +52,10 @@ def cut_server(cut_services: Services) -> Iterator[int]:
         server.stop()
 
 
-def stream_clip(port: int, clip: str, people: Path) -> list[tuple[str | None, list]]:
+Shown = list[tuple[str | None, list[tuple[str | None, bool]]]]  # per frame: who, faces
+
+
+def stream_clip(port: int, clip: str, people: Path) -> Shown:
     frames = cut_clip(scenario(people, clip, SEGMENT))
     with Client("127.0.0.1", port, "key", stream=clip) as client:
         results = lockstep(client, [image for image, _ in frames])
@@ -93,7 +96,7 @@ def test_without_cut_detection_the_per_track_checks_alone_split_every_change(
     box jumps, appearance changes and embeddings must then do the whole job."""
     processor = FrameProcessor(cut_services.engine, cut_services.gallery, stream="no-cuts")
     processor.cuts = SceneCutDetector(min_difference=math.inf)
-    frames = []
+    frames: Shown = []
     clip = cut_clip(scenario(faces_dir / "people", "both_enrolled", SEGMENT))
     for n, (image, who) in enumerate(clip):
         result = processor.process(FrameIn(n, 0.0, time.time(), image=image), DropCounts())
