@@ -66,8 +66,9 @@ class TrackerParams:
       differs from its track's by more than this factor, or whose centre lies more than
       ``max_jump`` face sizes from the predicted one, makes the track suspect.
     - ``min_appearance``: so does a face descriptor correlating less than this with the
-      track's previous frame (same face, consecutive frames: 0.85 and up at door distance;
-      small walking faces go lower, which costs only an extra embedding).
+      track's previous frame. One face in consecutive frames: mostly above 0.85 (obama.mp4:
+      lowest 0.67; small walking faces lower still), which costs only an extra embedding;
+      another face at a synthetic cut: -0.18 to 0.63.
     - ``split_similarity``: an embedding whose best cosine similarity to the track's
       ``recent_embeddings`` is below this is another face: the track splits. Measured on the
       dev videos: one face's consecutive embeddings rarely fall below 0.3; different
