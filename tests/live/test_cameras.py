@@ -103,7 +103,7 @@ def test_a_camera_runs_only_while_consumed_and_restarts_on_demand():
         assert len(got) <= stopped_at + 1  # at most a frame already on its way
         camera.acquire()
         await until(lambda: len(got) > stopped_at + 3)
-        assert camera.starts == 2
+        assert camera.starts == 2 and camera.segment == 2  # a new segment: trackers restart
         camera.stop()
 
     run(scenario)
@@ -177,10 +177,47 @@ def test_the_watchdog_restarts_a_stalled_camera():
         await until(camera.check_stall)  # nothing for stall_s: restarted
         assert camera.stalls == 1 and camera.starts == 2
         await until(lambda: len(got) > 6)  # the new thread delivers
+        assert camera.segment == 2
         sources[0].release.set()  # the stuck read returns: its thread just exits
         await asyncio.sleep(0.05)
         assert sources[0].closed
         camera.stop()
+
+    run(scenario)
+
+
+class BrokenSource(FakeSource):
+    """``frames`` frames, then a read error (a camera unplugged, a network drop)."""
+
+    def __init__(self, frames: int) -> None:
+        super().__init__()
+        self.frames = frames
+
+    def __iter__(self) -> Iterator[SourceFrame]:
+        for i, frame in enumerate(super().__iter__()):
+            if i >= self.frames:
+                raise OSError("read failed")
+            yield frame
+
+
+def test_every_open_of_the_source_starts_a_new_segment_before_its_first_frame():
+    opened: list[FakeSource] = []
+
+    def factory(spec: str) -> FakeSource:
+        opened.append(BrokenSource(3) if not opened else FakeSource())
+        return opened[-1]
+
+    async def scenario() -> None:
+        segments: list[int] = []
+        camera = Camera(
+            CameraConfig(name="door", source="fake", always_on=True),
+            lambda cam, frame: segments.append(cam.segment),
+            source_factory=factory,
+        )
+        await until(lambda: len(segments) >= 6)  # 3 frames, a read error, a reopen
+        camera.stop()
+        assert segments[:3] == [1, 1, 1] and set(segments[3:]) == {2}
+        assert camera.failures == 1 and camera.as_dict()["segments"] == 2
 
     run(scenario)
 

@@ -18,6 +18,8 @@ import pytest
 
 from facegate.config import Settings
 from facegate.services import Services
+from facegate.stream.client import Client
+from facegate.stream.protocol import Result
 from facegate.stream.server import AllowAll, KeyVerifier, StreamServer
 
 ENROLLED = ("Lin_Manuel_Miranda", "Alex_Lacamoire", "Barack_Obama")
@@ -102,3 +104,17 @@ def video_frames(path: Path, count: int, step: int = 1) -> list[np.ndarray]:
     capture.release()
     assert frames, f"no frames from {path}"
     return frames
+
+
+def lockstep(client: Client, frames: list[np.ndarray]) -> list[Result]:
+    """Send each frame and wait for its result (nothing is replaced or stale)."""
+    results = []
+    for image in frames:
+        fid = client.send_frame(image)
+        while True:
+            message = client.receive(timeout=60)
+            if isinstance(message, Result):
+                assert message.frame_id == fid
+                results.append(message)
+                break
+    return results

@@ -8,21 +8,7 @@ import pytest
 
 from facegate.stream.client import Client, StreamError
 from facegate.stream.protocol import Annotated, Result
-from tests.stream.conftest import ENROLLED, video_frames
-
-
-def lockstep(client: Client, frames: list[np.ndarray]) -> list[Result]:
-    """Send each frame and wait for its result (nothing is replaced or stale)."""
-    results = []
-    for image in frames:
-        fid = client.send_frame(image)
-        while True:
-            message = client.receive(timeout=60)
-            if isinstance(message, Result):
-                assert message.frame_id == fid
-                results.append(message)
-                break
-    return results
+from tests.stream.conftest import ENROLLED, lockstep, video_frames
 
 
 def confirmed_names(results: list[Result]) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from facegate.engine.types import Box
@@ -106,9 +107,11 @@ def test_better_quality_triggers_reembedding():
     tracker.observe(a.track_id, 1, "p1", 0.5)
     (a,) = tracker.update([face(0, 0, size=42)])
     assert not a.needs_embedding  # a little bigger is not worth an embedding
-    (a,) = tracker.update([face(0, 0, size=60)])
-    assert a.needs_embedding  # coming closer is
-    (a,) = tracker.update([face(0, 0, size=60, score=0.5)])
+    (a,) = tracker.update([face(0, 0, size=48)])
+    assert not a.needs_embedding
+    (a,) = tracker.update([face(0, 0, size=56)])
+    assert a.needs_embedding and not a.verify  # coming closer is (steadily: no jump)
+    (a,) = tracker.update([face(0, 0, size=56, score=0.5)])
     assert not a.needs_embedding
 
 
@@ -207,5 +210,104 @@ def test_a_face_too_poor_to_ever_confirm_is_not_embedded_every_frame():
         if a.needs_embedding:
             tracker.observe(a.track_id, None, None, 0.1)
     assert pattern == [True, False, False, False, False, True, False, False, False, False]
+    (state,) = tracker.states()
+    assert not state.confirmed
+
+
+# -- one face per track: suspect tracks, splits, resets ---------------------------------------
+
+
+def unit(*values: float) -> np.ndarray:
+    """An embedding: ``values`` padded to 8 dimensions (normalised by the tracker)."""
+    vector = np.zeros(8, np.float32)
+    vector[: len(values)] = values
+    return vector
+
+
+SAME, CLOSE, OTHER = unit(1.0), unit(1.0, 0.3), unit(0.0, 1.0)  # cos(SAME, CLOSE) = 0.96
+
+
+def confirm(tracker: Tracker, x: float = 0.0, person: int | None = 1) -> int:
+    """Confirm a face at ``x`` as ``person`` with embedding ``SAME``; returns its track id."""
+    for _ in range(3):
+        (a,) = tracker.update([face(x, 0)])
+        tracker.observe(a.track_id, person, None if person is None else f"p{person}", 0.6, SAME)
+    (state,) = tracker.states()
+    assert state.confirmed and state.person_id == person
+    return state.track_id
+
+
+def test_a_box_jump_makes_a_confirmed_track_suspect_until_verified():
+    tracker = Tracker()
+    track = confirm(tracker)
+    (a,) = tracker.update([face(0, 0, size=140)])  # 1.4x the size in one frame
+    assert a.track_id == track and a.needs_embedding and a.verify
+    (state,) = tracker.states()
+    assert not state.confirmed and state.person_name is None  # no name while in doubt
+    assert tracker.observe(a.track_id, 1, "p1", 0.6, CLOSE) == track  # still the same face
+    (state,) = tracker.states()
+    assert state.confirmed and state.person_name == "p1" and state.track_id == track
+
+
+def test_a_different_embedding_splits_the_track_with_a_new_id_and_no_votes():
+    tracker = Tracker()
+    track = confirm(tracker)
+    (a,) = tracker.update([face(1, 0)])
+    assert tracker.observe(a.track_id, 2, "p2", 0.6, OTHER) != track
+    (state,) = tracker.states()
+    assert state.track_id > track and not state.confirmed and state.person_id == 2
+    assert state.votes == pytest.approx(1.0)  # only the new face's own vote
+    assert tracker.splits == 1
+
+
+@pytest.mark.parametrize(
+    ("similarity", "person", "splits"),
+    [
+        (0.3, 2, True),  # another person named, and not close to the track's face
+        (0.3, None, True),  # unknown, not close: a stranger took the place
+        (0.3, 1, False),  # the same person named: a poor view, not another face
+        (0.5, 2, False),  # close to the track's face: one odd match is left to the votes
+    ],
+)
+def test_a_disagreeing_match_splits_only_when_the_face_is_not_close(similarity, person, splits):
+    tracker = Tracker()
+    track = confirm(tracker)
+    (a,) = tracker.update([face(1, 0)])
+    probe = unit(similarity, float(np.sqrt(1 - similarity**2)))
+    new = tracker.observe(a.track_id, person, None if person is None else f"p{person}", 0.6, probe)
+    assert (new != track) is splits
+
+
+def test_a_confirmed_stranger_does_not_keep_the_next_person_unrecognised():
+    tracker = Tracker()
+    confirm(tracker, person=None)
+    named = []
+    for _ in range(3):
+        (a,) = tracker.update([face(1, 0)])
+        tracker.observe(a.track_id, 7, "p7", 0.6, OTHER)
+        (state,) = tracker.states()
+        named.append(state.confirmed and state.person_id == 7)
+    assert named == [False, False, True]  # confirmed as fast as a fresh face
+
+
+def test_an_appearance_change_makes_the_track_suspect():
+    tracker = Tracker()
+    look, other_look = unit(1.0), unit(0.0, 1.0)
+    for _ in range(3):
+        (a,) = tracker.update([Detected(Box(0, 0, BIG, BIG), 1.0, look)])
+        tracker.observe(a.track_id, 1, "p1", 0.6, SAME)
+    (a,) = tracker.update([Detected(Box(0, 0, BIG, BIG), 1.0, look)])
+    assert not a.verify and not a.needs_embedding  # confirmed, same look: cadence only
+    (a,) = tracker.update([Detected(Box(0, 0, BIG, BIG), 1.0, other_look)])
+    assert a.verify and a.needs_embedding
+
+
+def test_reset_ends_every_track_and_never_reuses_an_id():
+    tracker = Tracker()
+    first = confirm(tracker)
+    tracker.reset()
+    assert len(tracker) == 0 and tracker.states() == []
+    (a,) = tracker.update([face(0, 0)])
+    assert a.track_id > first and a.needs_embedding
     (state,) = tracker.states()
     assert not state.confirmed

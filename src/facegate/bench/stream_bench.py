@@ -354,6 +354,15 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
         "frames_with_expected_name": named,
         "first_frame_named": first_named,
         "wrong_name_frame_faces": wrong,
+        **(
+            {}
+            if mode == "per_frame"
+            else {
+                "scene_cuts": processor.tracker.resets,
+                "suspect_tracks": processor.tracker.suspects,
+                "track_splits": processor.tracker.splits,
+            }
+        ),
     }
 
 

@@ -1,4 +1,5 @@
-"""``facegate bench stream`` (real clients on loopback) and ``facegate bench tracking``."""
+"""``facegate bench stream`` (real clients on loopback), ``facegate bench tracking`` and
+``facegate bench cuts`` (names after hard cuts between people on the same spot)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _human(report: dict[str, Any]) -> str:
 
 
 def register_stream_bench(bench_app: typer.Typer) -> None:
-    """Add ``stream`` and ``tracking`` to the ``bench`` sub-app."""
+    """Add ``stream``, ``tracking`` and ``cuts`` to the ``bench`` sub-app."""
 
     @bench_app.command("stream")
     def stream_bench(
@@ -90,3 +91,22 @@ def register_stream_bench(bench_app: typer.Typer) -> None:
             faces_dir / "videos" / "royal_opera_house_walkers.mp4": set(),
         }
         print_json(measure_tracking(videos, faces_dir / "people", names, distractors))
+
+    @bench_app.command("cuts")
+    def cuts_bench(
+        faces_dir: Annotated[Path, typer.Option("--faces-dir", help="the dev set (people/)")],
+        frames: Annotated[int, typer.Option(min=5, help="frames per person")] = 30,
+        cut_detection: Annotated[
+            bool, typer.Option(help="--no-cut-detection: the per-track checks alone")
+        ] = True,
+    ) -> None:
+        """Hard cuts between people on the same spot: wrong names and time to the right one.
+
+        Builds synthetic clips from dev photos (two enrolled people taking turns, and a
+        stranger between them), runs the stream pipeline over them (no network, one thread)
+        and reports per segment the frames showing a wrong confirmed name and the frames
+        until the right name was confirmed.
+        """
+        from facegate.bench.cut_clips import measure_cuts
+
+        print_json(measure_cuts(faces_dir / "people", frames, cut_detection=cut_detection))

@@ -17,6 +17,12 @@ frames instead of delaying them.
   network. A thread cannot be killed, so the stuck one is *abandoned*: its generation no
   longer matches and it exits, closing its source, whenever its read returns.
 
+- **Segments.** Every successful open of the source (a start on demand, a reopen after a
+  read error or end, a stall restart) begins a new *segment*: ``segment`` counts them and
+  it is counted before any frame of the new segment is delivered. Whoever is in
+  front of the camera now may not be who was there before, so the owner starts its tracker
+  afresh (manager.py stamps the segment on each frame; the pipeline resets on a new one).
+
 Everything but the capture itself runs on the event loop's thread. Source strings may hold
 ``user:password@`` credentials: ``mask_source`` is what logs, stats and pages show.
 """
@@ -108,6 +114,7 @@ class Camera:
         self.stalls = 0
         self.failures = 0  # opens or reads that failed
         self.frames = 0
+        self.segment = 0  # successful opens of the source (see the module docstring)
         self.last_error: str | None = None
         self._generation = 0
         self._halt = threading.Event()
@@ -199,6 +206,8 @@ class Camera:
             source: Source | None = None
             try:
                 source = self.source_factory(self.config.source)
+                # FIFO with the frames below: the owner hears of it before the first frame.
+                self.loop.call_soon_threadsafe(self._opened, generation)
                 for frame in source:
                     if halt.is_set():
                         return
@@ -228,6 +237,11 @@ class Camera:
                 return
             backoff = min(backoff * 2, self.backoff_max_s)
 
+    def _opened(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # an abandoned capture thread: its frames are never delivered either
+        self.segment += 1
+
     def _deliver(self, generation: int, frame: SourceFrame) -> None:
         if generation == self._generation and self.state != "idle":
             self.state = "running"
@@ -243,5 +257,6 @@ class Camera:
             "stalls": self.stalls,
             "failures": self.failures,
             "frames_captured": self.frames,
+            "segments": self.segment,
             "last_error": self.last_error,
         }

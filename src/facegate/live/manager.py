@@ -11,7 +11,8 @@ are this machine's business, so a file lock fits.)
 
 The owner gives each camera a ``StreamPipeline`` on the shared fair scheduler, exactly like a
 TCP client's, and a live channel; frames from the camera's thread enter the pipeline's
-one-frame slot on the event loop.
+one-frame slot on the event loop, stamped with the camera's segment (a new one per open of
+the source), so a camera (re)start begins with an empty tracker.
 """
 
 from __future__ import annotations
@@ -178,7 +179,13 @@ class CameraManager:
             return
         owned.next_id += 1
         owned.pipeline.submit(
-            FrameIn(owned.next_id, frame.captured, time.time(), image=frame.image)
+            FrameIn(
+                owned.next_id,
+                frame.captured,
+                time.time(),
+                image=frame.image,
+                segment=camera.segment,
+            )
         )
 
     async def _tick(self) -> None:

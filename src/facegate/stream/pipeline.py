@@ -13,10 +13,16 @@ later) calls ``StreamPipeline.submit`` with each frame as it arrives and gets a 
 - **The work** (``FrameProcessor.process``) runs on the shared inference pool, scheduled
   fairly across streams by ``FairScheduler`` (scheduler.py): decode (frame size checked from
   the JPEG header first), detect every frame, associate detections with tracks, embed only
-  the faces whose track asks for it, match them in the gallery, vote into the tracker, and
+  the faces whose track asks for it (suspect tracks first: see tracker.py), match them in
+  the gallery, vote into the tracker, and
   build the result from the tracker's states, optionally with an annotated JPEG. An optional
   ``observer`` sees every frame's tracked faces and pixels on the inference thread (how
   confirmed identities become recognition events, with a face snapshot, for attendance).
+
+- **One face per track.** A scene cut (``SceneCutDetector``, appearance.py) ends every
+  track; so does a new ``FrameIn.segment`` (a server camera that restarted: on demand,
+  after a read error or a stall), so a different person in the same spot never inherits
+  the previous one's confirmed name. Track ids keep counting across these resets.
 
 A stream has at most one frame in processing at a time, so its tracker is only ever touched
 by one thread at once even though consecutive frames may run on different pool threads.
@@ -36,6 +42,7 @@ from facegate.engine.types import Box
 from facegate.errors import BadImage, ImageTooLarge
 from facegate.gallery import Gallery
 from facegate.stream.annotate import draw_faces
+from facegate.stream.appearance import SceneCutDetector, face_descriptor
 from facegate.stream.jpeg import decode_jpeg, encode_jpeg
 from facegate.stream.tracker import Detected, Tracker, TrackerParams
 
@@ -51,6 +58,7 @@ class FrameIn:
     captured: float  # the source's clock
     received: float  # when the frame was complete on this server
     receive_ms: float = 0.0  # first to last byte on the wire
+    segment: int = 0  # a new value: the source restarted, so every track ends (see reset)
     jpeg: bytes | None = field(default=None, repr=False)
     image: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -145,8 +153,19 @@ class FrameProcessor:
         self.max_width, self.max_height = max_width, max_height
         self.annotate, self.annotate_quality = annotate, annotate_quality
         self.tracker = Tracker(tracker_params)
+        self.cuts = SceneCutDetector()
         self.observer = observer
         self._model_checked = False
+        self._segment = 0
+
+    def reset(self) -> None:
+        """Start afresh: end every track (ids are never reused) and forget the last frame.
+
+        Called on the inference thread by ``process`` when a frame starts a new segment;
+        callers elsewhere must not call it while a frame of this stream is in processing.
+        """
+        self.tracker.reset()
+        self.cuts.reset()
 
     def _check_model(self) -> None:
         """Refuse a gallery built by another model (``ModelMismatch``), once per stream."""
@@ -164,40 +183,50 @@ class FrameProcessor:
         else:
             raise BadImage("a frame needs a JPEG or pixels")
         decode_ms = _ms(t)
+        if frame.segment != self._segment:
+            self._segment = frame.segment
+            self.reset()
+        if self.cuts.is_cut(image):
+            self.tracker.reset()
 
         t = time.perf_counter()
         detections = self.engine.detect(image)
         detect_ms = _ms(t)
 
-        assignments = self.tracker.update([Detected(d.box, d.score) for d in detections])
+        assignments = self.tracker.update(
+            [Detected(d.box, d.score, face_descriptor(image, d.box)) for d in detections]
+        )
         todo = [a for a in assignments if a.needs_embedding]
         if self.max_embeddings is not None and len(todo) > self.max_embeddings:
-            # Spread a burst (several new faces at once) over the next frames, largest faces
-            # first: the tracker asks again for every track it did not get a vote for, and a
-            # frame's cost stays bounded, which is what keeps the latency tail short.
-            todo.sort(key=lambda a: detections[a.index].box.area, reverse=True)
+            # Spread a burst (several new faces at once) over the next frames, suspect tracks
+            # then the largest faces first: the tracker asks again for every track it did not
+            # get a vote for, and a frame's cost stays bounded, which is what keeps the
+            # latency tail short.
+            todo.sort(key=lambda a: (not a.verify, -detections[a.index].box.area))
             todo = todo[: self.max_embeddings]
         t = time.perf_counter()
         faces = self.engine.describe(image, [detections[a.index] for a in todo])
         embed_ms = _ms(t)
 
         t = time.perf_counter()
+        track_ids = {a.index: a.track_id for a in assignments}
         if faces:
             self._check_model()
             matches = self.gallery.identify_many([f.embedding for f in faces])
-            for a, match in zip(todo, matches, strict=True):
+            for a, face, match in zip(todo, faces, matches, strict=True):
                 person = match.person
-                self.tracker.observe(
+                track_ids[a.index] = self.tracker.observe(
                     a.track_id,
                     None if person is None else person.id,
                     None if person is None else person.name,
                     match.score,
+                    face.embedding,
                 )
         match_ms = _ms(t)
 
         marks = {
-            a.track_id: tuple((float(x), float(y)) for x, y in detections[a.index].landmarks)
-            for a in assignments
+            track_id: tuple((float(x), float(y)) for x, y in detections[index].landmarks)
+            for index, track_id in track_ids.items()
         }
         tracked = tuple(
             TrackedFace(

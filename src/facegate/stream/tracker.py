@@ -7,6 +7,14 @@ clearly better view appears) and let several views vote before a name is *confir
 confirmed identity only changes when another one gathers a full confirmation's weight of
 votes within the recent window, so one odd frame never flips it.
 
+A track belongs to one face. Votes are slow on purpose, so a *different* person taking the
+place of a tracked one must not be left to them: a track whose box jumps or whose cheap
+appearance descriptor (appearance.py) stops resembling its last frame's becomes *suspect*:
+it is reported unconfirmed and embedded at once; an embedding far from the track's recent
+ones (or disagreeing with its identity and not close to them) *splits* it: the face gets a
+new track id with no votes. ``reset`` ends every track (a scene cut, a camera restart).
+Track ids are never reused, also across resets: observers key their state by track id.
+
 Pure Python: the tracker takes boxes, detector scores and match results as plain values and
 knows nothing of the engine or the gallery, so it is tested without models.
 
@@ -16,7 +24,8 @@ Use per frame::
     for a in assignments:
         if a.needs_embedding:
             match = ...  # embed + match detections[a.index]
-            tracker.observe(a.track_id, match.person_id, match.name, match.score)
+            track_id = tracker.observe(a.track_id, match.person_id, match.name, match.score,
+                                       embedding)  # a split gives the face a new id
     faces = tracker.states()
 """
 
@@ -26,6 +35,8 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from facegate.engine.types import Box
 
@@ -51,6 +62,19 @@ class TrackerParams:
       heaviest single vote, so no single frame can confirm or flip an identity. A face whose
       votes stay lighter than ``confirm_votes / vote_window`` (tiny or doubtful) never
       confirms at all, which is the point: it is too poor a view to name anyone.
+    - ``max_size_change`` / ``max_jump``: a detection whose face size (sqrt of the area)
+      differs from its track's by more than this factor, or whose centre lies more than
+      ``max_jump`` face sizes from the predicted one, makes the track suspect.
+    - ``min_appearance``: so does a face descriptor correlating less than this with the
+      track's previous frame. One face in consecutive frames: mostly above 0.85 (obama.mp4:
+      lowest 0.67; small walking faces lower still), which costs only an extra embedding;
+      another face at a synthetic cut: -0.18 to 0.63.
+    - ``split_similarity``: an embedding whose best cosine similarity to the track's
+      ``recent_embeddings`` is below this is another face: the track splits. Measured on the
+      dev videos: one face's consecutive embeddings rarely fall below 0.3; different
+      people's are around 0 (synthetic cuts: -0.08 to 0.13).
+    - ``disagree_similarity``: a split also happens below this similarity when the match
+      names someone other than the track's identity (unknown included).
     """
 
     min_iou: float = 0.3
@@ -62,6 +86,12 @@ class TrackerParams:
     full_vote_px: float = 80.0
     confirm_votes: float = 2.5
     vote_window: int = 8
+    max_size_change: float = 1.3
+    max_jump: float = 0.35
+    min_appearance: float = 0.7
+    split_similarity: float = 0.2
+    disagree_similarity: float = 0.35
+    recent_embeddings: int = 3
 
     def __post_init__(self) -> None:
         if self.confirm_votes <= 1.0:
@@ -70,6 +100,8 @@ class TrackerParams:
             raise ValueError("max_missed and re-embedding periods must be at least 1")
         if self.vote_window < math.ceil(self.confirm_votes):
             raise ValueError("vote_window too short to ever reach confirm_votes")
+        if self.max_size_change < 1.0 or self.recent_embeddings < 1:
+            raise ValueError("max_size_change must be >= 1 and recent_embeddings >= 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +110,7 @@ class Detected:
 
     box: Box
     score: float  # detector confidence in [0, 1]
+    appearance: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +120,7 @@ class Assignment:
     index: int
     track_id: int
     needs_embedding: bool
+    verify: bool = False  # suspect: embed before anything else (see the module docstring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +161,10 @@ class _Track:
     embedded_quality: float = 0.0
     votes: deque[_Vote] = field(default_factory=deque)
     confirmed: tuple[int | None, str | None] | None = None  # (person_id, name)
+    appearance: np.ndarray | None = None  # the last frame's face descriptor
+    # Unit-length recent embeddings, in memory only: never logged, gone with the track.
+    embeddings: deque[np.ndarray] = field(default_factory=deque)
+    suspect: bool = False  # may be another face now: unconfirmed until embedded
 
     def predicted(self) -> Box:
         steps = self.missed + 1
@@ -144,6 +182,15 @@ def face_quality(box: Box, score: float, full_vote_px: float) -> float:
     return min(1.0, size / full_vote_px) * min(max(score, 0.0), 1.0)
 
 
+def _jumped(track: _Track, box: Box, params: TrackerParams) -> bool:
+    """Whether a linked detection moved or resized beyond a face's normal motion."""
+    old, new = math.sqrt(max(track.box.area, 1e-9)), math.sqrt(max(box.area, 1e-9))
+    if max(old, new) / min(old, new) > params.max_size_change:
+        return True
+    (px, py), (x, y) = track.predicted().center, box.center
+    return math.hypot(px - x, py - y) / old > params.max_jump
+
+
 def _affinity(track_box: Box, box: Box, params: TrackerParams) -> float | None:
     """How well a detection continues a track (higher is better), or None if it cannot."""
     iou = track_box.iou(box)
@@ -157,6 +204,13 @@ def _affinity(track_box: Box, box: Box, params: TrackerParams) -> float | None:
     return None
 
 
+def _unlike(previous: np.ndarray | None, current: np.ndarray | None, params: TrackerParams) -> bool:
+    """Whether two face descriptors (appearance.py) correlate too little to be one face."""
+    if previous is None or current is None:
+        return False
+    return float(previous @ current) < params.min_appearance
+
+
 class Tracker:
     """The tracks of one stream. Not thread-safe: one stream's frames are handled in order."""
 
@@ -165,6 +219,14 @@ class Tracker:
         self._tracks: dict[int, _Track] = {}
         self._next_id = 1
         self._frame = 0
+        self.resets = 0  # ``reset`` calls (scene cuts, camera restarts)
+        self.splits = 0  # tracks split because another face took their place
+        self.suspects = 0  # times a track became suspect (box jump, appearance change)
+
+    def reset(self) -> None:
+        """End every track; the next detections start new ones, with ids never used before."""
+        self._tracks.clear()
+        self.resets += 1
 
     def update(self, detections: Sequence[Detected]) -> list[Assignment]:
         """Link this frame's detections to tracks; say which of them to embed.
@@ -201,6 +263,14 @@ class Tracker:
             quality = face_quality(det.box, det.score, p.full_vote_px)
             if i in linked:
                 track = self._tracks[linked[i]]
+                # Only a track with votes has a name to lose; one without is embedded anyway.
+                if (
+                    track.votes
+                    and not track.suspect
+                    and (_jumped(track, det.box, p) or _unlike(track.appearance, det.appearance, p))
+                ):
+                    track.suspect = True
+                    self.suspects += 1
                 steps = track.missed + 1
                 vx = (det.box.center[0] - track.box.center[0]) / steps
                 vy = (det.box.center[1] - track.box.center[1]) / steps
@@ -210,11 +280,17 @@ class Tracker:
                 )
                 track.box, track.quality, track.missed = det.box, quality, 0
             else:
-                track = _Track(self._next_id, det.box, quality)
-                self._tracks[track.track_id] = track
-                self._next_id += 1
-            out.append(Assignment(i, track.track_id, self._needs_embedding(track)))
+                track = self._new_track(det.box, quality)
+            track.appearance = det.appearance
+            needs = track.suspect or self._needs_embedding(track)
+            out.append(Assignment(i, track.track_id, needs, verify=track.suspect))
         return out
+
+    def _new_track(self, box: Box, quality: float) -> _Track:
+        track = _Track(self._next_id, box, quality)
+        self._tracks[track.track_id] = track
+        self._next_id += 1
+        return track
 
     def _needs_embedding(self, track: _Track) -> bool:
         """Embed a track never embedded, one due by cadence, or one seen clearly better."""
@@ -232,17 +308,33 @@ class Tracker:
         return track.quality > track.embedded_quality * p.quality_gain
 
     def observe(
-        self, track_id: int, person_id: int | None, person_name: str | None, score: float
-    ) -> None:
+        self,
+        track_id: int,
+        person_id: int | None,
+        person_name: str | None,
+        score: float,
+        embedding: np.ndarray | None = None,
+    ) -> int:
         """Record the match for a track's embedding this frame (person None: unknown).
 
-        The vote weighs the track's current face quality. Unknown track ids (expired in the
-        meantime) are ignored.
+        With the ``embedding``, first check that it is still the track's face: if not, the
+        face continues as a new track (no votes, new id) and that id is returned; otherwise
+        ``track_id``. The vote weighs the track's current face quality. Unknown track ids
+        (expired in the meantime) are ignored.
         """
         track = self._tracks.get(track_id)
         if track is None:
-            return
+            return track_id
         p = self.params
+        if embedding is not None:
+            vector = np.asarray(embedding, dtype=np.float32).ravel()
+            vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            if self._another_face(track, vector, person_id):
+                track = self._split(track)
+            track.embeddings.append(vector)
+            while len(track.embeddings) > p.recent_embeddings:
+                track.embeddings.popleft()
+        track.suspect = False
         track.last_embedded = self._frame
         track.embedded_quality = track.quality
         track.votes.append(_Vote(person_id, person_name, track.quality, score))
@@ -251,6 +343,31 @@ class Tracker:
         leader, weight = self._tally(track)
         if weight >= p.confirm_votes:  # leader None here means "confirmed unknown"
             track.confirmed = (leader, self._name(track, leader))
+        return track.track_id
+
+    def _another_face(self, track: _Track, vector: np.ndarray, person_id: int | None) -> bool:
+        """Whether an embedding belongs to another face than the track's recent ones."""
+        if not track.embeddings:
+            return False
+        p = self.params
+        similarity = max(float(vector @ known) for known in track.embeddings)
+        if similarity < p.split_similarity:
+            return True
+        if track.confirmed is not None:
+            identity = track.confirmed[0]
+        elif track.votes:
+            identity = self._tally(track)[0]
+        else:
+            return False
+        return person_id != identity and similarity < p.disagree_similarity
+
+    def _split(self, track: _Track) -> _Track:
+        """The face continues as a new track: same box and motion, no votes or identity."""
+        del self._tracks[track.track_id]
+        new = self._new_track(track.box, track.quality)
+        new.velocity, new.appearance = track.velocity, track.appearance
+        self.splits += 1
+        return new
 
     @staticmethod
     def _tally(track: _Track) -> tuple[int | None, float]:
@@ -277,12 +394,14 @@ class Tracker:
         for track in sorted(self._tracks.values(), key=lambda t: t.track_id):
             if track.missed and not include_missed:
                 continue
-            if track.confirmed is not None:
+            if track.suspect:  # maybe another face: no name until its embedding says
+                person_id, name = None, None
+            elif track.confirmed is not None:
                 person_id, name = track.confirmed
             else:
                 person_id, _ = self._tally(track)
                 name = self._name(track, person_id)
-            mine = [v for v in track.votes if v.person_id == person_id]
+            mine = [] if track.suspect else [v for v in track.votes if v.person_id == person_id]
             out.append(
                 TrackState(
                     track_id=track.track_id,
@@ -290,7 +409,7 @@ class Tracker:
                     person_id=person_id,
                     person_name=name,
                     score=sum(v.score for v in mine) / len(mine) if mine else 0.0,
-                    confirmed=track.confirmed is not None,
+                    confirmed=track.confirmed is not None and not track.suspect,
                     votes=sum(v.weight for v in mine),
                     seen=track.missed == 0,
                 )

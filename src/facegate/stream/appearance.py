@@ -1,0 +1,101 @@
+"""Cheap pixel checks that tell the tracker when a face may have become somebody else.
+
+The tracker links detections by position only, and names a track from votes gathered over
+several frames. Two people taking turns on the same spot (a door, an edited video cutting
+from one face to the next) would therefore share one track, and the first person's
+confirmed name would stay on the second until enough votes overturned it (measured: 17 to
+24 frames). Embedding every face in every frame would catch it but costs what tracking
+saves, so two checks that cost well under a millisecond a frame raise the alarm instead:
+
+- ``SceneCutDetector``: the whole frame changed at once (a cut, a camera switched, a
+  restart). Judged on a 32x32 grey thumbnail by two measures that must *both* jump: the
+  mean absolute difference to the previous frame (fooled by fast motion of a textured scene)
+  and the L1 distance between their 32-bin grey histograms (fooled by a flash or an exposure
+  change, not by motion). On a cut the pipeline ends every track.
+- ``face_descriptor``: a 16x16 grey, mean- and contrast-normalised thumbnail of a face box.
+  Consecutive frames of one face correlate highly; a different face on the same spot does
+  not. A low correlation does not decide anything by itself (small, blurred faces vary a
+  lot); it makes the tracker verify the track with an embedding at once (see tracker.py).
+
+Thresholds were measured on the dev videos and synthetic cut clips (docs/streaming.md).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facegate.engine.types import Box
+
+THUMB_SIDE = 32
+HIST_BINS = 32
+DESCRIPTOR_SIDE = 16
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    # Every n-th pixel first (about 4 per thumbnail pixel): averaging a full-HD frame down
+    # costs ~5 ms of CPU, the strided view ~0.2 ms, and a cut is no subtle thing.
+    step = max(1, min(image.shape[:2]) // (4 * THUMB_SIDE))
+    sampled = np.ascontiguousarray(image[::step, ::step])
+    grey = cv2.cvtColor(sampled, cv2.COLOR_BGR2GRAY) if sampled.ndim == 3 else sampled
+    return cv2.resize(grey, (THUMB_SIDE, THUMB_SIDE), interpolation=cv2.INTER_AREA)
+
+
+class SceneCutDetector:
+    """Says whether a frame is a hard cut from the previous one (see the module docstring).
+
+    Measured with the strided thumbnail below on every pair of consecutive frames of the
+    dev videos and of the ``facegate bench cuts`` clips (30 frames a person):
+
+    - ``min_difference``: mean absolute grey difference (0-255) of the thumbnails. Without
+      a cut at most 6.7 (walkers), 12.8 (the Hamilton clip's camera moves), 5.2 (the
+      synthetic clips' jitter); at cuts 11.0-20.1 (synthetic) and 26-30 (Hamilton).
+    - ``min_histogram_change``: L1 distance (0-2) of the thumbnails' 32-bin grey
+      histograms. Without a cut at most 0.18 (Hamilton), 0.14 (synthetic); at cuts
+      0.23-0.36 (synthetic) and 0.37-0.81 (Hamilton).
+
+    Both must be exceeded: the Hamilton clip's three cuts are found and nothing else. A cut
+    between two very similar frames can be missed; the per-track checks catch those.
+    """
+
+    def __init__(self, min_difference: float = 8.0, min_histogram_change: float = 0.22) -> None:
+        self.min_difference = min_difference
+        self.min_histogram_change = min_histogram_change
+        self._previous: np.ndarray | None = None
+        self._histogram: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the previous frame: the next one is compared with nothing."""
+        self._previous = self._histogram = None
+
+    def is_cut(self, image: np.ndarray) -> bool:
+        """Whether ``image`` is a cut from the frame given last time (never the first one)."""
+        thumb = _thumbnail(image)
+        histogram = np.bincount((thumb // (256 // HIST_BINS)).ravel(), minlength=HIST_BINS)
+        histogram = histogram.astype(np.float32) / thumb.size
+        previous, previous_histogram = self._previous, self._histogram
+        self._previous, self._histogram = thumb, histogram
+        if previous is None or previous_histogram is None:
+            return False
+        difference = float(np.abs(thumb.astype(np.float32) - previous).mean())
+        change = float(np.abs(histogram - previous_histogram).sum())
+        return difference >= self.min_difference and change >= self.min_histogram_change
+
+
+def face_descriptor(image: np.ndarray, box: Box) -> np.ndarray | None:
+    """The face box as a unit-length, zero-mean 16x16 grey vector; None when it is empty
+    or flat (nothing to compare). ``descriptor_a @ descriptor_b`` is their correlation."""
+    height, width = image.shape[:2]
+    x0, y0 = max(0, int(box.x)), max(0, int(box.y))
+    x1, y1 = min(width, int(box.x + box.w)), min(height, int(box.y + box.h))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    crop = image[y0:y1, x0:x1]
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    small = cv2.resize(grey, (DESCRIPTOR_SIDE, DESCRIPTOR_SIDE), interpolation=cv2.INTER_AREA)
+    vector = small.astype(np.float32).ravel()
+    vector -= vector.mean()
+    norm = float(np.linalg.norm(vector))
+    if norm < 1e-3:
+        return None
+    return vector / norm

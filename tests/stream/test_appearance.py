@@ -1,0 +1,62 @@
+"""The cheap pixel checks behind track splitting, on dev photos and videos (no models)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facegate.bench.cut_clips import FACE_SIDE, HEIGHT, WIDTH, Segment, cut_clip, photo
+from facegate.engine.types import Box
+from facegate.stream.appearance import SceneCutDetector, face_descriptor
+from tests.stream.conftest import video_frames
+
+
+def test_clear_cuts_are_found_and_nothing_else_is_called_a_cut(faces_dir):
+    people = faces_dir / "people"
+    clip = cut_clip(
+        [
+            Segment(photo(people, "Tony_Blair"), 10, "a"),
+            Segment(photo(people, "Hugo_Chavez"), 10, "b"),
+            Segment(photo(people, "Tony_Blair", 7), 10, "c"),
+            Segment(photo(people, "Jacques_Chirac"), 10, "d"),
+        ]
+    )
+    detector = SceneCutDetector()
+    cuts = [i for i, (image, _) in enumerate(clip) if detector.is_cut(image)]
+    # Blair -> Chirac (30) changes the histogram too little to call the frame a cut: that
+    # is left to the per-track check (test_cuts.py runs the pipeline without cut detection).
+    assert cuts == [10, 20]
+
+
+def test_a_real_video_without_cuts_has_none(faces_dir):
+    for name in ("obama.mp4", "royal_opera_house_walkers.mp4"):
+        detector = SceneCutDetector()
+        frames = video_frames(faces_dir / "videos" / name, 90)
+        assert not any(detector.is_cut(image) for image in frames), name
+
+
+def test_reset_forgets_the_previous_frame():
+    detector = SceneCutDetector()
+    assert not detector.is_cut(np.zeros((48, 64, 3), np.uint8))
+    detector.reset()
+    assert not detector.is_cut(np.full((48, 64, 3), 255, np.uint8))  # nothing to compare
+    assert detector.is_cut(np.zeros((48, 64, 3), np.uint8))
+
+
+def test_a_face_descriptor_tells_a_jittered_face_from_another_one(faces_dir):
+    people = faces_dir / "people"
+    clip = cut_clip(
+        [
+            Segment(photo(people, "Tony_Blair"), 2, "a"),
+            Segment(photo(people, "Hugo_Chavez"), 1, "b"),
+        ]
+    )
+    box = Box((WIDTH - FACE_SIDE) / 2 + 60, (HEIGHT - FACE_SIDE) / 2 + 60, 180, 180)
+    first, again, other = (face_descriptor(image, box) for image, _ in clip)
+    assert first is not None and again is not None and other is not None
+    assert float(first @ again) > 0.85 > float(first @ other)
+
+
+def test_an_empty_or_flat_box_has_no_descriptor():
+    image = np.full((48, 64, 3), 90, np.uint8)
+    assert face_descriptor(image, Box(10, 10, 20, 20)) is None  # flat
+    assert face_descriptor(image, Box(100, 100, 20, 20)) is None  # outside
