@@ -350,6 +350,7 @@ def test_memory_stays_bounded_with_200_pre_hello_connections(served, faces_dir):
     for sock in big_frames + stalled:
         sock.close()
     report = {"baseline_mb": round(baseline, 1), **{k: round(v, 1) for k, v in peaks.items()}}
+    report["held_pending"] = len(held)
     print(f"\nstream port RSS with 200+200 pre-HELLO connections: {json.dumps(report)}")
     assert len(held) <= 64  # stream_max_pending
     assert max(peaks.values()) - baseline < 200  # MB; unbounded reading would add 1.6 GB
