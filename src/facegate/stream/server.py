@@ -37,15 +37,7 @@ from facegate.config import Settings
 from facegate.services import Services
 from facegate.stream.admission import Admission, AdmissionLimits, Ticket, raise_open_files_limit
 from facegate.stream.pipeline import FrameProcessor, StreamPipeline, TrackObserver
-from facegate.stream.protocol import (
-    Bye,
-    ErrorCode,
-    Hello,
-    Limits,
-    ProtocolError,
-    Welcome,
-    encode,
-)
+from facegate.stream.protocol import Bye, ErrorCode, Hello, Limits, ProtocolError, Welcome, encode
 from facegate.stream.scheduler import FairScheduler
 from facegate.stream.session import Session
 from facegate.stream.stats import StreamStats

@@ -5,8 +5,9 @@ and the sending side can never hold up the server:
 
 - **Reading** takes the 16 fixed bytes, validates them against the limits and the session
   state (before WELCOME only a small HELLO may follow), and only then reads (allocates) the
-  announced body. The first byte of a message must come within the
-  idle timeout (hello timeout before HELLO), the rest within the message timeout.
+  announced body. The first byte of a message must come within the idle timeout (hello
+  timeout before HELLO), the rest within the message timeout: a deadline per message, not
+  per read, so trickling bytes buys no time.
 - **Sending** drains a bounded per-client queue. Results that find it full are dropped and
   counted (``drops.results``); after ``too_slow_drops`` in a row the client is cut off with
   ERROR ``too_slow``. A client that never reads therefore costs one stuck coroutine and a
