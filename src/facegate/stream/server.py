@@ -282,7 +282,7 @@ class StreamServer:
 
     def _still_allowed(self, keys: list[str]) -> list[bool]:
         """On a worker thread: whether each key may still stream (True when unsure)."""
-        out = []
+        out: list[bool] = []
         for key in keys:
             try:
                 out.append(self.may_stream(self.verifier.verify(key)))
