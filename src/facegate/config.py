@@ -188,7 +188,7 @@ class Settings(BaseSettings):
         64, ge=1, description="connections without an accepted HELLO; more are refused busy"
     )
     stream_max_pending_per_address: int = Field(
-        8, ge=1, description="the same from one source address (IPv6: one /64)"
+        16, ge=1, description="the same from one source address (IPv6: one /64)"
     )
     stream_key_recheck_s: float = Field(
         2.0, gt=0, description="streams' API keys checked again this often (revocation ends them)"

@@ -151,18 +151,22 @@ def test_after_hello_a_server_only_message_is_refused_from_its_header(make_serve
 def test_pending_connections_beyond_the_cap_are_refused_while_a_stream_goes_on(
     make_server, faces_dir
 ):
-    server = make_server()  # defaults: 64 pending, 8 per address
+    server = make_server()  # the defaults: 64 pending, 16 per address
+    limits = server.server.admission.limits
+    cap, per_address = limits.max_pending, limits.max_pending_per_address
+    over = 10 * per_address - cap  # silent connections from 10 addresses beyond the cap
+    assert over > 0
     frames = video_frames(faces_dir / "videos" / "obama.mp4", 20)
     held: list[socket.socket] = []
     with Client("127.0.0.1", server.port, "k", stream="good") as client:
         assert len(lockstep(client, frames[:10])) == 10
-        for address in range(2, 22):  # 20 addresses x 8 = 160 silent connections
-            held += [connect_from(server.port, f"127.0.0.{address}") for _ in range(8)]
-        assert eventually(lambda: sum(server.stats()["refused"].values()) == 160 - 64)
-        assert eventually(lambda: len(answered(held)) >= 96)
+        for address in range(2, 12):
+            held += [connect_from(server.port, f"127.0.0.{address}") for _ in range(per_address)]
+        assert eventually(lambda: sum(server.stats()["refused"].values()) == over)
+        assert eventually(lambda: len(answered(held)) >= over)
         refused = answered(held)
         answers = [read_until_closed(s) for s in refused]
-        assert len(refused) == 96 and server.stats()["pending"] == 64
+        assert len(refused) == over and server.stats()["pending"] == cap
         assert all(len(a) == 1 and isinstance(a[0], Error) and a[0].code == "busy" for a in answers)
         # the greeted stream is unaffected: every frame answered, in order
         assert [r.frame_id for r in lockstep(client, frames[10:])] == list(range(11, 21))
@@ -174,12 +178,13 @@ def test_pending_connections_beyond_the_cap_are_refused_while_a_stream_goes_on(
     assert eventually(lambda: server.stats()["pending"] == 0)
     with Client("127.0.0.1", server.port, "k", stream="after") as client:
         assert len(lockstep(client, frames[:2])) == 2
-    assert server.stats()["errors_sent"]["busy"] == 97
+    assert server.stats()["errors_sent"]["busy"] == over + 1
 
 
 def test_one_address_cannot_take_every_pending_slot(make_server):
     server = make_server()
-    mine = [connect_from(server.port, "127.0.0.7") for _ in range(8)]
+    per_address = server.server.admission.limits.max_pending_per_address
+    mine = [connect_from(server.port, "127.0.0.7") for _ in range(per_address)]
     extra = connect_from(server.port, "127.0.0.7")
     (error,) = read_until_closed(extra)
     assert isinstance(error, Error) and error.code == "busy" and "address" in error.message
@@ -192,7 +197,7 @@ def test_one_address_cannot_take_every_pending_slot(make_server):
     mine[0].sendall(encode(Hello("key", "seven")))
     assert type(MessageReader().feed(mine[0].recv(65536))[0]).__name__ == "Welcome"
     again = connect_from(server.port, "127.0.0.7")
-    assert eventually(lambda: server.stats()["pending"] == 8)
+    assert eventually(lambda: server.stats()["pending"] == per_address)
     assert server.stats()["refused"] == {"per_address": 1} and not has_data(again)
     for sock in [*mine, extra, other, again]:
         sock.close()
