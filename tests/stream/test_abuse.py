@@ -40,6 +40,7 @@ from facegate.stream.protocol import (
     Limits,
     MessageReader,
     MessageType,
+    Welcome,
     encode,
 )
 from facegate.stream.session import Session
@@ -192,15 +193,30 @@ def test_one_address_cannot_take_every_pending_slot(make_server):
     # another address still gets in and is greeted
     other = connect_from(server.port, "127.0.0.8")
     other.sendall(HELLO)
-    assert type(MessageReader().feed(other.recv(65536))[0]).__name__ == "Welcome"
+    assert isinstance(MessageReader().feed(other.recv(65536))[0], Welcome)
     # a greeted connection no longer counts as pending for its address
     mine[0].sendall(encode(Hello("key", "seven")))
-    assert type(MessageReader().feed(mine[0].recv(65536))[0]).__name__ == "Welcome"
+    assert isinstance(MessageReader().feed(mine[0].recv(65536))[0], Welcome)
     again = connect_from(server.port, "127.0.0.7")
     assert eventually(lambda: server.stats()["pending"] == per_address)
     assert server.stats()["refused"] == {"per_address": 1} and not has_data(again)
     for sock in [*mine, extra, other, again]:
         sock.close()
+
+
+def test_silent_connections_give_their_slots_back_at_the_hello_timeout(make_server):
+    server = make_server(limits=Limits(hello_timeout_s=0.3))
+    per_address = server.server.admission.limits.max_pending_per_address
+    silent = [connect_from(server.port, "127.0.0.9") for _ in range(per_address)]
+    (busy,) = read_until_closed(connect_from(server.port, "127.0.0.9"))
+    answers = [read_until_closed(sock) for sock in silent]  # closed by the hello timeout
+    assert isinstance(busy, Error) and busy.code == "busy"
+    assert all(isinstance(a[0], Error) and a[0].code == "idle_timeout" for a in answers)
+    assert eventually(lambda: server.stats()["pending"] == 0)
+    late = connect_from(server.port, "127.0.0.9")
+    late.sendall(HELLO)
+    assert isinstance(MessageReader().feed(late.recv(65536))[0], Welcome)
+    late.close()
 
 
 # --- slow senders: a deadline per message, not per read -----------------------------------
