@@ -181,6 +181,19 @@ class Settings(BaseSettings):
         2.0, gt=0, description="first retry delay; doubles per attempt, capped at 10 minutes"
     )
 
+    # Stream port admission and key re-checks (facegate.stream.admission; see docs/protocol.md
+    # "Before WELCOME"). Appended block: connections that have not said HELLO prove nothing,
+    # so they are capped; the whole port holds at most stream_max_clients + stream_max_pending.
+    stream_max_pending: int = Field(
+        64, ge=1, description="connections without an accepted HELLO; more are refused busy"
+    )
+    stream_max_pending_per_address: int = Field(
+        16, ge=1, description="the same from one source address (IPv6: one /64)"
+    )
+    stream_key_recheck_s: float = Field(
+        2.0, gt=0, description="streams' API keys checked again this often (revocation ends them)"
+    )
+
     @field_validator("attendance_webhook_urls")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:

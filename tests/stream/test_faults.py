@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from facegate.stream.admission import Admission, AdmissionLimits
 from facegate.stream.client import Client
 from facegate.stream.jpeg import encode_jpeg
 from facegate.stream.protocol import (
@@ -178,7 +179,8 @@ def test_a_client_that_never_reads_is_cut_off_and_others_keep_their_results(make
 
 
 def test_a_hundred_idle_connections_do_not_stop_a_stream(make_server, faces_dir):
-    server = make_server()
+    # caps raised so all of them are admitted; beyond the caps see test_abuse.py
+    server = make_server(admission=Admission(AdmissionLimits(200, 200, 300)))
     idle = [connect(server.port) for _ in range(100)]  # connected, never say HELLO
     greeted = [greet(server.port) for _ in range(5)]  # said HELLO, send nothing
     try:

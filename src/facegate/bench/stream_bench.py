@@ -68,14 +68,28 @@ class _ClientRun:
     error: str | None = None
 
 
+def _connect(client: Client, attempts: int = 8) -> Client:
+    """``client`` connected; ``busy`` is retried with backoff (all clients start at once, and
+    the server caps connections still waiting for HELLO per address)."""
+    for attempt in range(attempts - 1):
+        try:
+            client.connect()
+            return client
+        except StreamError as exc:
+            if exc.code != "busy":
+                raise
+        time.sleep(0.05 * 2**attempt)
+    client.connect()
+    return client
+
+
 def _client(
     host: str, port: int, key: str, jpegs: list[bytes], fps: float, until: float, run: _ClientRun
 ) -> None:
     """One client: paced sender here, receiver on a second thread."""
     sent_at: dict[int, float] = {}
     try:
-        client = Client(host, port, key, stream=f"bench-{run.index}", max_fps=fps)
-        client.connect()
+        client = _connect(Client(host, port, key, stream=f"bench-{run.index}", max_fps=fps))
     except (OSError, StreamError, StreamClosed, TimeoutError) as exc:
         run.error = str(exc)
         return

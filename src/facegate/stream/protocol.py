@@ -48,6 +48,9 @@ MAGIC = b"FGST"
 VERSION = (1, 0)  # (major, minor) spoken by this implementation
 HEADER = struct.Struct("!4sBBBBII")  # magic, major, minor, type, flags, json_len, payload_len
 HEADER_SIZE = HEADER.size  # 16
+# Before WELCOME a server reads nothing larger than this: a HELLO is a key, a stream name and
+# a few small fields, so an unauthenticated peer can never make it allocate more.
+MAX_HELLO_JSON_BYTES = 4096
 
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "HEADER",
     "HEADER_SIZE",
     "MAGIC",
+    "MAX_HELLO_JSON_BYTES",
     "NON_FATAL",
     "SERVER_SENDS",
     "VERSION",
@@ -81,6 +85,7 @@ __all__ = [
     "Timestamps",
     "Timings",
     "Welcome",
+    "check_client_header",
     "check_client_message",
     "decode_body",
     "encode",
@@ -249,7 +254,25 @@ def check_client_message(message: Message, *, greeted: bool) -> None:
     ``greeted`` is whether this connection's HELLO has been accepted. HELLO comes first and
     only once; a client never sends server-only types.
     """
-    mtype = message.TYPE
+    _check_client_type(message.TYPE, greeted=greeted)
+
+
+def check_client_header(header: FixedHeader, *, greeted: bool) -> None:
+    """Raise unless a server may read the body ``header`` announces, in this session state.
+
+    Decided from the 16 fixed bytes alone, so nothing of a refused body is read: the type
+    must be one ``check_client_message`` would accept now, and before greeting only a HELLO
+    of at most ``MAX_HELLO_JSON_BYTES`` (which carries no payload) may follow.
+    """
+    _check_client_type(header.type, greeted=greeted)
+    if not greeted and header.json_length > MAX_HELLO_JSON_BYTES:
+        raise ProtocolError(
+            ErrorCode.HEADER_TOO_LARGE,
+            f"HELLO of {header.json_length} > {MAX_HELLO_JSON_BYTES} bytes",
+        )
+
+
+def _check_client_type(mtype: MessageType, *, greeted: bool) -> None:
     if mtype not in CLIENT_SENDS:
         raise ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, f"a client does not send {mtype.name}")
     if greeted == (mtype is MessageType.HELLO):

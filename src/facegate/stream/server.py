@@ -8,7 +8,12 @@ one job per stream at a time. The event loop itself never runs model work.
 
 Authentication is pluggable: the constructor takes a ``KeyVerifier`` (API key → scopes), so
 the HTTP API's key store can be wired in without this package importing it; ``AllowAll`` is
-for ``--no-auth`` and benchmarks. Start it from ``facegate serve`` with::
+for ``--no-auth`` and benchmarks. Every ``stream_key_recheck_s`` the keys of the connected
+streams are verified again (off the loop), so revoking a key ends its streams within seconds.
+Connections are admitted by ``Admission`` (admission.py): until its HELLO is accepted a
+connection is pending, and pending connections are capped in total and per address.
+
+Start it from ``facegate serve`` with::
 
     server = StreamServer(services, settings.stream_host, settings.stream_port,
                           limits_from_settings(settings), verifier=...)
@@ -30,20 +35,24 @@ from typing import Any, Protocol
 from facegate import __version__
 from facegate.config import Settings
 from facegate.services import Services
+from facegate.stream.admission import Admission, AdmissionLimits, Ticket, raise_open_files_limit
 from facegate.stream.pipeline import FrameProcessor, StreamPipeline, TrackObserver
-from facegate.stream.protocol import Bye, ErrorCode, Hello, Limits, ProtocolError, Welcome
+from facegate.stream.protocol import Bye, ErrorCode, Hello, Limits, ProtocolError, Welcome, encode
 from facegate.stream.scheduler import FairScheduler
 from facegate.stream.session import Session
 from facegate.stream.stats import StreamStats
 from facegate.stream.tracker import TrackerParams
 
 log = logging.getLogger(__name__)
+STREAM_SCOPE = "recognize"  # what a key needs to open a stream
+FD_RESERVE = 256  # descriptors kept for everything that is not a stream connection
 
 
 class KeyVerifier(Protocol):
     """Turns an API key into its scopes; None for an unknown or revoked key.
 
-    Called on a worker thread (it may query a database), once per connection.
+    Called on a worker thread (it may query a database): at HELLO, and again every
+    ``stream_key_recheck_s`` for each key of a connected stream.
     """
 
     def verify(self, key: str) -> set[str] | None: ...
@@ -111,6 +120,16 @@ class StreamServer:
         self._sessions: dict[str, Session] = {}  # greeted streams
         self._connections: set[asyncio.Task[None]] = set()
         self.errors_sent: Counter[str] = Counter()  # fatal errors by code, since start
+        self.admission = Admission(
+            AdmissionLimits(
+                max_pending=s.stream_max_pending,
+                max_pending_per_address=s.stream_max_pending_per_address,
+                max_connections=s.stream_max_clients + s.stream_max_pending,
+            )
+        )
+        self._tickets: dict[str, Ticket] = {}  # session id -> its admission, while open
+        self.key_recheck_s = s.stream_key_recheck_s
+        self._rechecker: asyncio.Task[None] | None = None
         self.live: StreamRegistry | None = None  # set by the live view (facegate.live)
 
     @property
@@ -121,15 +140,27 @@ class StreamServer:
         return self._port
 
     async def start(self) -> None:
+        open_files = raise_open_files_limit()
+        wanted = self.admission.limits.max_connections + FD_RESERVE
+        if open_files < wanted:
+            log.warning(
+                "open files limit %d is below the %d the stream port's caps need "
+                "(stream_max_clients + stream_max_pending + %d): raise it or lower them",
+                open_files, wanted, FD_RESERVE,
+            )  # fmt: skip
         self._server = await asyncio.start_server(
             self._accept, self.host, self._port, reuse_port=self.reuse_port or None
         )
+        self._rechecker = asyncio.get_running_loop().create_task(self._recheck_keys_forever())
         log.info("stream server listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
         """Stop accepting, say BYE to every client, drop waiting frames, close."""
         if self._server is not None:
             self._server.close()
+        if self._rechecker is not None:
+            self._rechecker.cancel()
+            self._rechecker = None
         for session in list(self._sessions.values()):
             await session.close(Bye("server shutting down"))
         for task in list(self._connections):
@@ -152,7 +183,13 @@ class StreamServer:
     # -- connections -------------------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            ticket = self.admission.admit(writer.get_extra_info("peername"))
+        except ProtocolError as exc:
+            self._refuse(writer, exc)
+            return
         session = Session(self, reader, writer, secrets.token_hex(6))
+        self._tickets[session.id] = ticket
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
@@ -162,6 +199,19 @@ class StreamServer:
             await session.close()
         finally:
             self._connections.discard(task)
+            self._tickets.pop(session.id, ticket).release()
+
+    def _refuse(self, writer: asyncio.StreamWriter, exc: ProtocolError) -> None:
+        """Turn a connection away at accept: one small ERROR, then close; nothing is read and
+        nothing waits (the transport flushes the few bytes and closes by itself)."""
+        self.errors_sent[exc.code] += 1
+        with contextlib.suppress(Exception):
+            writer.write(encode(exc.to_message(), self.limits))
+            writer.close()
+
+    def may_stream(self, scopes: set[str] | None) -> bool:
+        """The one rule for who may stream: a known key with the ``recognize`` scope."""
+        return scopes is not None and STREAM_SCOPE in scopes
 
     def attach(self, session: Session, hello: Hello) -> StreamPipeline:
         """A pipeline for a greeted session (``busy`` when the server is full)."""
@@ -182,6 +232,8 @@ class StreamServer:
         )
         pipeline = StreamPipeline(processor, session.deliver, max_age_s=self.max_age_s)
         self._sessions[session.id] = session
+        if (ticket := self._tickets.get(session.id)) is not None:
+            ticket.greeted()  # no longer pending
         self.scheduler.add(pipeline)
         if self.live is not None:
             self.live.stream_attached(session.id, hello.stream, session.peer, pipeline)
@@ -198,6 +250,47 @@ class StreamServer:
     def welcome(self, session_id: str) -> Welcome:
         return Welcome(session_id, __version__, self.limits, None)
 
+    # -- revocation --------------------------------------------------------------------------
+
+    async def _recheck_keys_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.key_recheck_s)
+            try:
+                await self.recheck_keys()
+            except Exception:  # a bug here must not stop later checks
+                log.exception("stream key re-check failed")
+
+    async def recheck_keys(self) -> int:
+        """Verify the key of every connected stream again (each distinct key once, on a
+        worker thread) and end the streams whose key is no longer allowed to stream with a
+        fatal ERROR ``unauthorized``; returns how many were ended. A key whose check fails
+        (e.g. the database is unreachable) keeps its streams until a later check answers."""
+        by_key: dict[str, list[Session]] = {}
+        for session in self._sessions.values():
+            if session.hello is not None:
+                by_key.setdefault(session.hello.api_key, []).append(session)
+        if not by_key:
+            return 0
+        allowed = await asyncio.to_thread(self._still_allowed, list(by_key))
+        doomed = [s for ok, group in zip(allowed, by_key.values(), strict=True) if not ok
+                  for s in group]  # fmt: skip
+        exc = ProtocolError(ErrorCode.UNAUTHORIZED, "API key revoked or no longer allowed")
+        for session in doomed:
+            log.info("stream session %s: key no longer valid, closing", session.id)
+        await asyncio.gather(*(s.fail(exc) for s in doomed))
+        return len(doomed)
+
+    def _still_allowed(self, keys: list[str]) -> list[bool]:
+        """On a worker thread: whether each key may still stream (True when unsure)."""
+        out: list[bool] = []
+        for key in keys:
+            try:
+                out.append(self.may_stream(self.verifier.verify(key)))
+            except Exception as exc:  # never log the key itself
+                log.warning("stream key re-check could not verify a key: %s", type(exc).__name__)
+                out.append(True)
+        return out
+
     # -- metrics -----------------------------------------------------------------------------
 
     def stats(self) -> list[StreamStats]:
@@ -209,6 +302,8 @@ class StreamServer:
         streams = [s.as_dict() for s in self.stats()]
         return {
             "connections": len(self._connections),
+            "pending": self.admission.pending,
+            "refused": dict(self.admission.refused),
             "streams": streams,
             "inference_inflight": self.scheduler.inflight,
             "frames_started": self.scheduler.turns,

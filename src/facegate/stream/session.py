@@ -3,9 +3,11 @@
 Reading and sending are two coroutines per connection so neither can hold up the other,
 and the sending side can never hold up the server:
 
-- **Reading** takes the 16 fixed bytes, validates them against the limits, and only then
-  reads (allocates) the announced body. The first byte of a message must come within the
-  idle timeout (hello timeout before HELLO), the rest within the message timeout.
+- **Reading** takes the 16 fixed bytes, validates them against the limits and the session
+  state (before WELCOME only a small HELLO may follow), and only then reads (allocates) the
+  announced body. The first byte of a message must come within the idle timeout (hello
+  timeout before HELLO), the rest within the message timeout: a deadline per message, not
+  per read, so trickling bytes buys no time.
 - **Sending** drains a bounded per-client queue. Results that find it full are dropped and
   counted (``drops.results``); after ``too_slow_drops`` in a row the client is cut off with
   ERROR ``too_slow``. A client that never reads therefore costs one stuck coroutine and a
@@ -43,6 +45,7 @@ from facegate.stream.protocol import (
     Result,
     Timestamps,
     Timings,
+    check_client_header,
     check_client_message,
     decode_body,
     encode,
@@ -130,6 +133,7 @@ class Session:
                 head = parse_fixed_header(
                     first + await self.reader.readexactly(HEADER_SIZE - 1), self.limits
                 )
+                check_client_header(head, greeted=self.hello is not None)
                 body = await self.reader.readexactly(head.body_length)  # bounded by limits
         except asyncio.IncompleteReadError:
             raise ProtocolError(ErrorCode.TRUNCATED, "connection closed mid-message") from None
@@ -178,7 +182,7 @@ class Session:
             raise ProtocolError(
                 ErrorCode.INTERNAL, "the API key could not be checked", fatal=True
             ) from None
-        if scopes is None or "recognize" not in scopes:
+        if not self.server.may_stream(scopes):
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "API key unknown or without recognize")
         self.hello = hello
         self.pipeline = self.server.attach(self, hello)  # raises busy when full
