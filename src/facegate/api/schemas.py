@@ -8,6 +8,7 @@ published through ``openapi_extra`` with the helpers at the bottom.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,18 +25,35 @@ def _printable(value: str | None) -> str | None:
     return value
 
 
-def _clean_json(value: Any, depth: int = 0) -> Any:
-    if depth > 10:
-        raise ValueError("metadata is nested too deeply (at most 10 levels)")
+MAX_METADATA_BYTES = 16 * 1024  # as compact JSON
+MAX_METADATA_DEPTH = 10
+MAX_METADATA_VALUES = 1000  # keys, strings, numbers, ... counted together
+
+
+def _clean_json(value: Any) -> Any:
+    """Metadata within its bounds (size, depth, number of values), without NUL."""
+    count = _count_json(value, 0)
+    if count > MAX_METADATA_VALUES:
+        raise ValueError(f"metadata holds {count} values; at most {MAX_METADATA_VALUES}")
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata is {size} bytes as JSON; at most {MAX_METADATA_BYTES}")
+    return value
+
+
+def _count_json(value: Any, depth: int) -> int:
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"metadata is nested too deeply (at most {MAX_METADATA_DEPTH} levels)")
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("metadata strings must not contain NUL")
-        return value
+        return 1
     if isinstance(value, dict):
-        return {_clean_json(k, depth + 1): _clean_json(v, depth + 1) for k, v in value.items()}
+        return 1 + sum(_count_json(k, depth + 1) + _count_json(v, depth + 1)
+                       for k, v in value.items())  # fmt: skip
     if isinstance(value, list):
-        return [_clean_json(v, depth + 1) for v in value]
-    return value
+        return 1 + sum(_count_json(v, depth + 1) for v in value)
+    return 1
 
 
 class PersonCreate(BaseModel):
