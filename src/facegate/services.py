@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from facegate.config import Settings
+from facegate.memory import return_large_blocks
 from facegate.engine import FaceEngine
 from facegate.events import EventBus
 from facegate.gallery import Gallery
@@ -39,6 +40,7 @@ class Services:
     def start(cls, settings: Settings, *, background_sync: bool = True) -> Services:
         """Load the models, open (and migrate) the database and build the index."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return_large_blocks()  # decoded images go back to the OS when freed (memory.py)
         engine = FaceEngine(settings)
         gallery = Gallery(settings, background=background_sync)
         inference = InferencePool(settings.inference_threads, settings.inference_max_queue)

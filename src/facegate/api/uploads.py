@@ -51,6 +51,12 @@ class Payload:
             found.append((f"{name}[{i}]", self._decode(name, item)))
         return found
 
+    def count(self, name: str) -> int:
+        """How many images are under ``name`` (without decoding any base64)."""
+        raw = self.values.get(name)
+        items = len(raw) if isinstance(raw, list) else 0 if raw is None else 1
+        return len(self.files.get(name, [])) + items
+
     def image(self, name: str) -> bytes:
         """The one image under ``name``; ``InvalidInput`` (422) when it is missing."""
         found = self.optional_image(name)
