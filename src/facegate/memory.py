@@ -45,4 +45,3 @@ def return_large_blocks() -> bool:
         return False
     _done = True
     return True
-

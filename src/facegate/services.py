@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from facegate.config import Settings
-from facegate.memory import return_large_blocks
 from facegate.engine import FaceEngine
 from facegate.events import EventBus
 from facegate.gallery import Gallery
 from facegate.inference import InferencePool
+from facegate.memory import return_large_blocks
 from facegate.observers import TrackObservers
 from facegate.recognition import RecognitionService
 from facegate.stream.announce import announcer_factory
