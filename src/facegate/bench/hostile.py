@@ -8,6 +8,8 @@ trusts them: that asymmetry is what the limits in docs/security-limits.md bound.
 from __future__ import annotations
 
 import io
+import socket
+import threading
 
 import numpy as np
 from PIL import Image
@@ -44,9 +46,16 @@ def eps() -> bytes:
     )
 
 
-def crowd(face_jpeg: bytes, per_side: int = 20, tile: int = 96) -> bytes:
-    """A JPEG of ``per_side``² copies of one face photo in a grid (400 faces by default)."""
-    face = Image.open(io.BytesIO(face_jpeg)).convert("RGB").resize((tile, tile))
+def crowd(
+    face_jpeg: bytes,
+    crop: tuple[int, int, int, int] | None = None,
+    per_side: int = 20,
+    tile: int = 96,
+) -> bytes:
+    """A JPEG of ``per_side``² copies of one face (``crop``: its box in the photo) in a grid:
+    400 faces by default, each large enough for the detector at its 640-pixel input."""
+    face = Image.open(io.BytesIO(face_jpeg)).convert("RGB")
+    face = (face.crop(crop) if crop else face).resize((tile, tile))
     sheet = Image.new("RGB", (tile * per_side, tile * per_side))
     for row in range(per_side):
         for col in range(per_side):
@@ -60,3 +69,70 @@ def surrogate_person() -> bytes:
     """A JSON body for ``POST /api/v1/people`` whose metadata holds a lone UTF-16 surrogate
     (valid JSON syntax, not valid Unicode)."""
     return b'{"name": "Lone Surrogate", "metadata": {"note": "\\ud800"}}'
+
+
+def body_flood(
+    port: int,
+    stop: threading.Event,
+    *,
+    size: int = 19 * 1024 * 1024,
+    path: str = "/api/v1/people",
+    key: str | None = None,
+    source: str = "127.0.0.2",
+) -> int:
+    """Send ``size``-byte JSON bodies to ``path`` on 127.0.0.1:``port`` again and again
+    until ``stop`` is set (from address ``source``); returns how many were sent or cut off."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {size}\r\n" + (f"X-API-Key: {key}\r\n" if key else "") + "\r\n"
+    ).encode()
+    chunk = b'{"name": "' + b"x" * (1 << 20)
+    sent = 0
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", port), 10, (source, 0)) as sock:
+                sock.sendall(head)
+                left = size
+                while left > 0 and not stop.is_set():
+                    piece = chunk[: min(left, len(chunk))]
+                    sock.sendall(piece)
+                    left -= len(piece)
+                sock.recv(256)
+        except OSError:
+            pass  # refused or cut off: that is the server defending itself
+        sent += 1
+    return sent
+
+
+def slowloris(
+    port: int, stop: threading.Event, *, connections: int = 200, source: str = "127.0.0.3"
+) -> int:
+    """Hold up to ``connections`` connections from ``source``, each sending its headers a
+    few bytes per second, reopening any the server closes, until ``stop`` is set; returns
+    how many times the server closed one."""
+    socks: list[socket.socket] = []
+    closed = 0
+    while not stop.is_set():
+        while len(socks) < connections and not stop.is_set():
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), 5, (source, 0))
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                sock.setblocking(False)
+                socks.append(sock)
+            except OSError:
+                break
+        for sock in list(socks):
+            try:
+                sock.send(b"X-a: b\r\n")
+                if sock.recv(1, socket.MSG_PEEK) is not None:
+                    raise OSError("answered")
+            except BlockingIOError:
+                continue  # still open, nothing said: the attack holds
+            except OSError:
+                closed += 1
+                sock.close()
+                socks.remove(sock)
+        stop.wait(1.0)
+    for sock in socks:
+        sock.close()
+    return closed
