@@ -33,9 +33,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from facegate.errors import BadImage, ImageTooLarge, UnsupportedImage
 
 MIN_SIDE = 8
-# Sniffed format -> the Pillow plugins allowed to open it (MPO: phones' multi-picture JPEGs).
+# Sniffed format -> the Pillow plugins allowed to open it (the JPEG plugin also opens phones'
+# multi-picture JPEGs, as format "MPO").
 FORMATS: dict[str, tuple[str, ...]] = {
-    "JPEG": ("JPEG", "MPO"),
+    "JPEG": ("JPEG",),
     "PNG": ("PNG",),
     "WebP": ("WEBP",),
     "BMP": ("BMP",),
