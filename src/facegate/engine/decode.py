@@ -166,7 +166,7 @@ def _decode_bytes(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            pil = Image.open(io.BytesIO(data), formats=FORMATS[kind])
+            pil: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS[kind])
             _check_size(pil.width, pil.height, max_pixels)  # before any pixel is decoded
             if pil.format in ("JPEG", "MPO"):
                 _check_jpeg_data(data, pil)
