@@ -79,7 +79,6 @@ _HTTP_CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
-    408: "timeout",
     413: "too_large",
 }
 
