@@ -126,3 +126,19 @@ def test_multi_picture_jpegs_from_phones_still_open():
     data = out.getvalue()
     assert Image.open(io.BytesIO(data)).format == "MPO"
     assert decode_image(data).shape == (30, 40, 3)
+
+
+@pytest.mark.parametrize("error", [TypeError("tag"), OverflowError("ssize_t"), KeyError("x")])
+def test_whatever_a_decoder_raises_is_a_bad_image(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+):
+    # Fuzzing corrupt TIFFs made Pillow raise TypeError and OverflowError from load(): those
+    # answered 500. Any exception from decoding hostile bytes means a bad image.
+    from PIL import ImageFile
+
+    def broken(self: ImageFile.ImageFile) -> None:
+        raise error
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", broken)
+    with pytest.raises(BadImage, match=type(error).__name__):
+        decode_image(encoded("TIFF"))

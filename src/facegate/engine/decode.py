@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from facegate.errors import BadImage, ImageTooLarge, UnsupportedImage
+from facegate.errors import BadImage, FacegateError, ImageTooLarge, UnsupportedImage
 
 MIN_SIDE = 8
 # Sniffed format -> the Pillow plugins allowed to open it (the JPEG plugin also opens phones'
@@ -179,13 +179,19 @@ def _decode_bytes(
                 )
             pil.load()
             pil = ImageOps.exif_transpose(pil) or pil
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(str(exc)) from exc
+            return _pil_to_bgr(pil)
+    except FacegateError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
+        raise ImageTooLarge(str(exc) or "image too large to decode") from exc
     except UnidentifiedImageError as exc:
         raise BadImage(f"not a valid {kind} image: its header cannot be read") from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise BadImage(f"image data is corrupt or truncated: {exc}") from exc
-    return _pil_to_bgr(pil)
+    except Exception as exc:
+        # Fuzzing found Pillow's TIFF reader raising TypeError and OverflowError on corrupt
+        # tags: whatever a decoder raises on hostile bytes, the image is bad, never a 500.
+        raise BadImage(f"image data is corrupt ({type(exc).__name__})") from exc
 
 
 _HUFFMAN_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7})
