@@ -10,7 +10,7 @@ seconds. ``RequestGate`` (pure ASGI, outside the router) closes that:
    missing key answers 401 with ``Connection: close`` without reading a byte of the body.
    Scopes are still checked by each route's ``require(...)``; this gate only decides whether
    the body may be read at all. Public routes that take a body are listed in
-   ``PUBLIC_BODY_PATHS`` (sign-in) plus the seed-002 route when ``api_compat_open``.
+   ``PUBLIC_BODY_PATHS`` (sign-in, sign-out) plus the seed-002 route when ``api_compat_open``.
 2. **Small bodies unless the route reads images.** Every body may be at most
    ``api_max_body_bytes`` (64 KiB), enforced while it arrives; a route that reads images
    raises its own budget to ``api_max_request_bytes`` with ``allow_image_body`` before it
@@ -36,7 +36,7 @@ from facegate.api.jsonbody import parse_json_async
 from facegate.api.keycache import CachedKeyStore
 from facegate.config import Settings
 
-PUBLIC_BODY_PATHS = frozenset({"/login"})
+PUBLIC_BODY_PATHS = frozenset({"/login", "/logout"})  # signing in and out needs no key
 COMPAT_PATH = "/face/image/detect"
 _BUDGET = "facegate.body_budget"
 _CLOSE = {"connection": "close"}
