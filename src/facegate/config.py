@@ -194,6 +194,43 @@ class Settings(BaseSettings):
         2.0, gt=0, description="streams' API keys checked again this often (revocation ends them)"
     )
 
+    # Hardening: the cost of one request or connection is bounded before work starts
+    # (docs/security-limits.md). Appended block: keep these limits here.
+    api_max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="body of a route that takes no images (JSON, forms)"
+    )
+    max_faces_per_image: int = Field(
+        50, ge=1, description="faces described per image at most (largest first)"
+    )
+    # 4480 = det_max_side 640 x recognizer input 112 / min_face_size 16: scaled to this, the
+    # smallest face the detector can find still covers the recogniser's full 112 px, so the
+    # reduction costs no recognition accuracy. Larger images are processed at this size
+    # (JPEG: decoded at 1/2, 1/4 or 1/8 scale by libjpeg), and boxes refer to that size.
+    max_decode_side: int = Field(4480, ge=256, description="longest side an image is processed at")
+    max_decoded_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="width x height x channels x bytes per sample of one image, from its header",
+    )
+    http_header_timeout_s: float = Field(
+        10.0, gt=0, description="request line and headers must arrive within this"
+    )
+    http_body_timeout_s: float = Field(
+        20.0, gt=0, description="a body gets this long, plus 1 s per http_body_min_rate bytes"
+    )
+    http_body_min_rate: int = Field(
+        8 * 1024, ge=1, description="bytes per second a slow upload must keep up on average"
+    )
+    http_max_header_bytes: int = Field(
+        64 * 1024, ge=4096, description="request line and headers together"
+    )
+    http_max_connections: int = Field(
+        1000, ge=8, description="open HTTP connections per worker (capped below the fd limit)"
+    )
+    http_max_connections_per_ip: int = Field(
+        100, ge=0, description="open HTTP connections per client address (0: no cap)"
+    )
+
     @field_validator("attendance_webhook_urls")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:

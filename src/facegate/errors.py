@@ -20,6 +20,13 @@ class BadImage(FacegateError):
     code = "bad_image"
 
 
+class UnsupportedImage(BadImage):
+    """The bytes are an image format facegate does not accept (only the allow-list is
+    decoded: JPEG, PNG, WebP, BMP, TIFF, PGM/PPM)."""
+
+    code = "unsupported_image"
+
+
 class ImageTooLarge(FacegateError):
     """The image has more pixels than allowed (guards against decompression bombs)."""
 

@@ -15,6 +15,7 @@ from facegate.engine import FaceEngine
 from facegate.events import EventBus
 from facegate.gallery import Gallery, open_store
 from facegate.inference import InferencePool
+from facegate.memory import return_large_blocks
 from facegate.observers import TrackObservers
 from facegate.recognition import RecognitionService
 from facegate.stream.announce import announcer_factory
@@ -53,6 +54,7 @@ class Services:
         if create:
             settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = open_store(settings, create=create)
+        return_large_blocks()  # decoded images go back to the OS when freed (memory.py)
         engine = FaceEngine(settings)
         if warm_up:
             engine.detector.warm_up()

@@ -22,12 +22,12 @@ from typing import Protocol
 from fastapi import FastAPI
 
 from facegate.api.errors import install_error_handlers
-from facegate.api.keys import KeyStore
+from facegate.api.gate import RequestGate
+from facegate.api.keycache import CachedKeyStore
 from facegate.api.metrics import Metrics, MetricsMiddleware
 from facegate.api.routes import attendance, compat, health, people, recognition
 from facegate.api.routes import live as live_routes
 from facegate.api.serve_hooks import serve_hooks
-from facegate.api.uploads import BodyLimit
 from facegate.api.web import attendance_pages, pages
 from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
         # Loading models and migrating the database block; keep them off the event loop.
         services = await asyncio.to_thread(partial(Services.start, settings, warm_up=True))
         app.state.services = services
-        app.state.keys = KeyStore(services.gallery.store.db)
+        app.state.keys = CachedKeyStore(services.gallery.store.db)
         if not settings.api_auth:
             log.warning(
                 "!!! AUTHENTICATION IS OFF (--no-auth): anyone who can reach this port can "
@@ -101,8 +101,9 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     pages.install(app)
     live_routes.install(app)
     attendance_pages.install(app)
-    # Outermost first at run time: metrics see every request, including refused bodies.
-    app.add_middleware(BodyLimit, limit=settings.api_max_request_bytes)
+    # Outermost first at run time: metrics see every request, including refused bodies; the
+    # gate authenticates and bounds a body before anything reads it (api/gate.py).
+    app.add_middleware(RequestGate, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

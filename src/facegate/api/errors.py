@@ -65,6 +65,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "too_large": 413,
     "image_too_large": 413,
     "unsupported_media_type": 415,
+    "unsupported_image": 415,
     "no_face": 422,
     "several_faces": 422,
     "invalid_input": 422,
@@ -73,7 +74,13 @@ STATUS_BY_CODE: dict[str, int] = {
     "model_error": 500,
 }
 
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+}
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

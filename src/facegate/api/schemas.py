@@ -8,6 +8,7 @@ published through ``openapi_extra`` with the helpers at the bottom.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,18 +25,38 @@ def _printable(value: str | None) -> str | None:
     return value
 
 
-def _clean_json(value: Any, depth: int = 0) -> Any:
-    if depth > 10:
-        raise ValueError("metadata is nested too deeply (at most 10 levels)")
+MAX_METADATA_BYTES = 16 * 1024  # as compact JSON
+MAX_METADATA_DEPTH = 10
+MAX_METADATA_VALUES = 1000  # keys, strings, numbers, ... counted together
+
+
+def _clean_json(value: Any) -> Any:
+    """Metadata within its bounds (size, depth, number of values), without NUL."""
+    _walk_json(value, 0, [MAX_METADATA_VALUES])
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata is {size} bytes as JSON; at most {MAX_METADATA_BYTES}")
+    return value
+
+
+def _walk_json(value: Any, depth: int, budget: list[int]) -> None:
+    """Check depth and NUL, spending one unit of ``budget`` per value; stops at the first
+    value over it, so a body of 8,000 keys costs no more to refuse than one of 1,000."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ValueError(f"metadata holds more than {MAX_METADATA_VALUES} values")
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"metadata is nested too deeply (at most {MAX_METADATA_DEPTH} levels)")
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("metadata strings must not contain NUL")
-        return value
-    if isinstance(value, dict):
-        return {_clean_json(k, depth + 1): _clean_json(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean_json(v, depth + 1) for v in value]
-    return value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _walk_json(key, depth + 1, budget)
+            _walk_json(item, depth + 1, budget)
+    elif isinstance(value, list):
+        for item in value:
+            _walk_json(item, depth + 1, budget)
 
 
 class PersonCreate(BaseModel):

@@ -1,12 +1,14 @@
 """Reading images out of requests: multipart files or base64 in JSON, within byte limits.
 
-Two limits, both enforced *while* bytes arrive rather than after buffering everything:
+Limits are enforced *while* bytes arrive rather than after buffering everything:
 
-- ``BodyLimit`` (ASGI middleware) refuses a request whose ``Content-Length`` is over
-  ``api_max_request_bytes`` before reading any of it, and stops a chunked or lying upload the
-  moment its running total passes the limit (413 ``too_large``).
+- the request gate (``api/gate.py``) lets a body grow past ``api_max_body_bytes`` only for
+  routes that read images: ``read_payload`` raises it to ``api_max_request_bytes`` before it
+  reads; a ``Content-Length`` over the limit is refused before reading, a chunked or lying
+  upload the moment its running total passes it (413 ``too_large``).
 - ``read_payload`` checks each image against ``max_upload_bytes`` (its decoded size for
   base64), and the engine's decoder checks the pixel count from the header before decoding.
+- JSON is parsed strictly (``api/jsonbody.py``) on a worker thread, never on the event loop.
 
 The route handlers get a ``Payload`` and ask it for named images and values; whether those
 came from a form or from JSON is decided here once.
@@ -16,65 +18,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facegate.api.errors import BadRequest, TooLarge, UnsupportedMediaType, error_body
+from facegate.api.errors import BadRequest, TooLarge, UnsupportedMediaType
+from facegate.api.gate import allow_image_body
+from facegate.api.jsonbody import parse_json_async
 from facegate.errors import BadImage, InvalidInput
 
 _CHUNK = 1 << 16
-
-
-class BodyLimit:
-    """ASGI middleware: no request body larger than ``limit`` bytes is ever read."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await _refuse(send, f"request body is {declared} bytes; the limit is {self.limit}")
-            return
-        seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise TooLarge(f"request body is over the limit of {self.limit} bytes")
-            return message
-
-        await self.app(scope, counting_receive, send)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-async def _refuse(send: Send, message: str) -> None:
-    body = json.dumps(error_body("too_large", message)).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass
@@ -94,6 +50,12 @@ class Payload:
         for i, item in enumerate(items):
             found.append((f"{name}[{i}]", self._decode(name, item)))
         return found
+
+    def count(self, name: str) -> int:
+        """How many images are under ``name`` (without decoding any base64)."""
+        raw = self.values.get(name)
+        items = len(raw) if isinstance(raw, list) else 0 if raw is None else 1
+        return len(self.files.get(name, [])) + items
 
     def image(self, name: str) -> bytes:
         """The one image under ``name``; ``InvalidInput`` (422) when it is missing."""
@@ -132,12 +94,10 @@ async def read_payload(
     """Parse a multipart or JSON request body into a ``Payload`` (415 for anything else)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     payload = Payload(max_image_bytes)
+    allow_image_body(request)
     if media == "application/json":
         body = await request.body()
-        try:
-            data = json.loads(body) if body else None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRequest(f"body is not valid JSON: {exc}") from exc
+        data = await parse_json_async(body) if body else None
         if not isinstance(data, dict):
             raise InvalidInput("the JSON body must be an object")
         payload.values = data
@@ -148,7 +108,7 @@ async def read_payload(
         )
     try:
         form = await request.form(max_files=max_files, max_fields=50)
-    except TooLarge:
+    except (TooLarge, HTTPException):  # the gate's limits answer for themselves
         raise
     except Exception as exc:  # python-multipart's parse errors, Starlette's limits
         raise BadRequest(f"malformed multipart body: {exc}") from exc

@@ -84,6 +84,13 @@ def register(app: typer.Typer) -> None:
             # Per-worker metric files, summed by whichever worker answers /metrics.
             metrics_dir = tempfile.mkdtemp(prefix="facegate-metrics-")
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        # Connections cost file descriptors: use all the hard limit allows (workers inherit
+        # it); the per-worker connection cap stays below it (api/http_guard.py).
+        from facegate.api.http_guard import raise_fd_limit
+
+        before, after = raise_fd_limit()
+        if after != before:
+            log.info("open files limit raised from %d to %d", before, after)
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
         typer.echo(f"facegate: http://{shown}:{port}/ (API docs: http://{shown}:{port}/docs)")
         try:
@@ -95,6 +102,9 @@ def register(app: typer.Typer) -> None:
                 workers=workers,
                 log_level=log_level,
                 proxy_headers=False,
+                # Header/body deadlines and connection caps (docs/security-limits.md).
+                http="facegate.api.http_guard:GuardedHttpProtocol",
+                ws_max_size=64 * 1024,  # the event socket only ever receives keep-alives
                 # MJPEG viewers and event sockets never end by themselves: give them a few
                 # seconds at shutdown, then close them, instead of waiting forever.
                 timeout_graceful_shutdown=5,

@@ -90,14 +90,27 @@ class FaceEngine:
 
     def load(self, source: ImageInput) -> np.ndarray:
         """Decode untrusted input into a BGR image (typed errors on bad input)."""
-        return decode_image(source, max_pixels=self.settings.max_image_pixels)
+        s = self.settings
+        return decode_image(
+            source,
+            max_pixels=s.max_image_pixels,
+            max_side=s.max_decode_side,
+            max_bytes=s.max_decoded_bytes,
+        )
 
     def detect(self, image: np.ndarray, score_threshold: float | None = None) -> list[Detection]:
         """Every face in a decoded image, best score first."""
         threshold = (
             self.settings.det_score_threshold if score_threshold is None else score_threshold
         )
-        return self.detector.detect(image, threshold)
+        found = self.detector.detect(image, threshold)
+        cap = self.settings.max_faces_per_image
+        if len(found) <= cap:
+            return found
+        # A crowd (or a crafted image of 400 faces) costs one embedding per face: keep the
+        # largest, which are the ones that can be recognised, in their score order.
+        kept = set(map(id, sorted(found, key=lambda d: d.box.area, reverse=True)[:cap]))
+        return [d for d in found if id(d) in kept]
 
     def analyze(self, image: np.ndarray) -> list[Face]:
         """Every face in the image, each aligned, quality-checked and embedded (one batch)."""

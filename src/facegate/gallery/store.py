@@ -47,7 +47,25 @@ DEFAULT_KEEP_REVISIONS = 10_000
 
 def _json_load(value: Any) -> dict[str, Any]:
     # SQLite stores JSON as text; psycopg already decodes jsonb.
-    return json.loads(value) if isinstance(value, str | bytes) else dict(value or {})
+    if isinstance(value, str | bytes):
+        text = value.decode() if isinstance(value, bytes) else value
+        loaded: dict[str, Any] = json.loads(text)
+        # A row written before lone surrogates ("\\ud800") were refused must not make every
+        # listing fail: such a character cannot be encoded, so it reads back as U+FFFD.
+        return _repair_surrogates(loaded) if "\\u" in text else loaded
+    return dict(value or {})
+
+
+def _repair_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    if isinstance(value, dict):
+        return {_repair_surrogates(k): _repair_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_repair_surrogates(v) for v in value]
+    return value
 
 
 def _like_pattern(query: str) -> str:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 
 from fastapi import APIRouter, Request
 
-from facegate.api.auth import authenticate
-from facegate.api.errors import Forbidden
+from facegate.api.auth import presented_key
+from facegate.api.errors import BadRequest, Forbidden, Unauthorized
+from facegate.api.gate import COMPAT_PATH, allow_image_body
+from facegate.api.jsonbody import parse_json_async
+from facegate.api.keycache import CachedKeyStore
 from facegate.api.routes.deps import metrics, services
 from facegate.api.schemas import CompatResult, error_responses
 from facegate.errors import BadImage, ImageTooLarge, NoFace
@@ -41,8 +43,21 @@ def _recognise(svc: Services, data: bytes) -> tuple[int, str | None]:
     return 200, match.person.name
 
 
+async def _check_key(request: Request) -> None:
+    """The caller's key must allow ``recognize`` (looked up off the event loop)."""
+    secret, _ = presented_key(request)
+    if not secret:
+        raise Unauthorized("an API key is required: send X-API-Key or Authorization: Bearer")
+    keys: CachedKeyStore = request.app.state.keys
+    key = await keys.authenticate_async(secret)
+    if key is None:
+        raise Unauthorized("the API key is unknown or has been revoked")
+    if not key.allows("recognize"):
+        raise Forbidden("this key cannot recognise")
+
+
 @router.post(
-    "/face/image/detect",
+    COMPAT_PATH,
     response_model=CompatResult,
     responses=error_responses(401, 403, 503),
     openapi_extra={
@@ -59,14 +74,13 @@ def _recognise(svc: Services, data: bytes) -> tuple[int, str | None]:
 async def face_image_detect(request: Request) -> dict[str, object]:
     """Seed-002 compatibility: ``{"img": base64}`` → ``{"code", "msg", "name"}``, HTTP 200."""
     svc = services(request)
-    if not svc.settings.api_compat_open:
-        key = authenticate(request)
-        if key is not None and not key.allows("recognize"):
-            raise Forbidden("this key cannot recognise")
+    if svc.settings.api_auth and not svc.settings.api_compat_open:
+        await _check_key(request)
+    allow_image_body(request)
     body = await request.body()
     try:
-        payload = json.loads(body) if body else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        payload = await parse_json_async(body) if body else {}
+    except BadRequest:
         payload = {}
     img = payload.get("img") if isinstance(payload, dict) else None
     if not isinstance(img, str) or not img.strip():

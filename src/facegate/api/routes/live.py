@@ -123,22 +123,23 @@ async def mjpeg(request: Request, name: str) -> StreamingResponse:
     )
 
 
-def _ws_allowed(ws: WebSocket) -> bool:
-    """A same-origin socket with a valid key (cookie or header) of scope recognize."""
+async def _ws_allowed(ws: WebSocket) -> bool:
+    """A same-origin socket with a valid key (cookie or header) of scope recognize; the key
+    is looked up off the event loop."""
     origin = ws.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != ws.headers.get("host"):
         return False
     if not ws.app.state.settings.api_auth:
         return True
     secret = ws.headers.get("x-api-key") or ws.cookies.get(SESSION_COOKIE)
-    key = ws.app.state.keys.authenticate(secret) if secret else None
+    key = await ws.app.state.keys.authenticate_async(secret) if secret else None
     return key is not None and key.allows("recognize")
 
 
 @router.websocket("/ws/events")
 async def events(ws: WebSocket) -> None:
     """Each recognition event (``RecognitionEvent.as_dict()``) as one JSON text message."""
-    if not _ws_allowed(ws):
+    if not await _ws_allowed(ws):
         await ws.close(code=WS_POLICY_VIOLATION)
         return
     await ws.accept(headers=[(b"x-facegate-worker", str(os.getpid()).encode())])

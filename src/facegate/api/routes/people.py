@@ -137,11 +137,11 @@ async def enrol_faces(person_id: PersonId, request: Request) -> dict[str, object
         max_files=settings.api_max_images,
         file_fields=("images", "image"),
     )
+    if payload.count("images") + payload.count("image") > settings.api_max_images:
+        raise InvalidInput(f"at most {settings.api_max_images} photos per request")
     images = payload.images("images") + payload.images("image")
     if not images:
         raise InvalidInput("no photos: send them as 'images' (files or base64 strings)")
-    if len(images) > settings.api_max_images:
-        raise InvalidInput(f"at most {settings.api_max_images} photos per request")
     reports = await svc.inference.run(svc.recognition.enrol, person_id, images)
     metrics(request).faces.labels("enrol").inc(sum(r.face is not None for r in reports))
     person = await asyncio.to_thread(svc.gallery.get_person, person_id)  # no model work

@@ -121,7 +121,8 @@ def install(app: FastAPI) -> None:
         form = await request.form(max_files=0, max_fields=5)
         secret = str(form.get("key") or "").strip()
         target = _safe_next(str(form.get("next") or ""))
-        key = request.app.state.keys.authenticate(secret) if secret else None
+        keys = request.app.state.keys  # CachedKeyStore: the look-up runs off the loop
+        key = await keys.authenticate_async(secret) if secret else None
         if key is None:
             return pages.render(request, "login.html", 401, next=target, bad=True)
         response = RedirectResponse(target, status_code=303)
