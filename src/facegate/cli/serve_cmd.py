@@ -4,16 +4,23 @@ Settings reach the server through ``FACEGATE_*`` environment variables, so a sin
 and N worker processes are started the same way: uvicorn imports the app factory
 ``facegate.api.app:app_from_env`` in each process, and each builds its own ``Services``. The
 workers share the gallery through its database (SQLite file or PostgreSQL).
+
+Secrets stay out of argv (``ps`` shows every process's arguments to every local user): camera
+URLs with passwords belong in ``FACEGATE_CAMERAS`` or a file named by ``--cameras-file``;
+``--camera`` with credentials works but warns. Logs never show a query string or a URL's
+credentials (facegate.redact).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 import shutil
 import tempfile
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -47,14 +54,26 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 help="NAME=SOURCE (device index, video file, RTSP/HTTP URL, image folder); "
-                "repeatable; added to FACEGATE_CAMERAS"
+                "repeatable; added to FACEGATE_CAMERAS. A password here is visible in the "
+                "process list: use --cameras-file for cameras with credentials"
+            ),
+        ] = None,
+        cameras_file: Annotated[
+            Path | None,
+            typer.Option(
+                help="JSON list of cameras ({name, source, always_on, direction}); "
+                "keep it mode 0600 (FACEGATE_CAMERAS_FILE)"
             ),
         ] = None,
     ) -> None:
         """Serve the HTTP API (/api/v1, docs at /docs) and the admin pages."""
         import uvicorn
 
+        from facegate.config import InvalidSettings, Settings
+        from facegate.redact import quiet_http_loggers
+
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        quiet_http_loggers()
         if data_dir is not None:
             os.environ["FACEGATE_DATA_DIR"] = str(data_dir)
         if database_url is not None:
@@ -68,7 +87,13 @@ def register(app: typer.Typer) -> None:
                 bold=True,
                 err=True,
             )
+        if cameras_file is not None:
+            os.environ["FACEGATE_CAMERAS_FILE"] = str(cameras_file.resolve())
         _live_environment(workers, stream_port, no_stream, camera or [])
+        try:
+            Settings()  # every worker reads the same: fail once, here, with a masked message
+        except (InvalidSettings, ValueError) as exc:
+            raise typer.BadParameter(str(exc).splitlines()[0]) from None
         metrics_dir = None
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Per-worker metric files, summed by whichever worker answers /metrics.
@@ -84,7 +109,8 @@ def register(app: typer.Typer) -> None:
                 port=port,
                 workers=workers,
                 log_level=log_level,
-                proxy_headers=False,
+                proxy_headers=False,  # api_trusted_proxies does it inside the app
+                log_config=log_config(),
                 # MJPEG viewers and event sockets never end by themselves: give them a few
                 # seconds at shutdown, then close them, instead of waiting forever.
                 timeout_graceful_shutdown=5,
@@ -94,11 +120,22 @@ def register(app: typer.Typer) -> None:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration with query strings cut from the access log."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["strip_query"] = {"()": "facegate.redact.StripQueryFilter"}
+    config["handlers"]["access"].setdefault("filters", []).append("strip_query")
+    return config
+
+
 def _live_environment(
     workers: int, stream_port: int | None, no_stream: bool, cameras: list[str]
 ) -> None:
     """Stream server and camera options as ``FACEGATE_*`` variables for every worker."""
-    from facegate.live.cameras import mask_source, parse_camera_option
+    from facegate.live.cameras import parse_camera_option
+    from facegate.redact import mask_text, mask_url
 
     os.environ["FACEGATE_LIVE_WORKERS"] = str(workers)
     if stream_port is not None:
@@ -111,11 +148,17 @@ def _live_environment(
         configured = json.loads(os.environ.get("FACEGATE_CAMERAS") or "[]")
         added = [parse_camera_option(text).model_dump() for text in cameras]
     except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
-        message = mask_source(str(exc).splitlines()[0])
+        message = mask_text(str(exc).splitlines()[0])
         raise typer.BadParameter(message, param_hint="--camera") from None
     names = [c.get("name") for c in configured + added]
     if len(set(names)) != len(names):
         raise typer.BadParameter("camera names must be unique", param_hint="--camera")
     os.environ["FACEGATE_CAMERAS"] = json.dumps(configured + added)
     for c in added:
-        log.info("camera %s: %s", c["name"], mask_source(c["source"]))
+        log.info("camera %s: %s", c["name"], mask_url(c["source"]))
+        if mask_url(c["source"]) != c["source"]:
+            log.warning(
+                "camera %s: its source has credentials on the command line, where any local "
+                "user can read them (ps); move it to --cameras-file or FACEGATE_CAMERAS",
+                c["name"],
+            )

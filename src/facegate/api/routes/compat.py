@@ -15,16 +15,18 @@ import base64
 import binascii
 import json
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
-from facegate.api.auth import authenticate
-from facegate.api.errors import Forbidden
+from facegate.api.auth import require
 from facegate.api.routes.deps import metrics, services
 from facegate.api.schemas import CompatResult, error_responses
 from facegate.errors import BadImage, ImageTooLarge, NoFace
 from facegate.services import Services
 
-router = APIRouter(tags=["compatibility"])
+router = APIRouter(
+    tags=["compatibility"],
+    dependencies=[Depends(require("recognize", open_if="api_compat_open"))],
+)
 
 _MISSING = "required parameter img is missing: send the image as a base64 string"
 _NO_FACE = "no face found in the image"
@@ -59,10 +61,6 @@ def _recognise(svc: Services, data: bytes) -> tuple[int, str | None]:
 async def face_image_detect(request: Request) -> dict[str, object]:
     """Seed-002 compatibility: ``{"img": base64}`` → ``{"code", "msg", "name"}``, HTTP 200."""
     svc = services(request)
-    if not svc.settings.api_compat_open:
-        key = authenticate(request)
-        if key is not None and not key.allows("recognize"):
-            raise Forbidden("this key cannot recognise")
     body = await request.body()
     try:
         payload = json.loads(body) if body else {}
