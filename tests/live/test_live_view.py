@@ -107,7 +107,7 @@ def mjpeg(server: LiveServer, name: str) -> Iterator[Parts]:
     url = f"{server.base}/streams/{name}/mjpeg"
     with (
         httpx.Client(timeout=30) as client,
-        client.stream("GET", url, headers={"X-API-Key": server.recognize}) as response,
+        client.stream("GET", url, headers={"X-API-Key": server.monitor}) as response,
     ):
         yield Parts(response)
 
@@ -194,7 +194,7 @@ def test_a_tcp_stream_is_listed_watched_and_announced(live_server: LiveServer):
     stop = threading.Event()
 
     with (
-        ws_connect(url, additional_headers={"X-API-Key": live_server.recognize}) as ws,
+        ws_connect(url, additional_headers={"X-API-Key": live_server.monitor}) as ws,
         Client("127.0.0.1", live_server.stream_port, live_server.recognize, "tcp-obama") as c,
     ):
 
@@ -276,12 +276,12 @@ def test_live_endpoints_need_a_key(live_server: LiveServer, key: str | None):
     url = live_server.base.replace("http://", "ws://") + "/ws/events"
     with pytest.raises(InvalidStatus) as refused:
         ws_connect(url, additional_headers=headers)
-    assert refused.value.response.status_code == 403  # refused before the handshake
+    assert refused.value.response.status_code == 401  # refused before the handshake
 
 
 def test_a_websocket_from_another_origin_is_refused(live_server: LiveServer):
     url = live_server.base.replace("http://", "ws://") + "/ws/events"
-    headers = {"X-API-Key": live_server.recognize}
+    headers = {"X-API-Key": live_server.monitor}
     evil = "https://evil.example"
     with pytest.raises(InvalidStatus) as refused:
         ws_connect(url, additional_headers=headers, origin=evil)  # type: ignore[arg-type]
@@ -301,7 +301,7 @@ def test_stream_clients_with_a_bad_key_are_refused(live_server: LiveServer):
 
 
 def test_unknown_stream_is_404_and_metrics_list_streams(live_server: LiveServer):
-    headers = {"X-API-Key": live_server.recognize}
+    headers = {"X-API-Key": live_server.monitor}
     assert httpx.get(live_server.base + "/streams/nope/mjpeg", headers=headers).status_code == 404
     deadline = time.monotonic() + 10
     while True:

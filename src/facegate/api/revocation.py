@@ -78,25 +78,32 @@ class RevocationWatch:
 
 async def until_set(parts: AsyncIterator[bytes], stop: asyncio.Event) -> AsyncIterator[bytes]:
     """``parts`` until ``stop`` is set (then the source is closed and iteration ends), so a
-    response that waits for its next part still ends when its key is revoked."""
-    stopper = asyncio.get_running_loop().create_task(stop.wait())
+    response that waits for its next part still ends when its key is revoked.
+
+    Each part is awaited in a task of its own; whenever this generator ends (source done,
+    ``stop`` set, or the client gone and the response cancelled) that task is cancelled, which
+    runs the source's own clean-up (a viewer leaving its channel) at once."""
+    loop = asyncio.get_running_loop()
+    stopper = loop.create_task(stop.wait())
+    nxt: asyncio.Future[bytes] | None = None
     try:
         while True:
             nxt = asyncio.ensure_future(parts.__anext__())
             done, _ = await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if nxt not in done:
-                nxt.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await nxt
                 return
             try:
                 part = nxt.result()
             except StopAsyncIteration:
                 return
+            nxt = None
             yield part
     finally:
         stopper.cancel()
-        aclose = getattr(parts, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(RuntimeError):
-                await aclose()
+        if nxt is not None and not nxt.done():
+            nxt.cancel()  # the source's finally runs in that task (no await needed here)
+        else:
+            aclose = getattr(parts, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(RuntimeError, StopAsyncIteration):
+                    await aclose()
