@@ -11,13 +11,14 @@ rest. So the userinfo is taken as everything up to the *last* ``@`` of the URL: 
 more is hidden, never less. Query (and fragment) parameters are masked by name: any name
 containing one of ``SENSITIVE_WORDS``.
 
-``quiet_http_loggers`` keeps httpx/httpcore (webhook deliveries) from logging full URLs and
+``quiet_leaky_loggers`` keeps httpx/httpcore (webhook deliveries) from logging full URLs and
 ``StripQueryFilter`` keeps query strings out of uvicorn's access log.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from urllib.parse import unquote
 
@@ -84,11 +85,15 @@ def mask_text(text: str) -> str:
     return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
 
 
-def quiet_http_loggers() -> None:
+def quiet_leaky_loggers() -> None:
     """httpx logs every request's full URL at INFO (webhook tokens in paths, basic auth):
-    keep such loggers at WARNING."""
+    keep such loggers at WARNING. FFmpeg (under OpenCV's camera capture) prints parts of a
+    camera URL it cannot parse or reach to stderr ("Failed to resolve hostname ..." quotes
+    what follows an unescaped ``@`` of a password): silence it unless the operator set
+    ``OPENCV_FFMPEG_LOGLEVEL`` (docs/security.md: how to debug a camera)."""
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 class StripQueryFilter(logging.Filter):

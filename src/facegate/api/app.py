@@ -37,7 +37,7 @@ from facegate.api.uploads import BodyLimit
 from facegate.api.web import attendance_pages, pages
 from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
-from facegate.redact import quiet_http_loggers
+from facegate.redact import quiet_leaky_loggers
 from facegate.services import Services
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,6 @@ def app_from_env() -> FastAPI:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    quiet_http_loggers()  # webhook URLs (tokens, basic auth) never reach the log
+    quiet_leaky_loggers()  # webhook URLs (tokens, basic auth) never reach the log
     settings = Settings()
     return create_app(settings, hooks=serve_hooks(settings))

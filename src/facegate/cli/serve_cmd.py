@@ -70,10 +70,10 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from facegate.config import InvalidSettings, Settings
-        from facegate.redact import quiet_http_loggers
+        from facegate.redact import quiet_leaky_loggers
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        quiet_http_loggers()
+        quiet_leaky_loggers()
         if data_dir is not None:
             os.environ["FACEGATE_DATA_DIR"] = str(data_dir)
         if database_url is not None:
