@@ -311,3 +311,19 @@ def test_unknown_stream_is_404_and_metrics_list_streams(live_server: LiveServer)
         assert time.monotonic() < deadline, "no per-stream metrics"
         time.sleep(0.3)
     assert "facegate_stream_dropped_frames" in text and "facegate_stream_latency_seconds" in text
+
+
+def test_a_streams_metric_series_goes_away_with_the_stream(live_server: LiveServer):
+    capture = cv2.VideoCapture(str(live_server.video))
+    frames = [capture.read()[1] for _ in range(5)]
+    capture.release()
+    series = 'facegate_stream_fps{kind="tcp",stream="metrics-gone"}'
+    with Client("127.0.0.1", live_server.stream_port, live_server.recognize, "metrics-gone") as c:
+        for frame in frames:
+            c.send_frame(frame)
+            c.receive(timeout=30)
+        assert series in httpx.get(live_server.base + "/metrics").text
+    deadline = time.monotonic() + 30
+    while series in httpx.get(live_server.base + "/metrics").text:
+        assert time.monotonic() < deadline, "the stream's series outlived it"
+        time.sleep(0.2)
