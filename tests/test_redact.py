@@ -88,3 +88,17 @@ def test_cameras_file_adds_cameras_and_hides_its_errors(tmp_path: Path):
     with pytest.raises(InvalidSettings) as error:
         Settings(data_dir=tmp_path, cameras_file=listed)
     assert "not JSON" in str(error.value) and "s3cret" not in str(error.value)
+
+
+def test_settings_repr_hides_camera_database_and_webhook_secrets(tmp_path: Path):
+    settings = Settings(
+        data_dir=tmp_path,
+        cameras=[{"name": "door", "source": SECRET_URL}],
+        database_url="postgresql://facegate:db-s3cret@db.local/faces",
+        attendance_webhook_urls=["https://hooks.example/in?token=hook-s3cret"],
+    )
+    shown = repr(settings)
+    assert "door" in shown and "db.local" in shown and "hooks.example" in shown
+    for secret in ("s3cret", "qu3ry"):
+        assert secret not in shown, shown
+    assert settings.cameras[0].source == SECRET_URL  # only the repr is masked

@@ -8,6 +8,7 @@ never echoing the value: ``FACEGATE_CAMERAS`` holds camera passwords.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from facegate.redact import mask_text
+from facegate.redact import mask_text, mask_url
 
 # The strictest threshold that keeps the false-accept rate <= 0.1% on both dev populations:
 #   facegate calibrate --pairs ../shared/data/faces/pairs.tsv \
@@ -54,6 +55,11 @@ class CameraConfig(BaseModel):
     always_on: bool = False
     direction: Literal["in", "out", "both"] = "both"
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A repr ends up in tracebacks and test output: never with the camera's password.
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name == "source" else value
+
 
 class InvalidSettings(ValueError):
     """A setting has an invalid value; the message names it without quoting the value."""
@@ -79,6 +85,14 @@ class Settings(BaseSettings):
             super().__init__(*args, **values)
         except ValidationError as exc:
             raise InvalidSettings(describe_errors(exc)) from None
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name == "database_url" and value:
+                value = mask_url(value)
+            elif name == "attendance_webhook_urls":
+                value = [mask_url(url) for url in value]
+            yield name, value
 
     data_dir: Path = Path("data")
     database_url: str | None = None
