@@ -18,7 +18,9 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from facegate.api.security import CSP
+from facegate.api.security import CSP, host_name
+from facegate.config import Settings
+from tests.api.conftest import start_api
 from tests.serving import FACEGATE, free_port, new_key, serving
 
 PASSWORD = "p@ss/w0rd"  # unescaped '@' and '/': what a strict parser would partly show
@@ -142,6 +144,7 @@ def test_a_malformed_cameras_setting_never_prints_the_password(tmp_path: Path):
         json.dumps({"name": "gate", "source": CAMERA_URL}),  # an object, not a list
         json.dumps([{"name": "no spaces allowed", "source": CAMERA_URL}]),
         json.dumps([{"name": "gate", "source": CAMERA_URL, "unknown": 1}]),
+        '[{"name": "gate", "source": "' + CAMERA_URL,  # not even JSON
     ):
         env["FACEGATE_CAMERAS"] = bad
         run = subprocess.run(
@@ -178,3 +181,19 @@ def test_no_auth_serves_only_loopback_hosts_and_same_origin_writes(open_server: 
         assert c.post("/api/v1/people", json=body).status_code == 201  # curl: no Origin
         names = [p["name"] for p in c.get("/api/v1/people").json()["people"]]
         assert names.count(body["name"]) == 2  # the forged one was never created
+
+
+@pytest.mark.parametrize(
+    ("host", "name"),
+    [("127.0.0.1:8000", "127.0.0.1"), ("[::1]:8000", "[::1]"), ("LocalHost", "localhost"),
+     ("::1", "::1"), ("box.lan:80", "box.lan")],
+)  # fmt: skip
+def test_host_names_lose_their_port(host: str, name: str):
+    assert host_name(host) == name
+
+
+def test_secure_cookies_setting_marks_the_cookie_without_a_proxy(tmp_path: Path):
+    for api in start_api(Settings(data_dir=tmp_path, api_secure_cookies=True)):
+        r = api.client.post("/login", data={"key": api.admin["X-API-Key"]},
+                            follow_redirects=False)  # fmt: skip
+        assert r.status_code == 303 and "; secure" in r.headers["set-cookie"].lower()
