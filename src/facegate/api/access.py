@@ -93,8 +93,8 @@ def _rows(app: FastAPI, ctx: RouteContext) -> list[tuple[str, Access | None]]:
     if isinstance(route, Mount):
         return [(f"GET {path}/{{path}}", "public" if path in public else None)]
     if isinstance(route, Route):
-        access: Access | None = "public" if path in public else None
-        return [(f"{method} {path}", access) for method in sorted(route.methods or ["GET"])]
+        declared: Access | None = "public" if path in public else None
+        return [(f"{method} {path}", declared) for method in sorted(route.methods or ["GET"])]
     return [(f"? {path}", None)]
 
 

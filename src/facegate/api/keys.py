@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -132,7 +133,7 @@ class KeyStore:
             raise InvalidInput(f"no API key with id {key_id}")
         return self._key(rows[0])
 
-    def active_ids(self, key_ids: list[int]) -> set[int]:
+    def active_ids(self, key_ids: Sequence[int]) -> set[int]:
         """Which of ``key_ids`` are still active (not revoked, not gone): what the revocation
         watch (facegate.api.revocation) asks once a second for every key in use."""
         if not key_ids:
