@@ -33,6 +33,24 @@ def create_key(data: Path, scope: str) -> str:
     return str(json.loads(created.stdout)["key"])
 
 
+def new_key(data: Path, scope: str) -> tuple[int, str]:
+    """A new API key of ``scope``: (id, secret)."""
+    created = subprocess.run(
+        [str(FACEGATE), "keys", "create", "--scope", scope, "--data-dir", str(data), "--json"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    made = json.loads(created.stdout)
+    return int(made["id"]), str(made["key"])
+
+
+def revoke_key(data: Path, key_id: int) -> None:
+    """``facegate keys revoke`` as an administrator would run it."""
+    subprocess.run(
+        [str(FACEGATE), "keys", "revoke", str(key_id), "--data-dir", str(data)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+
+
 def fresh(base: str, timeout: float = 60) -> httpx.Client:
     """A client without keep-alive: each request is a new connection the kernel may hand to
     any of the workers."""

@@ -1,18 +1,31 @@
 """Settings: one strict pydantic-settings model read from ``FACEGATE_*`` environment variables.
 
 Unknown keys are errors (``extra="forbid"``) so a misspelt setting fails loudly instead of being
-silently ignored.
+silently ignored. An invalid value raises ``InvalidSettings`` naming the setting and the rule,
+never echoing the value: ``FACEGATE_CAMERAS`` holds camera passwords.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from facegate.redact import mask_text, mask_url
 
 # The strictest threshold that keeps the false-accept rate <= 0.1% on both dev populations:
 #   facegate calibrate --pairs ../shared/data/faces/pairs.tsv \
@@ -42,11 +55,44 @@ class CameraConfig(BaseModel):
     always_on: bool = False
     direction: Literal["in", "out", "both"] = "both"
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A repr ends up in tracebacks and test output: never with the camera's password.
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name == "source" else value
+
+
+class InvalidSettings(ValueError):
+    """A setting has an invalid value; the message names it without quoting the value."""
+
+
+def describe_errors(error: ValidationError) -> str:
+    """A validation error as text without the input values pydantic would quote (camera
+    URLs with passwords); any URL left in a message is masked all the same."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        where = ".".join(str(p) for p in item.get("loc", ())) or "settings"
+        parts.append(f"{where}: {item.get('msg', 'invalid')}")
+    return mask_text("invalid settings: " + "; ".join(parts))
+
 
 class Settings(BaseSettings):
     """Everything configurable about a facegate process."""
 
     model_config = SettingsConfigDict(env_prefix="FACEGATE_", extra="forbid")
+
+    def __init__(self, *args: Any, **values: Any) -> None:
+        try:
+            super().__init__(*args, **values)
+        except ValidationError as exc:
+            raise InvalidSettings(describe_errors(exc)) from None
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name == "database_url" and value:
+                value = mask_url(value)
+            elif name == "attendance_webhook_urls":
+                value = [mask_url(url) for url in value]
+            yield name, value
 
     data_dir: Path = Path("data")
     database_url: str | None = None
@@ -231,6 +277,23 @@ class Settings(BaseSettings):
         100, ge=0, description="open HTTP connections per client address (0: no cap)"
     )
 
+    # HTTP hardening (facegate.api.security, facegate.api.revocation, facegate.redact; see
+    # docs/security.md). Appended block: keep these settings here.
+    api_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses of TLS proxies whose X-Forwarded-Proto/-For are believed (JSON)",
+    )
+    api_secure_cookies: bool = Field(False, description="mark the session cookie Secure always")
+    api_allowed_hosts: list[str] = Field(
+        default_factory=list, description="auth off: Host names served besides loopback (JSON)"
+    )
+    api_revocation_check_s: float = Field(
+        1.0, gt=0, le=60, description="how often MJPEG viewers and sockets re-check their key"
+    )
+    cameras_file: Path | None = Field(
+        None, description="JSON list of cameras, added to cameras (keeps passwords out of argv)"
+    )
+
     @field_validator("attendance_webhook_urls")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:
@@ -247,3 +310,23 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
         return value
+
+    @model_validator(mode="after")
+    def _cameras_from_file(self) -> Settings:
+        """Add the cameras of ``cameras_file`` (mode 0600 advised: it holds passwords)."""
+        if self.cameras_file is None:
+            return self
+        try:
+            listed = json.loads(self.cameras_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ValueError(f"cannot read cameras_file: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ValueError(f"cameras_file is not JSON: {type(exc).__name__}") from None
+        if not isinstance(listed, list):
+            raise ValueError("cameras_file must hold a JSON list of cameras")
+        try:
+            added = [CameraConfig.model_validate(item) for item in listed]
+        except ValidationError as exc:
+            raise ValueError(describe_errors(exc).replace("invalid settings: ", "")) from None
+        self.cameras = [*self.cameras, *added]
+        return self

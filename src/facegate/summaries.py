@@ -34,19 +34,23 @@ def person_summary(person: Person) -> dict[str, object]:
     }
 
 
-def identified_summary(item: IdentifiedFace) -> dict[str, object]:
+def identified_summary(item: IdentifiedFace, *, candidates: bool = True) -> dict[str, object]:
     """A face with its open-set answer: ``person`` is null for somebody unknown, and
-    ``similarity`` (the match score) is reported either way, with the top candidates."""
+    ``similarity`` (the match score) is reported either way, with the top candidates unless
+    ``candidates`` is false (they name enrolled people who are *not* in the photo: only
+    administrators see them over HTTP)."""
     match = item.match
-    return {
+    summary: dict[str, object] = {
         **face_summary(item.face),
         "person": None
         if match.person is None
         else {"id": match.person.id, "name": match.person.name},
         "similarity": round(match.score, 4),
         "margin": round(match.margin, 4),
-        "candidates": [
+    }
+    if candidates:
+        summary["candidates"] = [
             {"id": c.person.id, "name": c.person.name, "similarity": round(c.score, 4)}
             for c in match.candidates
-        ],
-    }
+        ]
+    return summary

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from facegate.api import create_app
+from facegate.api.keys import SCOPES
 from facegate.config import Settings
 from tests.pg import create_database, drop_database
 
@@ -27,12 +28,14 @@ with warnings.catch_warnings():
 
 @dataclass
 class Api:
-    """A running app with an admin and a recognize key."""
+    """A running app with a key of each scope (as headers)."""
 
     client: TestClient
     settings: Settings
     admin: dict[str, str]
     recognize: dict[str, str]
+    monitor: dict[str, str]
+    checkin: dict[str, str]
 
     @property
     def app(self) -> Any:
@@ -66,9 +69,8 @@ def start_api(settings: Settings) -> Iterator[Api]:
     app = create_app(settings)
     with TestClient(app) as client:
         keys = app.state.keys
-        _, admin = keys.create("admin", "tests")
-        _, recognize = keys.create("recognize", "tests")
-        yield Api(client, settings, {"X-API-Key": admin}, {"X-API-Key": recognize})
+        made = {scope: keys.create(scope, "tests")[1] for scope in SCOPES}
+        yield Api(client, settings, *({"X-API-Key": made[s]} for s in SCOPES))
 
 
 @pytest.fixture(

@@ -128,7 +128,9 @@ def test_full_inference_queue_answers_503(small_api: Api, faces_dir: Path):
 
 
 def test_no_auth_mode_needs_no_key(tmp_path: Path):
-    for api in start_api(Settings(data_dir=tmp_path, api_auth=False)):
+    # TestClient's Host is "testserver": allowed explicitly (only loopback names otherwise)
+    settings = Settings(data_dir=tmp_path, api_auth=False, api_allowed_hosts=["testserver"])
+    for api in start_api(settings):
         assert api.client.get("/api/v1/people").status_code == 200
         assert api.client.get("/people").status_code == 200  # pages open too
 
@@ -161,12 +163,27 @@ def test_pages_session_cookie(sqlite_api: Api):
     c.cookies.clear()
 
 
-def test_recognize_key_sees_identify_page_but_not_people(sqlite_api: Api):
+@pytest.mark.parametrize("scope", ["recognize", "checkin"])
+def test_device_keys_cannot_sign_in_and_are_told_why(sqlite_api: Api, scope: str):
     c = sqlite_api.client
     c.cookies.clear()
-    c.post("/login", data={"key": sqlite_api.recognize["X-API-Key"], "next": "/identify"})
-    assert c.get("/identify").status_code == 200
-    assert c.get("/people").status_code == 403
+    key = getattr(sqlite_api, scope)["X-API-Key"]
+    r = c.post("/login", data={"key": key, "next": "/identify"}, follow_redirects=False)
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    assert f"device key (scope {scope})" in r.text
+    assert c.get("/identify", follow_redirects=False).status_code == 303  # still signed out
+    c.cookies.clear()
+
+
+def test_monitor_key_sees_the_live_page_only(sqlite_api: Api):
+    c = sqlite_api.client
+    c.cookies.clear()
+    r = c.post("/login", data={"key": sqlite_api.monitor["X-API-Key"]}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/live"
+    assert c.get("/live").status_code == 200
+    assert 'href="/people"' not in c.get("/live").text  # the navigation offers only Live
+    for page in ("/people", "/identify", "/enrol", "/attendance"):
+        assert c.get(page).status_code == 403, page
     c.cookies.clear()
 
 

@@ -53,3 +53,14 @@ def test_bad_scope_and_unknown_key(tmp_path: Path):
     assert bad.exit_code == 2 and "scope" in bad.output
     missing = runner.invoke(app, ["keys", "revoke", "42", "--data-dir", str(tmp_path)])
     assert missing.exit_code == 2 and "no API key" in missing.output
+
+
+def test_monitor_and_checkin_keys_can_be_created(tmp_path: Path):
+    data = str(tmp_path)
+    for scope in ("monitor", "checkin"):
+        made = run("keys", "create", "--scope", scope, "--data-dir", data, "--json")
+        assert isinstance(made, dict) and made["scope"] == scope
+    listing = run("keys", "list", "--data-dir", data, "--json")
+    assert isinstance(listing, list) and [k["scope"] for k in listing] == ["monitor", "checkin"]
+    bad = runner.invoke(app, ["keys", "create", "--scope", "viewer", "--data-dir", data])
+    assert bad.exit_code == 2 and "admin, recognize, monitor, checkin" in bad.output

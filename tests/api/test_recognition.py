@@ -86,7 +86,12 @@ def test_identify_names_known_faces_and_flags_strangers(api: Api, enrolled, face
     face = body["faces"][0]
     assert face["person"]["id"] == enrolled["obama"]
     assert face["similarity"] >= body["threshold"]
-    assert face["candidates"][0]["id"] == enrolled["obama"]
+    # candidates name enrolled people who are not in the photo: administrators only
+    assert face["candidates"] is None
+    photo = faces_dir / "people" / "Barack_Obama" / "fr_obama2.jpg"
+    files = {"image": (photo.name, photo.read_bytes(), "image/jpeg")}
+    as_admin = api.client.post("/api/v1/identify", files=files, headers=api.admin).json()
+    assert as_admin["faces"][0]["candidates"][0]["id"] == enrolled["obama"]
     assert len(face["landmarks"]) == 5 and len(face["box"]) == 4
     assert set(face["quality"]) >= {"ok", "face_px", "sharpness"}
     # Obama and Biden: one known, one stranger (null person, still a similarity)

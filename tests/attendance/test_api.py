@@ -61,7 +61,7 @@ def checkin(api: Api, photo: Path, **fields: str) -> Any:
         "/api/v1/attendance/checkin",
         files={"image": (photo.name, photo.read_bytes(), "image/jpeg")},
         data=fields,
-        headers=api.recognize,
+        headers=api.checkin,
     )
     assert r.status_code == 200, r.text
     return r.json()
@@ -90,16 +90,26 @@ def test_checkin_logs_each_known_face_once_per_cooldown(api: Api, obama: tuple[i
         f"/api/v1/attendance/events/{face['event']['id']}/snapshot", headers=api.admin
     )
     assert snap.status_code == 200 and snap.content[:2] == b"\xff\xd8"
-    # reading the log is for administrators; a kiosk's recognize key may only check in
-    denied = api.client.get("/api/v1/attendance/events", headers=api.recognize)
-    assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+    # reading the log is for administrators; a kiosk's checkin key may only check in
+    for key in (api.checkin, api.recognize, api.monitor):
+        denied = api.client.get("/api/v1/attendance/events", headers=key)
+        assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+    image = {"image": (photo.name, photo.read_bytes(), "image/jpeg")}
     bad = api.client.post(
-        "/api/v1/attendance/checkin",
-        files={"image": (photo.name, photo.read_bytes(), "image/jpeg")},
-        data={"direction": "sideways"},
-        headers=api.recognize,
-    )
+        "/api/v1/attendance/checkin", files=image, data={"direction": "sideways"},
+        headers=api.checkin,
+    )  # fmt: skip
     assert bad.status_code == 422
+    # a camera's recognize key cannot log attendance; nobody can invent camera names
+    refused = api.client.post("/api/v1/attendance/checkin", files=image, headers=api.recognize)
+    assert refused.status_code == 403
+    before = events(api, person_id=person_id)["total"]
+    for key in (api.checkin, api.admin):
+        invented = api.client.post(
+            "/api/v1/attendance/checkin", files=image, data={"camera": "made-up"}, headers=key
+        )
+        assert invented.status_code == 422 and "not configured" in invented.text
+    assert events(api, person_id=person_id)["total"] == before
 
 
 def test_daily_report_and_csv_exports(api: Api, obama: tuple[int, Path]):

@@ -44,6 +44,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         data_dir=tmp_path,
         database_url=url,
         api_auth=False,
+        api_allowed_hosts=["testserver"],  # TestClient's Host; without auth only loopback
         stream_port=0,
         attendance_timezone="Asia/Shanghai",
         attendance_cameras={"lobby": "in"},

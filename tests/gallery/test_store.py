@@ -167,6 +167,31 @@ def test_delete_person_erases_templates_and_thumbnails(gallery: Gallery, backend
         assert unit_vectors(1, 5)[0].astype("<f4").tobytes() in raw  # the kept person's is
 
 
+def test_deleting_one_face_leaves_no_trace_in_the_sqlite_file_or_its_wal(
+    gallery: Gallery, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("a WAL checkpoint is SQLite's; PostgreSQL needs VACUUM (docs/gallery.md)")
+    person = gallery.create_person("Two Faces")
+    thumb_gone, thumb_kept = b"\xff\xd8" + b"GONE-FACE" * 40, b"\xff\xd8" + b"KEPT-FACE" * 40
+    vectors = unit_vectors(2, 11)
+    gone, kept = gallery.add_templates(
+        person.id,
+        [
+            template(vectors[0], "a", thumbnail=thumb_gone),
+            template(vectors[1], "b", thumbnail=thumb_kept),
+        ],
+    )
+    assert gone is not None and kept is not None
+    files = list(gallery.settings.data_dir.glob("facegate.db*"))
+    raw = b"".join(p.read_bytes() for p in files)
+    assert thumb_gone in raw  # it was really written (the check below can fail)
+    gallery.delete_template(gone.id)
+    raw = b"".join(p.read_bytes() for p in gallery.settings.data_dir.glob("facegate.db*"))
+    assert thumb_gone not in raw and vectors[0].astype("<f4").tobytes() not in raw
+    assert thumb_kept in raw
+
+
 def test_merge_moves_templates_and_drops_duplicate_photos(gallery: Gallery) -> None:
     a = gallery.create_person("A", external_id="a")
     b = gallery.create_person("B", external_id="b")

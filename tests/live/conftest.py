@@ -32,6 +32,7 @@ class LiveServer:
     app: Any
     admin: str
     recognize: str
+    monitor: str
     person_id: int
     video: Path
 
@@ -46,7 +47,7 @@ class LiveServer:
 
     def streams(self) -> dict[str, dict[str, Any]]:
         r = httpx.get(
-            f"{self.base}/api/v1/live/streams", headers={"X-API-Key": self.recognize}, timeout=10
+            f"{self.base}/api/v1/live/streams", headers={"X-API-Key": self.monitor}, timeout=10
         )
         assert r.status_code == 200, r.text
         return {s["name"]: s for s in r.json()["streams"]}
@@ -85,9 +86,12 @@ def live_server(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     keys = app.state.keys
     _, admin = keys.create("admin", "live tests")
     _, recognize = keys.create("recognize", "live tests")
+    _, monitor = keys.create("monitor", "live tests")
     person_id = enrol(app, faces_dir / "people", PERSON)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app, admin, recognize, person_id, video)
+        yield LiveServer(
+            f"http://127.0.0.1:{port}", app, admin, recognize, monitor, person_id, video
+        )
     finally:
         server.should_exit = True
         thread.join(30)

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from facegate.config import CameraConfig, Settings
-from facegate.live.cameras import Camera, mask_source, parse_camera_option
+from facegate.live.cameras import Camera, parse_camera_option
 from facegate.live.manager import OwnerLock
+from facegate.redact import mask_url
 from facegate.stream.sources import SourceFrame
 
 SECRET_URL = "rtsp://admin:s3cret-pw@10.0.0.5:554/Streaming/Channels/101"
@@ -62,10 +63,10 @@ def run(test: Callable[[], Awaitable[None]]) -> None:
 
 
 def test_credentials_in_urls_are_masked():
-    assert mask_source(SECRET_URL) == "rtsp://***@10.0.0.5:554/Streaming/Channels/101"
-    assert mask_source("http://cam.local/mjpg") == "http://cam.local/mjpg"
-    assert mask_source("videos/door.mp4") == "videos/door.mp4"
-    assert mask_source("0") == "0"
+    assert mask_url(SECRET_URL) == "rtsp://***@10.0.0.5:554/Streaming/Channels/101"
+    assert mask_url("http://cam.local/mjpg") == "http://cam.local/mjpg"
+    assert mask_url("videos/door.mp4") == "videos/door.mp4"
+    assert mask_url("0") == "0"
 
 
 def test_camera_option_parsing():

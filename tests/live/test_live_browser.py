@@ -37,7 +37,7 @@ def test_the_live_page_shows_the_camera_and_the_events(browser: Any, live_server
     try:
         page.goto(f"{live_server.base}/live")
         assert "/login" in page.url  # the page needs a session like the others
-        page.fill("#key", live_server.recognize)
+        page.fill("#key", live_server.monitor)
         page.click("#login-submit")
         page.wait_for_url("**/live")
         row = page.locator(f'#streams tr[data-stream="{CAMERA}"]')

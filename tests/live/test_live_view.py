@@ -107,7 +107,7 @@ def mjpeg(server: LiveServer, name: str) -> Iterator[Parts]:
     url = f"{server.base}/streams/{name}/mjpeg"
     with (
         httpx.Client(timeout=30) as client,
-        client.stream("GET", url, headers={"X-API-Key": server.recognize}) as response,
+        client.stream("GET", url, headers={"X-API-Key": server.monitor}) as response,
     ):
         yield Parts(response)
 
@@ -194,7 +194,7 @@ def test_a_tcp_stream_is_listed_watched_and_announced(live_server: LiveServer):
     stop = threading.Event()
 
     with (
-        ws_connect(url, additional_headers={"X-API-Key": live_server.recognize}) as ws,
+        ws_connect(url, additional_headers={"X-API-Key": live_server.monitor}) as ws,
         Client("127.0.0.1", live_server.stream_port, live_server.recognize, "tcp-obama") as c,
     ):
 
@@ -276,12 +276,12 @@ def test_live_endpoints_need_a_key(live_server: LiveServer, key: str | None):
     url = live_server.base.replace("http://", "ws://") + "/ws/events"
     with pytest.raises(InvalidStatus) as refused:
         ws_connect(url, additional_headers=headers)
-    assert refused.value.response.status_code == 403  # refused before the handshake
+    assert refused.value.response.status_code == 401  # refused before the handshake
 
 
 def test_a_websocket_from_another_origin_is_refused(live_server: LiveServer):
     url = live_server.base.replace("http://", "ws://") + "/ws/events"
-    headers = {"X-API-Key": live_server.recognize}
+    headers = {"X-API-Key": live_server.monitor}
     evil = "https://evil.example"
     with pytest.raises(InvalidStatus) as refused:
         ws_connect(url, additional_headers=headers, origin=evil)  # type: ignore[arg-type]
@@ -301,7 +301,7 @@ def test_stream_clients_with_a_bad_key_are_refused(live_server: LiveServer):
 
 
 def test_unknown_stream_is_404_and_metrics_list_streams(live_server: LiveServer):
-    headers = {"X-API-Key": live_server.recognize}
+    headers = {"X-API-Key": live_server.monitor}
     assert httpx.get(live_server.base + "/streams/nope/mjpeg", headers=headers).status_code == 404
     deadline = time.monotonic() + 10
     while True:
@@ -311,3 +311,19 @@ def test_unknown_stream_is_404_and_metrics_list_streams(live_server: LiveServer)
         assert time.monotonic() < deadline, "no per-stream metrics"
         time.sleep(0.3)
     assert "facegate_stream_dropped_frames" in text and "facegate_stream_latency_seconds" in text
+
+
+def test_a_streams_metric_series_goes_away_with_the_stream(live_server: LiveServer):
+    capture = cv2.VideoCapture(str(live_server.video))
+    frames = [capture.read()[1] for _ in range(5)]
+    capture.release()
+    series = 'facegate_stream_fps{kind="tcp",stream="metrics-gone"}'
+    with Client("127.0.0.1", live_server.stream_port, live_server.recognize, "metrics-gone") as c:
+        for frame in frames:
+            c.send_frame(frame)
+            c.receive(timeout=30)
+        assert series in httpx.get(live_server.base + "/metrics").text
+    deadline = time.monotonic() + 30
+    while series in httpx.get(live_server.base + "/metrics").text:
+        assert time.monotonic() < deadline, "the stream's series outlived it"
+        time.sleep(0.2)

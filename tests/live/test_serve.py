@@ -30,6 +30,7 @@ from tests.serving import create_key, free_port, fresh, serving
 def served(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("serve")
     admin, recognize = create_key(data, "admin"), create_key(data, "recognize")
+    monitor = create_key(data, "monitor")
     port, stream_port = free_port(), free_port()
     video = faces_dir / "videos" / "obama.mp4"
     env = {"FACEGATE_INFERENCE_THREADS": "1", "FACEGATE_LIVE_IDLE_STOP_S": "1"}
@@ -42,6 +43,7 @@ def served(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         url = f"{base}/api/v1/people/{person.json()['id']}/faces"
         assert httpx.post(url, files=files, headers=headers, timeout=60).status_code == 200
         yield {"base": base, "stream_port": stream_port, "recognize": recognize, "data": data,
+               "monitor": monitor,
                "video": video}  # fmt: skip
 
 
@@ -63,7 +65,7 @@ def test_stream_clients_need_a_recognize_key(served: dict[str, Any]):
 
 
 def test_the_camera_runs_in_one_worker_and_every_worker_serves_it(served: dict[str, Any]):
-    headers = {"X-API-Key": served["recognize"]}
+    headers = {"X-API-Key": served["monitor"]}
     owners = set()
     with fresh(served["base"]) as c:
         for _ in range(8):
@@ -102,7 +104,7 @@ def test_events_reach_a_websocket_on_any_worker(served: dict[str, Any]):
     frames = [capture.read()[1] for _ in range(90)]
     capture.release()
     url = served["base"].replace("http://", "ws://") + "/ws/events"
-    headers = {"X-API-Key": served["recognize"]}
+    headers = {"X-API-Key": served["monitor"]}
     with contextlib.ExitStack() as opened:
         sockets, workers = [], set()
         for _ in range(12):  # until sockets are open on both workers
@@ -139,7 +141,7 @@ def test_events_reach_a_websocket_on_any_worker(served: dict[str, Any]):
 
 
 def test_a_camera_moves_to_another_worker_when_its_owner_dies(served: dict[str, Any]):
-    headers = {"X-API-Key": served["recognize"]}
+    headers = {"X-API-Key": served["monitor"]}
 
     def owners() -> list[int]:
         with fresh(served["base"]) as c:

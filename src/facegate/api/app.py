@@ -8,6 +8,9 @@ builds its own ``Services`` and the workers agree through the shared gallery dat
 Other long-running parts of a facegate process (the TCP stream server, next) hook in through
 ``app.state.hooks``: each hook is started after ``Services`` exists and stopped, in reverse
 order, before it is closed.
+
+Deny by default (facegate.api.access): every route must declare who may call it; the app
+refuses to be built, and to start, while one does not. docs/security.md has the table.
 """
 
 from __future__ import annotations
@@ -20,17 +23,22 @@ from functools import partial
 from typing import Protocol
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from facegate.api.access import check_declared, declare_public
 from facegate.api.errors import install_error_handlers
 from facegate.api.gate import RequestGate
 from facegate.api.keycache import CachedKeyStore
 from facegate.api.metrics import Metrics, MetricsMiddleware
+from facegate.api.revocation import RevocationWatch
 from facegate.api.routes import attendance, compat, health, people, recognition
 from facegate.api.routes import live as live_routes
+from facegate.api.security import LocalOnly, SecurityHeaders
 from facegate.api.serve_hooks import serve_hooks
 from facegate.api.web import attendance_pages, pages
 from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
+from facegate.redact import quiet_leaky_loggers
 from facegate.services import Services
 
 log = logging.getLogger(__name__)
@@ -54,10 +62,12 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_declared(app)  # routes added after create_app must declare their access too
         # Loading models and migrating the database block; keep them off the event loop.
         services = await asyncio.to_thread(partial(Services.start, settings, warm_up=True))
         app.state.services = services
         app.state.keys = CachedKeyStore(services.gallery.store.db)
+        app.state.revocations = RevocationWatch(app.state.keys, settings.api_revocation_check_s)
         if not settings.api_auth:
             log.warning(
                 "!!! AUTHENTICATION IS OFF (--no-auth): anyone who can reach this port can "
@@ -75,6 +85,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
                     await hook.stop()
                 except Exception:
                     log.exception("stopping %r failed", hook)
+            await app.state.revocations.close()
             del app.state.services
             await asyncio.to_thread(services.close)
 
@@ -101,10 +112,21 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     pages.install(app)
     live_routes.install(app)
     attendance_pages.install(app)
-    # Outermost first at run time: metrics see every request, including refused bodies; the
-    # gate authenticates and bounds a body before anything reads it (api/gate.py).
+    for path in (app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url):
+        if path:
+            declare_public(app, path)
+    check_declared(app)
+    # Added last = outermost at run time: metrics see every request, including refused
+    # bodies; the gate authenticates and bounds a body before anything reads it
+    # (api/gate.py); every answer carries the security headers; without auth only loopback
+    # hosts and same-origin writes pass; a trusted proxy's X-Forwarded-* apply to all.
     app.add_middleware(RequestGate, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if not settings.api_auth:
+        app.add_middleware(LocalOnly, allowed_hosts=settings.api_allowed_hosts)
+    app.add_middleware(SecurityHeaders, docs_path=app.docs_url)
+    if settings.api_trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.api_trusted_proxies)
     return app
 
 
@@ -114,5 +136,6 @@ def app_from_env() -> FastAPI:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    quiet_leaky_loggers()  # webhook URLs (tokens, basic auth) never reach the log
     settings = Settings()
     return create_app(settings, hooks=serve_hooks(settings))

@@ -5,8 +5,16 @@ SHA-256 is as good as a slow password hash: nobody can guess a preimage, so the 
 never lets anyone call the API. Keys live in the gallery's database (migration 0002), so every
 worker process and every machine sharing a PostgreSQL gallery sees a revocation at once.
 
-Scopes: ``recognize`` may identify, verify and detect; ``admin`` may also manage people and
-enrolments (it includes ``recognize``).
+Scopes (docs/security.md has the full table; ``facegate.api.access`` the per-route rule):
+
+- ``recognize`` (cameras, door kiosks): identify, verify and detect photos, stream over TCP.
+  It never sees candidate names, the live view or the events of other devices.
+- ``monitor`` (a guard's screen): the live view (stream list, MJPEG, ``/ws/events``).
+- ``checkin`` (an attendance kiosk): ``POST /api/v1/attendance/checkin`` on configured
+  cameras only.
+- ``admin``: everything, including managing people, enrolments and the attendance log.
+
+A key has exactly one scope; a device that needs two gets two keys.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -21,8 +30,10 @@ from typing import Literal
 from facegate.errors import InvalidInput
 from facegate.gallery.db import Database, utcnow
 
-Scope = Literal["admin", "recognize"]
-SCOPES: tuple[Scope, ...] = ("admin", "recognize")
+Scope = Literal["admin", "recognize", "monitor", "checkin"]
+SCOPES: tuple[Scope, ...] = ("admin", "recognize", "monitor", "checkin")
+# Who may sign in to the pages: devices' keys (recognize, checkin) have no page to see.
+PAGE_SCOPES: tuple[Scope, ...] = ("admin", "monitor")
 KEY_PREFIX = "fg_"
 _SHOWN_CHARS = 10  # "fg_" + 7 characters: enough to tell keys apart, useless to an attacker
 
@@ -43,8 +54,12 @@ class ApiKey:
         return self.revoked_at is None
 
     def allows(self, scope: Scope) -> bool:
-        """``admin`` includes everything ``recognize`` may do."""
+        """``admin`` includes every other scope; the others include nothing but themselves."""
         return self.active and (self.scope == "admin" or self.scope == scope)
+
+    def scopes(self) -> frozenset[Scope]:
+        """Every scope this key allows (all of them for ``admin``)."""
+        return frozenset(SCOPES) if self.scope == "admin" else frozenset((self.scope,))
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -117,6 +132,19 @@ class KeyStore:
         if not rows:
             raise InvalidInput(f"no API key with id {key_id}")
         return self._key(rows[0])
+
+    def active_ids(self, key_ids: Sequence[int]) -> set[int]:
+        """Which of ``key_ids`` are still active (not revoked, not gone): what the revocation
+        watch (facegate.api.revocation) asks once a second for every key in use."""
+        if not key_ids:
+            return set()
+        marks = ", ".join("?" for _ in key_ids)
+        with self.db.read() as tx:
+            rows = tx.execute(
+                f"SELECT id FROM api_keys WHERE revoked_at IS NULL AND id IN ({marks})",
+                tuple(key_ids),
+            )
+        return {int(r[0]) for r in rows}
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The active key whose secret this is, or None.

@@ -11,8 +11,10 @@ inference queue is summed over live workers, the gallery size is the most recent
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,7 +25,12 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prom_multiprocess
+from prometheus_client.metrics_core import Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Metrics computed at scrape time from live state (e.g. per-stream gauges): a series exists
+# exactly as long as its object does, which per-process metric files cannot promise.
+ScrapeSource = Callable[[], Awaitable[list[Metric]]]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -84,6 +91,8 @@ class Metrics:
             multiprocess_mode="livesum",
         )
 
+        self.scrape_sources: list[ScrapeSource] = []
+
     def render(self) -> bytes:
         """The exposition text: this registry, or every worker's files in multiprocess mode."""
         directory = multiprocess_dir()
@@ -92,6 +101,24 @@ class Metrics:
         merged = CollectorRegistry()
         prom_multiprocess.MultiProcessCollector(merged, path=directory)
         return generate_latest(merged)
+
+    async def scrape(self) -> bytes:
+        """``render()`` plus what the scrape sources report now."""
+        families: list[Metric] = []
+        for found in await asyncio.gather(*(source() for source in self.scrape_sources)):
+            families.extend(found)
+        text = await asyncio.to_thread(self.render)
+        return text + generate_latest(_Families(families)) if families else text  # type: ignore[arg-type]
+
+
+class _Families:
+    """A registry-shaped holder of ready-made metric families, for ``generate_latest``."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
 
 
 class MetricsMiddleware:

@@ -157,7 +157,9 @@ class IdentifiedOut(FaceOut):
     person: PersonRef | None = Field(description="null: not anybody enrolled")
     similarity: float = Field(description="match score of the best person (cosine)")
     margin: float
-    candidates: list[CandidateOut]
+    candidates: list[CandidateOut] | None = Field(
+        None, description="the best-matching enrolled people; admin keys only (else null)"
+    )
 
 
 class IdentifyResult(BaseModel):

@@ -9,7 +9,7 @@ the kernel spreads the connections.
 
 from __future__ import annotations
 
-from facegate.api.keys import KeyStore
+from facegate.api.keys import KeyStore, Scope
 from facegate.config import Settings
 from facegate.live.hook import LiveHook
 from facegate.services import Services
@@ -19,7 +19,11 @@ from facegate.stream.server import AllowAll, KeyVerifier
 
 class ApiKeyVerifier:
     """Stream clients' keys checked against the HTTP API's key store (hash lookup, so a
-    revoked key is refused at the next connection in every worker)."""
+    revoked key is refused at the next connection in every worker).
+
+    A key's scopes are those of ``ApiKey.scopes()``: ``admin`` has them all, any other key only
+    its own, so only ``recognize`` and ``admin`` keys may stream (the server asks for
+    ``STREAM_SCOPE``); ``monitor`` and ``checkin`` keys are refused (``unauthorized``)."""
 
     def __init__(self, keys: KeyStore) -> None:
         self.keys = keys
@@ -28,7 +32,10 @@ class ApiKeyVerifier:
         found = self.keys.authenticate(key)
         if found is None:
             return None
-        return {"admin", "recognize"} if found.scope == "admin" else {found.scope}
+        return set(found.scopes())
+
+
+STREAM_SCOPE: Scope = "recognize"  # what stream/session.py requires of a client's key
 
 
 def _verifier_for(services: Services) -> KeyVerifier:

@@ -39,7 +39,14 @@ def key_store(
 
 @keys_app.command("create")
 def keys_create(
-    scope: Annotated[str, typer.Option(help="admin (people, enrolment, everything) or recognize")],
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="admin (everything), recognize (cameras, kiosks: identify/verify/detect/"
+            "stream), monitor (live view and events) or checkin (attendance check-in kiosks); "
+            "see docs/security.md"
+        ),
+    ],
     name: Annotated[str, typer.Option(help="what the key is for, e.g. door-camera-2")] = "",
     if_none: Annotated[
         bool,

@@ -4,10 +4,16 @@ Settings reach the server through ``FACEGATE_*`` environment variables, so a sin
 and N worker processes are started the same way: uvicorn imports the app factory
 ``facegate.api.app:app_from_env`` in each process, and each builds its own ``Services``. The
 workers share the gallery through its database (SQLite file or PostgreSQL).
+
+Secrets stay out of argv (``ps`` shows every process's arguments to every local user): camera
+URLs with passwords belong in ``FACEGATE_CAMERAS`` or a file named by ``--cameras-file``;
+``--camera`` with credentials works but warns. Logs never show a query string or a URL's
+credentials (facegate.redact).
 """
 
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import logging
@@ -15,7 +21,8 @@ import os
 import shutil
 import socket
 import tempfile
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -54,14 +61,26 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 help="NAME=SOURCE (device index, video file, RTSP/HTTP URL, image folder); "
-                "repeatable; added to FACEGATE_CAMERAS"
+                "repeatable; added to FACEGATE_CAMERAS. A password here is visible in the "
+                "process list: use --cameras-file for cameras with credentials"
+            ),
+        ] = None,
+        cameras_file: Annotated[
+            Path | None,
+            typer.Option(
+                help="JSON list of cameras ({name, source, always_on, direction}); "
+                "keep it mode 0600 (FACEGATE_CAMERAS_FILE)"
             ),
         ] = None,
     ) -> None:
         """Serve the HTTP API (/api/v1, docs at /docs) and the admin pages."""
         import uvicorn
 
+        from facegate.config import InvalidSettings, Settings
+        from facegate.redact import quiet_leaky_loggers
+
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        quiet_leaky_loggers()
         if data_dir is not None:
             os.environ["FACEGATE_DATA_DIR"] = str(data_dir)
         if database_url is not None:
@@ -75,7 +94,13 @@ def register(app: typer.Typer) -> None:
                 bold=True,
                 err=True,
             )
+        if cameras_file is not None:
+            os.environ["FACEGATE_CAMERAS_FILE"] = str(cameras_file.resolve())
         _live_environment(workers, stream_port, no_stream, camera or [])
+        try:
+            Settings()  # every worker reads the same: fail once, here, with a masked message
+        except (InvalidSettings, ValueError) as exc:
+            raise typer.BadParameter(str(exc).splitlines()[0]) from None
         if stream_host is not None or "FACEGATE_STREAM_HOST" not in os.environ:
             os.environ["FACEGATE_STREAM_HOST"] = stream_host or host
         _check_ports(host, port, no_stream)
@@ -101,7 +126,8 @@ def register(app: typer.Typer) -> None:
                 port=port,
                 workers=workers,
                 log_level=log_level,
-                proxy_headers=False,
+                proxy_headers=False,  # api_trusted_proxies does it inside the app
+                log_config=log_config(),
                 # Header/body deadlines and connection caps (docs/security-limits.md).
                 http="facegate.api.http_guard:GuardedHttpProtocol",
                 ws_max_size=64 * 1024,  # the event socket only ever receives keep-alives
@@ -148,11 +174,22 @@ def _check_ports(host: str, port: int, no_stream: bool) -> None:
                 raise typer.Exit(EXIT_ENVIRONMENT) from None
 
 
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration with query strings cut from the access log."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["strip_query"] = {"()": "facegate.redact.StripQueryFilter"}
+    config["handlers"]["access"].setdefault("filters", []).append("strip_query")
+    return config
+
+
 def _live_environment(
     workers: int, stream_port: int | None, no_stream: bool, cameras: list[str]
 ) -> None:
     """Stream server and camera options as ``FACEGATE_*`` variables for every worker."""
-    from facegate.live.cameras import mask_source, parse_camera_option
+    from facegate.live.cameras import parse_camera_option
+    from facegate.redact import mask_text, mask_url
 
     os.environ["FACEGATE_LIVE_WORKERS"] = str(workers)
     if stream_port is not None:
@@ -165,11 +202,17 @@ def _live_environment(
         configured = json.loads(os.environ.get("FACEGATE_CAMERAS") or "[]")
         added = [parse_camera_option(text).model_dump() for text in cameras]
     except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
-        message = mask_source(str(exc).splitlines()[0])
+        message = mask_text(str(exc).splitlines()[0])
         raise typer.BadParameter(message, param_hint="--camera") from None
     names = [c.get("name") for c in configured + added]
     if len(set(names)) != len(names):
         raise typer.BadParameter("camera names must be unique", param_hint="--camera")
     os.environ["FACEGATE_CAMERAS"] = json.dumps(configured + added)
     for c in added:
-        log.info("camera %s: %s", c["name"], mask_source(c["source"]))
+        log.info("camera %s: %s", c["name"], mask_url(c["source"]))
+        if mask_url(c["source"]) != c["source"]:
+            log.warning(
+                "camera %s: its source has credentials on the command line, where any local "
+                "user can read them (ps); move it to --cameras-file or FACEGATE_CAMERAS",
+                c["name"],
+            )

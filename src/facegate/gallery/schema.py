@@ -201,16 +201,43 @@ CREATE TABLE attendance_webhooks (
 CREATE INDEX attendance_webhooks_due ON attendance_webhooks(next_attempt_at);
 """
 
+# 0007: API key scopes ``monitor`` (live view, live events) and ``checkin`` (attendance
+# check-in kiosks) beside ``admin`` and ``recognize`` (facegate.api.keys; docs/security.md).
+# SQLite cannot alter a CHECK constraint: the table is rebuilt (nothing references it).
+_SQLITE_0007 = """
+CREATE TABLE api_keys_0007 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL DEFAULT '',
+    scope TEXT NOT NULL CHECK (scope IN ('admin', 'recognize', 'monitor', 'checkin')),
+    prefix TEXT NOT NULL,
+    key_sha256 TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+INSERT INTO api_keys_0007 (id, name, scope, prefix, key_sha256, created_at, revoked_at)
+    SELECT id, name, scope, prefix, key_sha256, created_at, revoked_at FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_0007 RENAME TO api_keys
+"""
+
+_POSTGRES_0007 = """
+ALTER TABLE api_keys DROP CONSTRAINT api_keys_scope_check;
+ALTER TABLE api_keys ADD CONSTRAINT api_keys_scope_check
+    CHECK (scope IN ('admin', 'recognize', 'monitor', 'checkin'))
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
         Migration(2, "api_keys", _SQLITE_0002),
         Migration(3, "attendance", _SQLITE_0003),
+        Migration(7, "api_key_scopes", _SQLITE_0007),
     ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
         Migration(2, "api_keys", _POSTGRES_0002),
         Migration(3, "attendance", _POSTGRES_0003),
+        Migration(7, "api_key_scopes", _POSTGRES_0007),
     ),
 }
 

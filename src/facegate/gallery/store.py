@@ -312,7 +312,9 @@ class SqlStore(RevisionLog):
                 revision = self._bump(tx)
                 self._log(tx, revision, "move", [(t, target_id) for t in moved])
                 self._log(tx, revision, "remove", [(t, source_id) for t in dropped])
-            return self._get_person(tx, target_id)
+            merged = self._get_person(tx, target_id)
+        self.db.after_erase()  # the source person's row and any dropped duplicate templates
+        return merged
 
     # -- templates ------------------------------------------------------------------------
 
@@ -382,6 +384,8 @@ class SqlStore(RevisionLog):
             if not rows:
                 raise InvalidInput(f"no template with id {template_id}")
             self._log(tx, self._bump(tx), "remove", [(template_id, int(rows[0][0]))])
+        # The embedding and thumbnail must not outlive the deletion in the WAL.
+        self.db.after_erase()
 
     def list_templates(self, person_id: int) -> list[Template]:
         with self.db.read() as tx:

@@ -24,14 +24,14 @@ frames instead of delaying them.
   afresh (manager.py stamps the segment on each frame; the pipeline resets on a new one).
 
 Everything but the capture itself runs on the event loop's thread. Source strings may hold
-``user:password@`` credentials: ``mask_source`` is what logs, stats and pages show.
+credentials (``user:password@``, ``?user=&pwd=``): ``facegate.redact.mask_url`` of the
+source is what logs, stats and pages show.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,25 +41,20 @@ import cv2
 import numpy as np
 
 from facegate.config import CameraConfig
+from facegate.redact import mask_text, mask_url
 from facegate.stream.sources import FrameSource, SourceFrame
 
 log = logging.getLogger(__name__)
 
 FIRST_BACKOFF_S = 0.5
 CameraState = Literal["idle", "starting", "running", "backoff"]
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def mask_source(source: str) -> str:
-    """The source with any ``user:password@`` in a URL replaced by ``***@``."""
-    return _CREDENTIALS.sub("***@", source)
 
 
 def parse_camera_option(text: str) -> CameraConfig:
     """``NAME=SOURCE`` (``facegate serve --camera``) as a camera config."""
     name, sep, source = text.partition("=")
     if not sep or not name.strip() or not source.strip():
-        raise ValueError(f"expected NAME=SOURCE, got {mask_source(text)!r}")
+        raise ValueError(f"expected NAME=SOURCE, got {mask_text(text)!r}")
     return CameraConfig(name=name.strip(), source=source.strip())
 
 
@@ -129,7 +124,7 @@ class Camera:
 
     @property
     def shown_source(self) -> str:
-        return mask_source(self.config.source)
+        return mask_url(self.config.source)
 
     # -- demand (event loop) ----------------------------------------------------------------
 

@@ -8,10 +8,7 @@ inference pool. The HTTP routes (``facegate.api.routes.live``) find the hook in
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from facegate.live.cameras import SourceFactory, open_source
@@ -23,8 +20,6 @@ from facegate.stream.hook import StreamServerHook
 from facegate.stream.scheduler import FairScheduler
 
 log = logging.getLogger(__name__)
-
-METRICS_PERIOD_S = 2.0
 
 
 class LiveHook:
@@ -43,8 +38,6 @@ class LiveHook:
         self.relay: Relay | None = None
         self.services: Services | None = None
         self._scheduler: FairScheduler | None = None  # ours, when there is no stream server
-        self._metrics_task: asyncio.Task[None] | None = None
-        self.on_stats: Callable[[list[dict[str, Any]]], None] | None = None  # e.g. gauges
 
     async def start(self, services: Services) -> None:
         s = services.settings
@@ -64,22 +57,8 @@ class LiveHook:
                 s.data_dir / "live" / "peers", hub, services.events, s.live_viewer_idle_s
             )
             await self.relay.start()
-        self._metrics_task = asyncio.get_running_loop().create_task(self._report())
-
-    async def _report(self) -> None:
-        while True:
-            await asyncio.sleep(METRICS_PERIOD_S)
-            if self.on_stats is not None and self.hub is not None:
-                try:
-                    self.on_stats(self.hub.stats())
-                except Exception:
-                    log.exception("live metrics update failed")
 
     async def stop(self) -> None:
-        if self._metrics_task is not None:
-            self._metrics_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._metrics_task
         if self.relay is not None:
             await self.relay.stop()
         if self.cameras is not None:

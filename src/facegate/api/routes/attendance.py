@@ -1,9 +1,12 @@
 """``/api/v1/attendance``: the log, daily records, CSV export, and check-in by photo.
 
-Reading the log is for administrators (it says where people were and when); a check-in only
-needs the ``recognize`` scope, like ``identify``, since a door kiosk holds such a key.
-``POST /attendance/checkin`` identifies every face in the photo and logs each known one as a
-``checkin`` event through the same cooldown as cameras (see docs/attendance.md).
+Reading the log is for administrators (it says where people were and when); a check-in
+needs the ``checkin`` scope (an attendance kiosk's key; ``recognize`` keys of cameras and
+door kiosks cannot log attendance). ``POST /attendance/checkin`` identifies every face in
+the photo and logs each known one as a ``checkin`` event through the same cooldown as
+cameras (see docs/attendance.md), on a *configured* camera only (``cameras``,
+``attendance_cameras``, or the default ``api``): invented camera names would each get a
+cooldown of their own and let one photo be logged without end.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from facegate.api.uploads import Payload, read_payload
 from facegate.attendance.reports import daily_csv, daily_report, events_csv
 from facegate.attendance.rules import Direction
 from facegate.attendance.service import DIRECTIONS, Attendance
+from facegate.config import Settings
 from facegate.engine.thumbnail import face_thumbnail
 from facegate.errors import FacegateError, InvalidInput
 from facegate.events import RecognitionEvent
@@ -245,13 +249,28 @@ def _identify_with_snapshots(
     return [(f, face_thumbnail(image, f.face.box) if snapshots else None) for f in found]
 
 
+DEFAULT_CHECKIN_CAMERA = "api"
+
+
+def checkin_cameras(settings: Settings) -> set[str]:
+    """The camera names a check-in may name: configured cameras and attendance cameras."""
+    names = {c.name for c in settings.cameras} | set(settings.attendance_cameras)
+    return names | {DEFAULT_CHECKIN_CAMERA}
+
+
 async def _checkin_fields(request: Request) -> tuple[bytes, str, Direction | None]:
     settings = services(request).settings
     payload: Payload = await read_payload(
         request, max_image_bytes=settings.max_upload_bytes, max_files=1, file_fields=("image",)
     )
     data = payload.image("image")
-    camera = _name(payload.values.get("camera"), "camera") or "api"
+    camera = _name(payload.values.get("camera"), "camera") or DEFAULT_CHECKIN_CAMERA
+    allowed = checkin_cameras(settings)
+    if camera not in allowed:
+        raise InvalidInput(
+            f"camera {camera!r} is not configured for check-ins; use one of "
+            f"{', '.join(sorted(allowed))} (settings cameras / attendance_cameras)"
+        )
     direction = payload.values.get("direction") or None
     if direction is not None and direction not in DIRECTIONS:
         raise InvalidInput("direction must be in, out or both")
@@ -260,7 +279,7 @@ async def _checkin_fields(request: Request) -> tuple[bytes, str, Direction | Non
 
 @router.post(
     "/checkin",
-    dependencies=[Depends(require("recognize"))],
+    dependencies=[Depends(require("checkin"))],
     response_model=CheckinOut,
     openapi_extra=ONE_IMAGE_BODY,
     responses=error_responses(400, 413, 415),
@@ -268,7 +287,8 @@ async def _checkin_fields(request: Request) -> tuple[bytes, str, Direction | Non
 async def checkin(request: Request) -> dict[str, Any]:
     """Check in by photo: every known face in ``image`` becomes a ``checkin`` event on
     ``camera`` (default ``api``; its configured direction unless ``direction`` is given),
-    unless the same person was logged on that camera within the cooldown."""
+    unless the same person was logged on that camera within the cooldown. ``camera`` must be
+    a configured camera (settings ``cameras`` or ``attendance_cameras``) or ``api``."""
     svc, att = services(request), attendance(request)
     data, camera, direction = await _checkin_fields(request)
     keep = att.settings.attendance_snapshots

@@ -14,19 +14,21 @@ from __future__ import annotations
 import base64
 import binascii
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
-from facegate.api.auth import presented_key
-from facegate.api.errors import BadRequest, Forbidden, Unauthorized
+from facegate.api.auth import require
+from facegate.api.errors import BadRequest
 from facegate.api.gate import COMPAT_PATH, allow_image_body
 from facegate.api.jsonbody import parse_json_async
-from facegate.api.keycache import CachedKeyStore
 from facegate.api.routes.deps import metrics, services
 from facegate.api.schemas import CompatResult, error_responses
 from facegate.errors import BadImage, ImageTooLarge, NoFace
 from facegate.services import Services
 
-router = APIRouter(tags=["compatibility"])
+router = APIRouter(
+    tags=["compatibility"],
+    dependencies=[Depends(require("recognize", open_if="api_compat_open"))],
+)
 
 _MISSING = "required parameter img is missing: send the image as a base64 string"
 _NO_FACE = "no face found in the image"
@@ -41,19 +43,6 @@ def _recognise(svc: Services, data: bytes) -> tuple[int, str | None]:
     if match.person is None:
         return 201, None
     return 200, match.person.name
-
-
-async def _check_key(request: Request) -> None:
-    """The caller's key must allow ``recognize`` (looked up off the event loop)."""
-    secret, _ = presented_key(request)
-    if not secret:
-        raise Unauthorized("an API key is required: send X-API-Key or Authorization: Bearer")
-    keys: CachedKeyStore = request.app.state.keys
-    key = await keys.authenticate_async(secret)
-    if key is None:
-        raise Unauthorized("the API key is unknown or has been revoked")
-    if not key.allows("recognize"):
-        raise Forbidden("this key cannot recognise")
 
 
 @router.post(
@@ -74,8 +63,6 @@ async def _check_key(request: Request) -> None:
 async def face_image_detect(request: Request) -> dict[str, object]:
     """Seed-002 compatibility: ``{"img": base64}`` → ``{"code", "msg", "name"}``, HTTP 200."""
     svc = services(request)
-    if svc.settings.api_auth and not svc.settings.api_compat_open:
-        await _check_key(request)
     allow_image_body(request)
     body = await request.body()
     try:

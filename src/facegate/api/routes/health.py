@@ -4,15 +4,17 @@ and they reveal no personal data (counts only)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from facegate.api.access import public
 from facegate.api.routes.deps import metrics
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Depends(public)])
 log = logging.getLogger(__name__)
 
 
@@ -39,16 +41,20 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def prometheus(request: Request) -> Response:
+async def prometheus(request: Request) -> Response:
     """Prometheus exposition: requests and latency per route, faces processed, gallery size,
-    inference queue depth."""
+    inference queue depth, per-stream gauges."""
     m = metrics(request)
     svc = request.app.state.services
-    try:
-        m.gallery_people.set(svc.gallery.list_people(limit=1).total)
-        m.gallery_templates.set(svc.gallery.store.count_templates())
-    except Exception as exc:  # keep exporting the rest while the database is away
-        log.warning("metrics: gallery size unavailable: %s", type(exc).__name__)
+
+    def gallery_size() -> None:
+        try:
+            m.gallery_people.set(svc.gallery.list_people(limit=1).total)
+            m.gallery_templates.set(svc.gallery.store.count_templates())
+        except Exception as exc:  # keep exporting the rest while the database is away
+            log.warning("metrics: gallery size unavailable: %s", type(exc).__name__)
+
+    await asyncio.to_thread(gallery_size)  # database queries: off the event loop
     m.queue_depth.set(svc.inference.queue_depth)
     m.inference_pending.set(svc.inference.pending)
-    return Response(m.render(), media_type=m.content_type)
+    return Response(await m.scrape(), media_type=m.content_type)

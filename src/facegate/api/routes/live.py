@@ -1,11 +1,12 @@
 """The live view: ``/live`` (page), ``/api/v1/live/streams``, ``/streams/{name}/mjpeg`` and
-``/ws/events``; plus per-stream gauges for ``/metrics``.
+``/ws/events``; plus per-stream gauges for ``/metrics`` (built at each scrape).
 
 Authentication is the pages' (docs/api.md): the session cookie, or an API key header, with
-the ``recognize`` scope (``admin`` includes it). An ``<img src="/streams/...">`` on the
-page sends the cookie because it is same-origin (SameSite=Strict still sends it); so does
-the page's WebSocket, whose ``Origin`` must also be this host, so another site's script
-cannot open it with the visitor's cookie.
+the ``monitor`` scope (``admin`` includes it; a camera's ``recognize`` key cannot watch). An
+``<img src="/streams/...">`` on the page sends the cookie because it is same-origin
+(SameSite=Strict still sends it); so does the page's WebSocket, whose ``Origin`` must also be
+this host, so another site's script cannot open it with the visitor's cookie. Revoking the
+key closes its MJPEG responses and sockets within about a second (facegate.api.revocation).
 
 MJPEG (``multipart/x-mixed-replace``) rather than WebRTC or HLS: an ``<img>`` tag plays it
 with no JavaScript, each part is a complete JPEG (a dropped frame never corrupts the next),
@@ -20,7 +21,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import (
@@ -33,9 +34,11 @@ from fastapi import (
     WebSocketDisconnect,
 )
 from fastapi.responses import Response, StreamingResponse
-from prometheus_client import Gauge
+from prometheus_client.core import GaugeMetricFamily
 
-from facegate.api.auth import SESSION_COOKIE, require
+from facegate.api.auth import page, require
+from facegate.api.keys import ApiKey
+from facegate.api.revocation import RevocationWatch, until_set
 from facegate.api.web.pages import Pages
 from facegate.errors import Busy
 from facegate.live.hook import LiveHook
@@ -60,7 +63,10 @@ def _part(jpeg: bytes) -> bytes:
     )
 
 
-@router.get("/api/v1/live/streams", tags=["live"], dependencies=[Depends(require("recognize"))])
+MONITOR = require("monitor")
+
+
+@router.get("/api/v1/live/streams", tags=["live"], dependencies=[Depends(MONITOR)])
 async def streams(request: Request) -> dict[str, Any]:
     """Every active stream (TCP clients and configured cameras) with fps, latency, drops."""
     hook = live_hook(request.app)
@@ -70,12 +76,14 @@ async def streams(request: Request) -> dict[str, Any]:
 @router.get(
     "/streams/{name}/mjpeg",
     tags=["live"],
-    dependencies=[Depends(require("recognize"))],
     response_class=StreamingResponse,
     responses={200: {"content": {"multipart/x-mixed-replace": {}}}},
 )
-async def mjpeg(request: Request, name: str) -> StreamingResponse:
-    """The stream's frames with boxes, names (or "unknown") and track ids, as MJPEG."""
+async def mjpeg(
+    request: Request, name: str, key: Annotated[ApiKey | None, Depends(MONITOR)]
+) -> StreamingResponse:
+    """The stream's frames with boxes, names (or "unknown") and track ids, as MJPEG; it ends
+    when the key is revoked."""
     hook = live_hook(request.app)
     if hook is None or hook.hub is None:
         raise HTTPException(404, f"no stream {name!r}")
@@ -112,8 +120,15 @@ async def mjpeg(request: Request, name: str) -> StreamingResponse:
                 await frames.aclose()  # closes the peer connection: the owner's viewer leaves
 
         parts = remote(relayed)
+    revocations: RevocationWatch = request.app.state.revocations
+
+    async def watched() -> AsyncIterator[bytes]:
+        with revocations.watch(key) as revoked:
+            async for part in until_set(parts, revoked):
+                yield part
+
     return StreamingResponse(
-        parts,
+        watched(),
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers={
             "Cache-Control": "no-store",
@@ -123,25 +138,26 @@ async def mjpeg(request: Request, name: str) -> StreamingResponse:
     )
 
 
-async def _ws_allowed(ws: WebSocket) -> bool:
-    """A same-origin socket with a valid key (cookie or header) of scope recognize; the key
-    is looked up off the event loop."""
+def _same_origin(ws: WebSocket) -> bool:
+    """No ``Origin`` (not a browser) or this very host: another site's page cannot open the
+    socket with the visitor's cookie."""
     origin = ws.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != ws.headers.get("host"):
-        return False
-    if not ws.app.state.settings.api_auth:
-        return True
-    secret = ws.headers.get("x-api-key") or ws.cookies.get(SESSION_COOKIE)
-    key = await ws.app.state.keys.authenticate_async(secret) if secret else None
-    return key is not None and key.allows("recognize")
+    return origin is None or urlsplit(origin).netloc == ws.headers.get("host")
 
 
 @router.websocket("/ws/events")
-async def events(ws: WebSocket) -> None:
-    """Each recognition event (``RecognitionEvent.as_dict()``) as one JSON text message."""
-    if not await _ws_allowed(ws):
+async def events(ws: WebSocket, key: Annotated[ApiKey | None, Depends(MONITOR)]) -> None:
+    """Each recognition event (``RecognitionEvent.as_dict()``) as one JSON text message;
+    closed (1008) when the key is revoked."""
+    if not _same_origin(ws):
         await ws.close(code=WS_POLICY_VIOLATION)
         return
+    revocations: RevocationWatch = ws.app.state.revocations
+    with revocations.watch(key) as revoked:
+        await _serve_events(ws, revoked)
+
+
+async def _serve_events(ws: WebSocket, revoked: asyncio.Event) -> None:
     await ws.accept(headers=[(b"x-facegate-worker", str(os.getpid()).encode())])
     hook = live_hook(ws.app)
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
@@ -167,66 +183,53 @@ async def events(ws: WebSocket) -> None:
 
     tasks = [loop.create_task(local()), loop.create_task(peers())]
     closed = loop.create_task(until_closed())
+    stop = loop.create_task(revoked.wait())
     try:
         while not closed.done():
             getter = loop.create_task(queue.get())
-            done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, closed, stop}, return_when=asyncio.FIRST_COMPLETED
+            )
             if getter not in done:
                 getter.cancel()
+                if stop in done:
+                    await ws.close(code=WS_POLICY_VIOLATION, reason="the API key was revoked")
                 break
             await ws.send_json(getter.result())
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         pass
     finally:
-        for task in (*tasks, closed):
+        for task in (*tasks, closed, stop):
             task.cancel()
-        await asyncio.gather(*tasks, closed, return_exceptions=True)
+        await asyncio.gather(*tasks, closed, stop, return_exceptions=True)
 
 
-class StreamGauges:
-    """Per-stream fps, latency, drops and viewers for Prometheus, refreshed every 2 s."""
-
-    def __init__(self, registry: Any) -> None:
-        labels = ["stream", "kind"]
-        mode = {"multiprocess_mode": "livesum"}  # each stream lives in one worker
-        self.fps = Gauge("facegate_stream_fps", "Frames processed per second", labels,
-                         registry=registry, **mode)  # fmt: skip
-        self.latency = Gauge(
-            "facegate_stream_latency_seconds",
-            "Frame in to result ready, server side, by quantile",
-            [*labels, "quantile"],
-            registry=registry,
-            **mode,
-        )
-        self.dropped = Gauge(
-            "facegate_stream_dropped_frames",
-            "Frames dropped since the stream started, by reason (replaced, stale)",
-            [*labels, "reason"],
-            registry=registry,
-            **mode,
-        )
-        self.viewers = Gauge("facegate_stream_viewers", "MJPEG viewers", labels,
-                             registry=registry, **mode)  # fmt: skip
-        self._seen: set[tuple[str, str]] = set()
-
-    def update(self, stats: list[dict[str, Any]]) -> None:
-        now = {(s["name"], s["kind"]) for s in stats}
-        for gone in self._seen - now:  # zero first: multiprocess files keep removed series
-            for g in (self.fps, self.viewers):
-                g.labels(*gone).set(0)
-            for q in ("0.5", "0.95"):
-                self.latency.labels(*gone, q).set(0)
-            for reason in ("replaced", "stale"):
-                self.dropped.labels(*gone, reason).set(0)
-        self._seen = now
-        for s in stats:
-            key = (s["name"], s["kind"])
-            self.fps.labels(*key).set(s["fps"])
-            self.viewers.labels(*key).set(s["viewers"])
-            self.latency.labels(*key, "0.5").set(s["latency_ms_p50"] / 1000)
-            self.latency.labels(*key, "0.95").set(s["latency_ms_p95"] / 1000)
-            self.dropped.labels(*key, "replaced").set(s["dropped_replaced"])
-            self.dropped.labels(*key, "stale").set(s["dropped_stale"])
+def stream_metric_families(stats: list[dict[str, Any]]) -> list[GaugeMetricFamily]:
+    """Per-stream fps, latency, drops and viewers for Prometheus, built from the streams that
+    exist at scrape time (every worker's, through the relay): a stream that is gone has no
+    series any more, and no per-process metric file keeps it alive."""
+    labels = ["stream", "kind"]
+    fps = GaugeMetricFamily("facegate_stream_fps", "Frames processed per second", labels=labels)
+    latency = GaugeMetricFamily(
+        "facegate_stream_latency_seconds",
+        "Frame in to result ready, server side, by quantile",
+        labels=[*labels, "quantile"],
+    )
+    dropped = GaugeMetricFamily(
+        "facegate_stream_dropped_frames",
+        "Frames dropped since the stream started, by reason (replaced, stale)",
+        labels=[*labels, "reason"],
+    )
+    viewers = GaugeMetricFamily("facegate_stream_viewers", "MJPEG viewers", labels=labels)
+    for s in stats:
+        key = [str(s["name"]), str(s["kind"])]
+        fps.add_metric(key, s["fps"])
+        viewers.add_metric(key, s["viewers"])
+        latency.add_metric([*key, "0.5"], s["latency_ms_p50"] / 1000)
+        latency.add_metric([*key, "0.95"], s["latency_ms_p95"] / 1000)
+        dropped.add_metric([*key, "replaced"], s["dropped_replaced"])
+        dropped.add_metric([*key, "stale"], s["dropped_stale"])
+    return [fps, latency, dropped, viewers]
 
 
 def install(app: FastAPI) -> None:
@@ -234,10 +237,12 @@ def install(app: FastAPI) -> None:
     pages = Pages()
     app.include_router(router)
 
-    @app.get("/live", include_in_schema=False)
+    @app.get("/live", include_in_schema=False, dependencies=[Depends(page("monitor"))])
     def live_page(request: Request) -> Response:
-        return pages.gate(request, "recognize") or pages.render(request, "live.html")
+        return pages.render(request, "live.html")
 
-    hook = live_hook(app)
-    if hook is not None:
-        hook.on_stats = StreamGauges(app.state.metrics.registry).update
+    async def stream_families() -> list[GaugeMetricFamily]:
+        hook = live_hook(app)
+        return stream_metric_families(await hook.all_streams() if hook is not None else [])
+
+    app.state.metrics.scrape_sources.append(stream_families)

@@ -80,8 +80,10 @@ async def identify(
     ] = "jpeg",
 ) -> object:
     """Every face in the image: box, landmarks, quality, and the person (``null`` when the face
-    matches nobody enrolled) with the match score and the top candidates."""
+    matches nobody enrolled) with the match score; the top candidates for admin keys only."""
     svc = services(request)
+    key = getattr(request.state, "key", None)  # set by require(); None with auth off
+    candidates = key is None or key.scope == "admin"
     data = (await _payload(request, ("image",))).image("image")
     image, found = await svc.inference.run(_identify, svc, data)
     metrics(request).faces.labels("identify").inc(len(found))
@@ -91,7 +93,7 @@ async def identify(
         if fmt == "jpeg":
             return Response(jpeg, media_type="image/jpeg")
     return {
-        "faces": [identified_summary(f) for f in found],
+        "faces": [identified_summary(f, candidates=candidates) for f in found],
         "threshold": svc.recognition.threshold,
         "annotated_image": base64.b64encode(jpeg).decode() if jpeg is not None else None,
     }

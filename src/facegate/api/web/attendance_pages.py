@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 
+from facegate.api.auth import page
 from facegate.api.schemas import MAX_ID
 from facegate.api.web.pages import Pages
 from facegate.attendance.reports import arrivals_per_hour, daily_report, person_history
@@ -44,13 +45,12 @@ def _chart(hours: list[int]) -> dict[str, Any]:
 def install(app: FastAPI) -> None:
     """Add ``/attendance`` and ``/attendance/people/{id}`` (admin pages)."""
     pages = Pages()
+    admin = [Depends(page("admin"))]
 
-    @app.get("/attendance", include_in_schema=False)
+    @app.get("/attendance", include_in_schema=False, dependencies=admin)
     def board(
         request: Request, day: Annotated[date | None, Query(alias="date")] = None
     ) -> Response:
-        if (denied := pages.gate(request, "admin")) is not None:
-            return denied
         att = _attendance(request)
         if att is None:
             return pages.render(request, "error.html", 503, message="attendance is not running")
@@ -73,10 +73,8 @@ def install(app: FastAPI) -> None:
             tz=att.policy.timezone,
         )
 
-    @app.get("/attendance/people/{person_id}", include_in_schema=False)
+    @app.get("/attendance/people/{person_id}", include_in_schema=False, dependencies=admin)
     def history(request: Request, person_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
-        if (denied := pages.gate(request, "admin")) is not None:
-            return denied
         att = _attendance(request)
         if att is None:
             return pages.render(request, "error.html", 503, message="attendance is not running")

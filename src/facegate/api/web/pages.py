@@ -3,8 +3,10 @@
 Pages are rendered on the server from the gallery (lists, a person's faces); everything that
 changes data or runs a model is done by the page's JavaScript calling the same ``/api/v1``
 endpoints an integrator uses, authenticated by the session cookie set at sign-in. The cookie
-holds the key the administrator typed (HttpOnly, SameSite=Strict, Secure over HTTPS, no
-expiry: it ends with the browser session).
+holds the key the user typed (HttpOnly, SameSite=Strict, Secure over HTTPS or when
+``api_secure_cookies`` is on, no expiry: it ends with the browser session). Only ``admin``
+and ``monitor`` keys may sign in; a device's key (``recognize``, ``checkin``) is refused with
+the reason. Each page declares its scope with ``page(...)`` (facegate.api.auth).
 """
 
 from __future__ import annotations
@@ -14,23 +16,21 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from facegate.api.auth import SESSION_COOKIE
-from facegate.api.keys import ApiKey, Scope
+from facegate.api.access import declare_public, public
+from facegate.api.auth import SESSION_COOKIE, NeedLogin, PageForbidden
+from facegate.api.auth import page as require_page
+from facegate.api.keys import PAGE_SCOPES, ApiKey
 from facegate.api.schemas import MAX_ID
 from facegate.api.web.i18n import LANG_COOKIE, LANGS, TEXTS, Lang, choose
 from facegate.errors import UnknownPerson
 
 HERE = FilePath(__file__).parent
 PAGE_SIZE = 48
-
-
-class _NeedLogin(Exception):
-    """Raised inside a page handler to send the browser to the sign-in page."""
 
 
 def _lang(request: Request) -> Lang:
@@ -42,17 +42,6 @@ def _safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/people"
     return target
-
-
-def _page_key(request: Request, scope: Scope) -> tuple[ApiKey | None, bool]:
-    """(key, allowed). Raises ``_NeedLogin`` when there is no valid session."""
-    if not request.app.state.settings.api_auth:
-        return None, True
-    secret = request.cookies.get(SESSION_COOKIE)
-    key = request.app.state.keys.authenticate(secret) if secret else None
-    if key is None:
-        raise _NeedLogin
-    return key, key.allows(scope)
 
 
 class Pages:
@@ -72,6 +61,7 @@ class Pages:
             return text.format(**values) if values else text
 
         auth = request.app.state.settings.api_auth
+        key: ApiKey | None = getattr(request.state, "key", None)
         return self.templates.TemplateResponse(
             request,
             name,
@@ -82,77 +72,91 @@ class Pages:
                 "texts_json": json.dumps(texts, ensure_ascii=False),
                 "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
                 "auth": auth,
+                # What the navigation offers: everything without auth or for admin.
+                "scope": key.scope if key is not None else ("admin" if not auth else None),
                 **context,
             },
             status_code=status,
         )
 
-    def gate(self, request: Request, scope: Scope) -> Response | None:
-        """None when the session may see a page needing ``scope``; otherwise the answer to
-        send instead (to the sign-in page, or 403)."""
-        try:
-            _, allowed = _page_key(request, scope)
-        except _NeedLogin:
-            here = request.url.path + ("?" + request.url.query if request.url.query else "")
-            return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
-        if not allowed:
-            return self.render(request, "error.html", 403, message_key="error.forbidden")
-        return None
+    def need_login(self, request: Request, exc: Exception) -> Response:
+        """The answer to ``NeedLogin``: the sign-in page, then back here."""
+        here = request.url.path + ("?" + request.url.query if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
+
+    def forbidden(self, request: Request, exc: Exception) -> Response:
+        """The answer to ``PageForbidden``: a 403 page saying the key cannot see this."""
+        return self.render(request, "error.html", 403, message_key="error.forbidden")
+
+
+def secure_cookie(request: Request) -> bool:
+    """Mark the session cookie ``Secure``: the request came over HTTPS (directly or, with
+    ``api_trusted_proxies``, through a TLS-terminating proxy) or the setting says always."""
+    return bool(request.app.state.settings.api_secure_cookies) or request.url.scheme == "https"
 
 
 def install(app: FastAPI) -> None:
     """Mount the static files and add the page routes (kept out of the OpenAPI document)."""
     pages = Pages()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    declare_public(app, "/static")
+    app.add_exception_handler(NeedLogin, pages.need_login)
+    app.add_exception_handler(PageForbidden, pages.forbidden)
+    admin = [Depends(require_page("admin"))]
+    anybody = [Depends(public)]
 
     def services(request: Request) -> Any:
         return request.app.state.services
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, dependencies=anybody)
     def home() -> RedirectResponse:
         return RedirectResponse("/people", status_code=303)
 
-    @app.get("/login", include_in_schema=False)
+    @app.get("/login", include_in_schema=False, dependencies=anybody)
     def login_form(request: Request, next: str | None = None) -> Response:
         return pages.render(request, "login.html", next=_safe_next(next), bad=False)
 
-    @app.post("/login", include_in_schema=False)
+    @app.post("/login", include_in_schema=False, dependencies=anybody)
     async def login(request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=5)
-        secret = str(form.get("key") or "").strip()
+        secret = str(form.get("key") or "").strip()[:200]
         target = _safe_next(str(form.get("next") or ""))
         keys = request.app.state.keys  # CachedKeyStore: the look-up runs off the loop
         key = await keys.authenticate_async(secret) if secret else None
         if key is None:
             return pages.render(request, "login.html", 401, next=target, bad=True)
+        if key.scope not in PAGE_SCOPES:
+            # A device's key: say why instead of letting it in to pages it cannot use.
+            error = {"error_key": "login.device_key", "refused_scope": key.scope}
+            return pages.render(request, "login.html", 403, next=target, bad=True, **error)
+        if key.scope == "monitor" and not target.startswith("/live"):
+            target = "/live"  # the only page a monitor key may see
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
             secret,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=secure_cookie(request),
             path="/",
         )
         return response
 
-    @app.post("/logout", include_in_schema=False)
+    @app.post("/logout", include_in_schema=False, dependencies=anybody)
     def logout() -> Response:
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    @app.get("/lang/{code}", include_in_schema=False)
+    @app.get("/lang/{code}", include_in_schema=False, dependencies=anybody)
     def switch_language(code: str, next: str | None = None) -> Response:
         response = RedirectResponse(_safe_next(next), status_code=303)
         if code in LANGS:
             response.set_cookie(LANG_COOKIE, code, samesite="lax", max_age=365 * 86400)
         return response
 
-    @app.get("/people", include_in_schema=False)
+    @app.get("/people", include_in_schema=False, dependencies=admin)
     def people_page(request: Request, q: str | None = None, page: int = 1) -> Response:
-        if (denied := pages.gate(request, "admin")) is not None:
-            return denied
         gallery = services(request).gallery
         page = max(1, min(page, 10**6))
         query = (q or "").strip()[:200] or None
@@ -172,10 +176,8 @@ def install(app: FastAPI) -> None:
             pages=max(1, -(-listing.total // PAGE_SIZE)),
         )
 
-    @app.get("/people/{person_id}", include_in_schema=False)
+    @app.get("/people/{person_id}", include_in_schema=False, dependencies=admin)
     def person_page(request: Request, person_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
-        if (denied := pages.gate(request, "admin")) is not None:
-            return denied
         gallery = services(request).gallery
         try:
             person = gallery.get_person(person_id)
@@ -184,12 +186,14 @@ def install(app: FastAPI) -> None:
             return pages.render(request, "error.html", 404, message=f"no person {person_id}")
         return pages.render(request, "person.html", person=person, faces=faces)
 
-    @app.get("/enrol", include_in_schema=False)
+    @app.get("/enrol", include_in_schema=False, dependencies=admin)
     def enrol_page(
         request: Request, person: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
     ) -> Response:
-        return pages.gate(request, "admin") or pages.render(request, "enrol.html", person_id=person)
+        return pages.render(request, "enrol.html", person_id=person)
 
-    @app.get("/identify", include_in_schema=False)
+    # Identifying shows names and candidates: an administrator's page (devices identify
+    # through the API with their recognize key, and cannot sign in).
+    @app.get("/identify", include_in_schema=False, dependencies=admin)
     def identify_page(request: Request) -> Response:
-        return pages.gate(request, "recognize") or pages.render(request, "identify.html")
+        return pages.render(request, "identify.html")
