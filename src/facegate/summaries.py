@@ -35,8 +35,10 @@ def person_summary(person: Person) -> dict[str, object]:
 
 
 def identified_summary(item: IdentifiedFace) -> dict[str, object]:
-    """A face with its open-set answer: ``person`` is null for somebody unknown, and
-    ``similarity`` (the match score) is reported either way, with the top candidates."""
+    """A face with its open-set answer: ``person`` is null for somebody unknown, and the
+    evidence is reported either way: ``similarity`` (the best person's match score; ``score``
+    stays the detector's confidence), ``margin`` (its lead over the runner-up) and the
+    ``threshold`` the decision used, with the top candidates."""
     match = item.match
     return {
         **face_summary(item.face),
@@ -45,6 +47,7 @@ def identified_summary(item: IdentifiedFace) -> dict[str, object]:
         else {"id": match.person.id, "name": match.person.name},
         "similarity": round(match.score, 4),
         "margin": round(match.margin, 4),
+        "threshold": round(match.threshold, 4),
         "candidates": [
             {"id": c.person.id, "name": c.person.name, "similarity": round(c.score, 4)}
             for c in match.candidates
