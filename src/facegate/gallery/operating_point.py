@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 SHIPPED_TABLE = Path(__file__).with_name("operating_points.json")
 # Used only for a recogniser without a calibration table and no match_threshold: high enough
-# for SFace to keep FPIR at 1 % up to about ten thousand people (docs/gallery.md); for another
+# for SFace to keep FPIR at 1 % up to about five thousand people (docs/gallery.md); for another
 # model it is a guess, hence the warning.
 FALLBACK_THRESHOLD = 0.55
 # The measured tail is trusted down to this many impostor scores above a knot.
