@@ -4,7 +4,8 @@ Identities with more than N images are enrolled with their first N (sorted by fi
 their other images are *known* probes. Every image of the other identities is an *unknown*
 probe. Options: ``only`` keeps the identities whose folder name matches a pattern;
 ``unknown_every`` K makes every K-th identity (sorted, from the second) a stranger whatever its
-photo count (CASIA5: enrol half, the other half as strangers); ``distractors`` enrols, first,
+photo count, and only those (CASIA5: enrol half, the other half as strangers; the other
+identities without probes then play no part); ``distractors`` enrols, first,
 every identity of another folder that plays no part in the protocol (first N photos, or all it
 has), to see how FPIR grows with the gallery. Enrolment and matching go through a real
 ``Gallery`` (a temporary SQLite database, the same index, aggregation, decision code and
@@ -60,8 +61,10 @@ def split_people(
         if len(files) > enrol and not stranger:
             enrolled[folder.name] = files[:enrol]
             known.extend((folder.name, f) for f in files[enrol:])
-        else:
+        elif stranger or unknown_every == 0:
             unknown.extend(files)
+        # else: with --unknown-every, a non-stranger without probes plays no part (it can
+        # still be enrolled as a distractor)
     return Split(enrolled, known, unknown)
 
 
