@@ -193,6 +193,14 @@ class Gallery:
         self._operating = OperatingPoint(
             self.settings, model[0] if model else None, model[1] if model else None
         )
+        if model is not None:
+            log.info(
+                "open-set operating point for %s: %s, target FPIR %s, verify FAR %s",
+                model[0],
+                self._operating.source,
+                self.settings.match_target_fpir,
+                self.settings.verify_target_far,
+            )
 
     def expect_model(self, model_id: str, model_sha256: str) -> None:
         """Tell an empty gallery which recogniser will fill it, so its status shows that
