@@ -192,11 +192,13 @@ def people_stats(
         print_json(status)
         return
     typer.echo(f"{status['people']} people enrolled ({templates} face templates)")
-    typer.echo(
-        f"identify threshold {status['threshold']:.4f}: names at most "
-        f"{status['target_fpir']:.2%} of strangers with {status['people']} people "
-        f"({status['source']}, model {status['model'] or '-'})"
-    )
+    why = {
+        "calibrated": f"names at most {status['target_fpir']:.2%} of strangers with "
+        f"{status['people']} people (calibrated for {status['model']})",
+        "override": "set by FACEGATE_MATCH_THRESHOLD (the target FPIR does not apply)",
+        "fallback": f"a conservative constant: no calibration for {status['model'] or '-'}",
+    }[str(status["source"])]
+    typer.echo(f"identify threshold {status['threshold']:.4f}: {why}")
     typer.echo(
         f"verify threshold {status['verify_threshold']:.4f}: target false-accept rate "
         f"{status['verify_target_far']:.2%}"
