@@ -11,8 +11,8 @@ where ``q(t)`` is the share of (stranger, enrolled person) scores at or above ``
 impostor tail, measured on dev data per population (``facegate calibrate --people``) and
 shipped in ``operating_points.json`` keyed by the recogniser's sha256. The independence
 assumption was checked on the dev data: the exact FPIR of random galleries drawn from the
-pool (hypergeometric, every N up to the pool size) agrees with the formula to 0.001 in
-threshold (docs/gallery.md). Where the measured tail runs out (fewer than
+pool (hypergeometric, every N up to the pool size) is 0.0097-0.0101 at the LFW thresholds
+the formula sets for 1 % (docs/gallery.md). Where the measured tail runs out (fewer than
 ``MIN_EXCEEDANCES`` scores above a point) it continues as a Gaussian tail with the slope
 fitted on the measured upper tail. Every population gets its own threshold; the strictest
 wins, so no population pays more than the target.
