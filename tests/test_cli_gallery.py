@@ -52,6 +52,14 @@ def test_enrol_dir_is_resumable_and_identify_finds_people(faces_dir, tmp_path):
     assert [f["person"]["name"] if f["person"] else None for f in found["faces"]] == [
         "Kit_Harington"
     ]
+    stats = run_json("people", "stats", "--data-dir", data)
+    assert stats["people"] == 3 and stats["templates"] == 5
+    assert stats["source"] == "calibrated" and stats["target_fpir"] == 0.01
+    face = found["faces"][0]
+    assert face["threshold"] == stats["threshold"] <= face["similarity"]
+    assert face["margin"] > 0
+    text = runner.invoke(app, ["people", "stats", "--data-dir", data])
+    assert text.exit_code == 0 and f"identify threshold {stats['threshold']:.4f}" in text.stdout
 
 
 def test_enrol_by_name_show_and_delete(faces_dir, tmp_path):

@@ -85,6 +85,7 @@ class RecognitionService:
         self.engine = engine
         self.gallery = gallery
         self._model_confirmed = False
+        gallery.expect_model(engine.model_id, engine.model_sha256)
 
     def _ensure_model(self) -> None:
         """Refuse to match against a gallery built by another model (``ModelMismatch``).
@@ -99,7 +100,13 @@ class RecognitionService:
 
     @property
     def threshold(self) -> float:
-        return self.gallery.matcher.params.threshold
+        """The open-set threshold in use for the current gallery size."""
+        return self.gallery.match_threshold()
+
+    @property
+    def verify_threshold(self) -> float:
+        """The 1:1 threshold for the target false-accept rate."""
+        return self.gallery.verify_threshold()
 
     # -- enrolment ---------------------------------------------------------------------------
 
@@ -187,7 +194,7 @@ class RecognitionService:
         a = self.engine.main_face(self.engine.load(first))
         b = self.engine.main_face(self.engine.load(second))
         similarity = float(np.dot(a.embedding, b.embedding))
-        return Verification(similarity, self.threshold, (a, b))
+        return Verification(similarity, self.verify_threshold, (a, b))
 
     def verify_person(self, source: ImageInput, person_id: int) -> Verification:
         """Does the subject of a photo show this enrolled person?"""
@@ -196,4 +203,4 @@ class RecognitionService:
         score = self.gallery.score_person(face.embedding, person_id)
         if score is None:
             raise NoFace(f"person {person_id} has no enrolled face to compare with")
-        return Verification(score, self.threshold, (face,))
+        return Verification(score, self.verify_threshold, (face,))

@@ -35,10 +35,12 @@ def person_summary(person: Person) -> dict[str, object]:
 
 
 def identified_summary(item: IdentifiedFace, *, candidates: bool = True) -> dict[str, object]:
-    """A face with its open-set answer: ``person`` is null for somebody unknown, and
-    ``similarity`` (the match score) is reported either way, with the top candidates unless
-    ``candidates`` is false (they name enrolled people who are *not* in the photo: only
-    administrators see them over HTTP)."""
+    """A face with its open-set answer: ``person`` is null for somebody unknown, and the
+    evidence is reported either way: ``similarity`` (the best person's match score; ``score``
+    stays the detector's confidence), ``margin`` (its lead over the runner-up) and the
+    ``threshold`` the decision used, with the top candidates unless ``candidates`` is false
+    (they name enrolled people who are *not* in the photo: only administrators see them over
+    HTTP)."""
     match = item.match
     summary: dict[str, object] = {
         **face_summary(item.face),
@@ -47,6 +49,7 @@ def identified_summary(item: IdentifiedFace, *, candidates: bool = True) -> dict
         else {"id": match.person.id, "name": match.person.name},
         "similarity": round(match.score, 4),
         "margin": round(match.margin, 4),
+        "threshold": round(match.threshold, 4),
     }
     if candidates:
         summary["candidates"] = [

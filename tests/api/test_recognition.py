@@ -86,6 +86,8 @@ def test_identify_names_known_faces_and_flags_strangers(api: Api, enrolled, face
     face = body["faces"][0]
     assert face["person"]["id"] == enrolled["obama"]
     assert face["similarity"] >= body["threshold"]
+    # the evidence: the score, its lead over the runner-up and the threshold in use
+    assert face["threshold"] == body["threshold"] and 0 < face["margin"] <= face["similarity"]
     # candidates name enrolled people who are not in the photo: administrators only
     assert face["candidates"] is None
     photo = faces_dir / "people" / "Barack_Obama" / "fr_obama2.jpg"
@@ -216,3 +218,23 @@ def test_seed_002_detect_endpoint(api: Api, enrolled, faces_dir: Path):
     assert detect({"img": "@@not-base64@@"})["code"] == 203
     # seed-002 clients sent no key: refused unless api_compat_open is set
     assert c.post("/face/image/detect", json={}).status_code == 401
+
+
+def test_gallery_status_shows_the_operating_point(api: Api, enrolled, faces_dir: Path):
+    status = api.client.get("/api/v1/gallery/status", headers=api.recognize)
+    assert status.status_code == 200, status.text
+    body = status.json()
+    people = api.client.get("/api/v1/people", params={"limit": 500}, headers=api.admin).json()
+    assert body["people"] == sum(p["templates"] > 0 for p in people["people"])
+    assert body["source"] == "calibrated" and body["target_fpir"] == 0.01
+    assert body["model"] == "sface-2021dec"
+    assert set(body["populations"]) == {"lfw-and-others", "east-asian"}
+    # identify decides with the same threshold the status shows
+    probe = api.identify(faces_dir / "people" / "Barack_Obama" / "fr_obama2.jpg").json()
+    assert probe["threshold"] == body["threshold"]
+    # one more person enrolled: the gallery is larger, the threshold at least as strict
+    extra = api.create_person("Status Probe")
+    api.enrol(extra["id"], faces_dir / "people" / "Rose_Leslie" / "fr_img1.jpg")
+    after = api.client.get("/api/v1/gallery/status", headers=api.recognize).json()
+    assert after["people"] == body["people"] + 1 and after["threshold"] >= body["threshold"]
+    assert api.client.get("/api/v1/gallery/status").status_code == 401

@@ -10,6 +10,7 @@ import pytest
 from facegate.config import Settings
 from facegate.engine import FaceEngine
 from facegate.engine.align import align_face
+from facegate.gallery.operating_point import OperatingPoint
 from tests.engine.conftest import SAMPLE_PHOTOS, cosine, read_tsv
 
 
@@ -96,7 +97,8 @@ def test_same_person_small_subset(engine: FaceEngine, faces_dir: Path):
     same = [cosine(emb[i], emb[j]) for i in range(3) for j in range(i + 1, 3)]
     different = [cosine(emb[i], emb[j]) for i in range(3) for j in range(3, 6)]
     assert min(same) > max(different) + 0.2
-    assert min(same) > engine.settings.match_threshold > max(different)
+    verify = OperatingPoint(engine.settings, engine.model_id, engine.model_sha256)
+    assert min(same) > verify.verify_threshold() > max(different)
 
 
 @pytest.mark.parametrize(

@@ -70,3 +70,65 @@ def test_eval_identify_open_set(faces_dir, tmp_path):
     assert report["rank1"] >= 0.85
     assert set(report["tpir_at_fpir"]) == {"0.01", "0.1"}
     assert set(report["thresholds"]) == {"0.01", "0.1"}
+    at = report["at_configured_threshold"]
+    assert {"threshold", "tpir", "fpir", "target_fpir", "gallery_people"} <= set(at)
+    assert at["gallery_people"] == 3 and at["source"] == "calibrated"
+    assert report["distractors"] == 0
+
+
+def test_eval_identify_distractors_grow_the_gallery_and_the_threshold(faces_dir, tmp_path):
+    people = tmp_path / "people"
+    people.mkdir()
+    for name in ["Joseph_Biden", "Barack_Obama", "Rose_Leslie"]:
+        (people / name).symlink_to(faces_dir / "people" / name, target_is_directory=True)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    others = ["Kit_Harington", "Lin_Manuel_Miranda", "Alex_Lacamoire", "Rose_Leslie"]
+    others += [f"CASIA5_{i:03d}" for i in range(8)]
+    for name in others:
+        (extra / name).symlink_to(faces_dir / "people" / name, target_is_directory=True)
+    plain = run_json("eval", "identify", "--people", str(people))
+    grown = run_json("eval", "identify", "--people", str(people), "--distractors", str(extra))
+    # Rose_Leslie is a stranger of the protocol, so she is never enrolled as a distractor
+    assert grown["distractors"] == len(others) - 1
+    assert grown["gallery_people"] == plain["gallery_people"] + len(others) - 1
+    assert (
+        grown["at_configured_threshold"]["threshold"]
+        > plain["at_configured_threshold"]["threshold"]
+    )
+    assert grown["unknown_probes"] == plain["unknown_probes"] == 2
+
+
+def test_eval_identify_halves_of_one_population(faces_dir):
+    report = run_json(
+        "eval", "identify", "--people", str(faces_dir / "people"), "--only", "CASIA5_00*",
+        "--unknown-every", "2",
+    )  # fmt: skip
+    # CASIA5_000 .. 009, five photos each: 000, 002, ... enrolled; 001, 003, ... strangers
+    assert report["identities"] == 5 and report["known_probes"] == 5 * 3
+    assert report["unknown_probes"] == 5 * 5
+
+
+def test_calibrate_open_set_thresholds_by_gallery_size(faces_dir, tmp_path):
+    people = tmp_path / "people"
+    people.mkdir()
+    for i in range(20):
+        name = f"CASIA5_{i:03d}"
+        (people / name).symlink_to(faces_dir / "people" / name, target_is_directory=True)
+    table = tmp_path / "table.json"
+    report = run_json(
+        "calibrate", "--people", str(people), "--group", "first=CASIA5_00*", "--fpir", "0.01",
+        "--write", str(table),
+    )  # fmt: skip
+    # the matching identities form their own population, the others the folder's
+    assert [p["population"] for p in report["populations"]] == ["first", "people"]
+    assert [p["gallery_people"] for p in report["populations"]] == [10, 10]
+    rows = report["thresholds"]
+    assert [r["people"] for r in rows] == sorted(r["people"] for r in rows)
+    values = [r["threshold"] for r in rows]
+    assert values == sorted(values) and values[0] < values[-1]
+    for r in rows:  # strictest population wins
+        assert r["threshold"] == max(r["own_threshold"].values())
+    from facegate.gallery.operating_point import read_table
+
+    assert report["model_sha256"] in read_table(table)

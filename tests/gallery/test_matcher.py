@@ -111,10 +111,11 @@ def test_real_faces_are_identified_and_strangers_are_unknown(
         matches = gallery.identify_many([embed(photos[2]) for photos in known.values()])
         for (name, _), match in zip(known.items(), matches, strict=True):
             assert match.person is not None and match.person.id == ids[name], name
-            assert match.score >= settings.match_threshold and match.margin > 0
+            assert match.score >= match.threshold == gallery.match_threshold()
+            assert match.margin > 0
         for stranger in gallery.identify_many([embed(p) for p in strangers]):
             assert stranger.person is None
-            assert stranger.score < settings.match_threshold
+            assert stranger.score < stranger.threshold
         with pytest.raises(ModelMismatch):
             gallery.add_templates(
                 ids[next(iter(known))], [NewTemplate(embed(strangers[0]), "other", "0" * 64)]

@@ -9,7 +9,7 @@ published through ``openapi_extra`` with the helpers at the bottom.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -156,7 +156,8 @@ class CandidateOut(PersonRef):
 class IdentifiedOut(FaceOut):
     person: PersonRef | None = Field(description="null: not anybody enrolled")
     similarity: float = Field(description="match score of the best person (cosine)")
-    margin: float
+    margin: float = Field(description="the best person's lead over the runner-up")
+    threshold: float = Field(description="threshold the decision used (gallery size, target)")
     candidates: list[CandidateOut] | None = Field(
         None, description="the best-matching enrolled people; admin keys only (else null)"
     )
@@ -168,6 +169,19 @@ class IdentifyResult(BaseModel):
     annotated_image: str | None = Field(
         None, description="base64 JPEG with boxes and names (annotate=true&format=json)"
     )
+
+
+class GalleryStatus(BaseModel):
+    """The open-set operating point in use (docs/gallery.md)."""
+
+    people: int = Field(description="enrolled people with face templates (the gallery size)")
+    threshold: float = Field(description="identify threshold in use for this gallery size")
+    target_fpir: float = Field(description="share of strangers that may be named as someone")
+    verify_threshold: float
+    verify_target_far: float
+    source: Literal["calibrated", "override", "fallback"]
+    model: str | None
+    populations: list[str] = Field(description="dev populations the calibration measured")
 
 
 class DetectResult(BaseModel):

@@ -29,6 +29,7 @@ import numpy as np
 from facegate.config import Settings
 from facegate.gallery.index import ApproxKind, IndexParams, VectorIndex
 from facegate.gallery.matcher import Matcher, MatcherParams
+from facegate.gallery.operating_point import FALLBACK_THRESHOLD
 from facegate.gallery.types import Snapshot
 
 _CHUNK = 100_000
@@ -108,7 +109,7 @@ def _match_times(index: VectorIndex, probes: np.ndarray) -> np.ndarray:
     defaults = Settings()
     matcher = Matcher(
         MatcherParams(
-            threshold=defaults.match_threshold,
+            threshold=FALLBACK_THRESHOLD,  # ranking only: the threshold plays no part
             aggregation=defaults.gallery_aggregation,
             blend_alpha=defaults.gallery_blend_alpha,
         )

@@ -12,6 +12,7 @@ from facegate.cli.app import EXIT_NEGATIVE, print_json, reported
 from facegate.cli.options import JsonFlag
 from facegate.config import Settings
 from facegate.engine import FaceEngine
+from facegate.gallery.operating_point import OperatingPoint
 from facegate.summaries import face_summary
 
 
@@ -45,9 +46,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Are the main faces of IMAGE1 and IMAGE2 the same person? Exit 0 if yes, 1 if not."""
         settings = Settings()
-        limit = settings.match_threshold if threshold is None else threshold
         with reported(as_json=as_json):
             engine = FaceEngine(settings, pool_size=1)
+            operating = OperatingPoint(settings, engine.model_id, engine.model_sha256)
+            limit = operating.verify_threshold() if threshold is None else threshold
             a = engine.main_face(engine.load(image1))
             b = engine.main_face(engine.load(image2))
         similarity = float(np.dot(a.embedding, b.embedding))

@@ -1,4 +1,4 @@
-"""``facegate enrol``, ``facegate identify`` and ``facegate people list|show|delete``."""
+"""``facegate enrol``, ``facegate identify`` and ``facegate people list|show|delete|stats``."""
 
 from __future__ import annotations
 
@@ -117,9 +117,11 @@ def register(app: typer.Typer) -> None:
             return
         typer.echo(f"{image}: {len(found)} face(s)")
         for i, item in enumerate(found, 1):
-            who = item.match.person.name if item.match.person else "unknown"
+            m = item.match
+            who = m.person.name if m.person else "unknown"
             typer.echo(
-                f"  {i}. {who} (similarity {item.match.score:.3f}) box={item.face.box.as_list()}"
+                f"  {i}. {who} (similarity {m.score:.3f}, margin {m.margin:.3f}, threshold "
+                f"{m.threshold:.3f}) box={item.face.box.as_list()}"
             )
 
     app.add_typer(people_app, name="people")
@@ -175,6 +177,35 @@ def people_list(
         ext = f" [{p.external_id}]" if p.external_id else ""
         typer.echo(f"{p.id:>6}  {p.name}{ext}  ({p.template_count} face(s))")
     typer.echo(f"{len(page.items)} of {page.total} shown")
+
+
+@people_app.command("stats")
+def people_stats(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The gallery size and the operating point it implies: the identify threshold in use
+    for that many people at the target FPIR, and the 1:1 verify threshold."""
+    with reported(as_json=as_json), open_services(data_dir, database_url) as services:
+        status = services.gallery.status()
+        templates = services.gallery.store.count_templates()
+    status = {**status, "templates": templates}
+    if as_json:
+        print_json(status)
+        return
+    typer.echo(f"{status['people']} people enrolled ({templates} face templates)")
+    why = {
+        "calibrated": f"names at most {status['target_fpir']:.2%} of strangers with "
+        f"{status['people']} people (calibrated for {status['model']})",
+        "override": "set by FACEGATE_MATCH_THRESHOLD (the target FPIR does not apply)",
+        "fallback": f"a conservative constant: no calibration for {status['model'] or '-'}",
+    }[str(status["source"])]
+    typer.echo(f"identify threshold {status['threshold']:.4f}: {why}")
+    typer.echo(
+        f"verify threshold {status['verify_threshold']:.4f}: target false-accept rate "
+        f"{status['verify_target_far']:.2%}"
+    )
 
 
 @people_app.command("show")

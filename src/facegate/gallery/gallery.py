@@ -9,6 +9,9 @@ workers current: PostgreSQL LISTEN/NOTIFY wakes it on every commit; with SQLite 
 
 Thread-safe: one lock serialises index updates and searches (a search is well under a
 millisecond at office scale and a few at a million templates, small next to embedding a face).
+
+The open-set threshold is the operating point's for the number of people in the index
+(``operating_point.py``): adding or removing people re-derives it, at no per-face cost.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from facegate.config import Settings
 from facegate.gallery.db import PostgresDatabase, open_database
 from facegate.gallery.index import Hits, IndexParams, VectorIndex
 from facegate.gallery.matcher import Match, Matcher, MatcherParams, aggregate
+from facegate.gallery.operating_point import FALLBACK_THRESHOLD, OperatingPoint
 from facegate.gallery.store import UNSET, SqlStore
 from facegate.gallery.types import Change, JsonObject, NewTemplate, Person, PersonPage, Template
 
@@ -56,7 +60,9 @@ class Gallery:
         )
         self.matcher = Matcher(
             MatcherParams(
-                threshold=settings.match_threshold,
+                threshold=FALLBACK_THRESHOLD
+                if settings.match_threshold is None
+                else settings.match_threshold,
                 min_margin=settings.gallery_min_margin,
                 aggregation=settings.gallery_aggregation,
                 blend_alpha=settings.gallery_blend_alpha,
@@ -66,6 +72,7 @@ class Gallery:
         self._lock = threading.RLock()
         self._index: VectorIndex | None = None
         self._revision = -1
+        self._operating: OperatingPoint | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rebuild()
@@ -130,6 +137,7 @@ class Gallery:
             else:
                 self._index = None
             self._revision = snapshot.revision
+        self._refresh_operating_point()
         log.info(
             "gallery index rebuilt: %d templates at revision %d",
             len(snapshot.template_ids),
@@ -150,6 +158,8 @@ class Gallery:
             self._revision = changes.revision
             if self._index is not None:
                 self._index.revision = changes.revision
+            if self._operating is None or self._operating.model_sha256 is None:
+                self._refresh_operating_point()
             return self._revision
 
     def _apply(self, op: str, changes: list[Change]) -> None:
@@ -170,6 +180,62 @@ class Gallery:
         elif op == "move":
             for person_id, group in groupby(changes, key=lambda c: c.person_id):
                 self._index.move((c.template_id for c in group), person_id)
+
+    # -- the operating point -----------------------------------------------------------------
+
+    def _refresh_operating_point(self, model: tuple[str, str] | None = None) -> None:
+        """Resolve the operating point for the model the gallery is pinned to (or, while it
+        is empty, the model the caller will use)."""
+        pin = self.store.model_pin()
+        if pin.model_sha256 is not None:
+            model = (pin.model_id or "", pin.model_sha256)
+        elif model is None and self._operating is not None:
+            return
+        key = model[1] if model is not None else None
+        if self._operating is not None and self._operating.model_sha256 == key:
+            return
+        self._operating = OperatingPoint(
+            self.settings, model[0] if model else None, model[1] if model else None
+        )
+        if model is not None:
+            log.info(
+                "open-set operating point for %s: %s, target FPIR %s, verify FAR %s",
+                model[0],
+                self._operating.source,
+                self.settings.match_target_fpir,
+                self.settings.verify_target_far,
+            )
+
+    def expect_model(self, model_id: str, model_sha256: str) -> None:
+        """Tell an empty gallery which recogniser will fill it, so its status shows that
+        model's thresholds before the first enrolment (a pinned gallery keeps its pin)."""
+        self._refresh_operating_point((model_id, model_sha256))
+
+    @property
+    def operating_point(self) -> OperatingPoint:
+        if self._operating is None:
+            self._refresh_operating_point()
+        assert self._operating is not None
+        return self._operating
+
+    @property
+    def people_count(self) -> int:
+        """People with templates in this process's index (the N of the operating point)."""
+        with self._lock:
+            return self._index.people if self._index is not None else 0
+
+    def match_threshold(self) -> float:
+        """The open-set threshold in use now, for the current number of people."""
+        self.sync()
+        return self.operating_point.identify_threshold(self.people_count)
+
+    def verify_threshold(self) -> float:
+        return self.operating_point.verify_threshold()
+
+    def status(self) -> dict[str, object]:
+        """The operating point in use: people, threshold, target FPIR, and where it comes from."""
+        self.sync()
+        return self.operating_point.status(self.people_count)
 
     def index_contents(self) -> dict[int, int]:
         """Template id → person id as this process's index holds it (tests, diagnostics)."""
@@ -195,8 +261,10 @@ class Gallery:
         """``identify`` for every face of a frame, with one catch-up and one name lookup."""
         self.sync()
         ranked = []
+        operating = self.operating_point
         with self._lock:
             index = self._index
+            threshold = operating.identify_threshold(index.people if index is not None else 0)
             for probe in probes:
                 if index is None:
                     ranked.append([])
@@ -205,7 +273,7 @@ class Gallery:
                 ranked.append(self.matcher.rank(probe, hits, index.people_vectors))
         wanted = {r.person_id for rs in ranked for r in rs[: self.settings.gallery_top_k + 1]}
         people = self.store.get_people(wanted)
-        return [self.matcher.decide(rs, people) for rs in ranked]
+        return [self.matcher.decide(rs, people, threshold) for rs in ranked]
 
     def score_person(self, probe: np.ndarray, person_id: int) -> float | None:
         """The probe's aggregated score against one person (1:1 verification); None if the

@@ -148,6 +148,12 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self._labels) - self._dead
 
+    @property
+    def people(self) -> int:
+        """People with at least one live template: the gallery size N of the open-set
+        operating point."""
+        return len(self._rows_of)
+
     def _vectors(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros((0, self.dim), np.float32)

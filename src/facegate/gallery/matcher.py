@@ -43,12 +43,15 @@ class Match:
     ``person`` is None for "unknown". ``score`` is the best person's aggregated similarity
     (reported for unknowns too), ``margin`` its lead over the runner-up (the score itself when
     there is no runner-up, as if one scored 0). ``candidates`` are the top people, best first.
+    ``threshold`` is the one the decision used: with the score and margin it is the evidence
+    an operator needs to see why a name was (not) given.
     """
 
     person: Person | None
     score: float
     margin: float
     candidates: tuple[Candidate, ...]
+    threshold: float = 0.0
 
     @property
     def known(self) -> bool:
@@ -65,7 +68,7 @@ class Ranked:
 
 @dataclass(frozen=True, slots=True)
 class MatcherParams:
-    threshold: float
+    threshold: float  # used when ``decide`` is not given the operating point's threshold
     min_margin: float = 0.0
     aggregation: Aggregation = "blend"
     blend_alpha: float = 0.3
@@ -87,6 +90,38 @@ def aggregate(
         centre_score = float(centre @ probe) / norm if norm > 1e-6 else float(ordered[0])
         return params.blend_alpha * float(ordered[0]) + (1 - params.blend_alpha) * centre_score
     return float(ordered[0])
+
+
+def person_scores(
+    probes: np.ndarray, owners: np.ndarray, vectors: np.ndarray, params: MatcherParams
+) -> tuple[list[int], np.ndarray]:
+    """Every probe against every person: ``(person ids, scores[probe, person])``.
+
+    ``owners``/``vectors`` are template vectors grouped by person (as ``people_vectors`` gives
+    them). The one vectorised implementation of the aggregations, used per face by ``rank``
+    and over whole dev sets by the open-set calibration, so both score alike.
+    """
+    if len(owners) == 0:
+        return [], np.zeros((len(np.atleast_2d(probes)), 0), np.float32)
+    probes = np.asarray(probes, np.float32).reshape(-1, vectors.shape[1])
+    scores = probes @ vectors.T
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    ids = [int(i) for i in owners[starts].tolist()]
+    best = np.maximum.reduceat(scores, starts, axis=1)
+    if params.aggregation == "max":
+        return ids, best
+    if params.aggregation == "top2":
+        ends = np.r_[starts[1:], len(owners)]
+        columns = [
+            np.sort(scores[:, a:b], axis=1)[:, -2:].mean(axis=1)
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
+        return ids, np.stack(columns, axis=1)
+    sums = np.add.reduceat(vectors, starts, axis=0)
+    norms = np.maximum(np.linalg.norm(sums, axis=1), 1e-6)
+    centre = (probes @ sums.T) / norms
+    alpha = params.blend_alpha
+    return ids, alpha * best + (1 - alpha) * centre
 
 
 class Matcher:
@@ -125,38 +160,27 @@ class Matcher:
     ) -> list[Ranked]:
         """Aggregate per person over vectors grouped by owner, vectorised (no per-person
         Python work for ``blend``, which runs on every face)."""
-        if len(owners) == 0:
-            return []
-        scores = vectors @ probe
-        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-        ids = owners[starts].tolist()
-        if self.params.aggregation != "blend":
-            ends = np.r_[starts[1:], len(owners)]
-            return [
-                Ranked(int(pid), aggregate(scores[a:b], probe, vectors[a:b], self.params))
-                for pid, a, b in zip(ids, starts.tolist(), ends.tolist(), strict=True)
-            ]
-        best = np.maximum.reduceat(scores, starts)
-        sums = np.add.reduceat(vectors, starts, axis=0)
-        norms = np.maximum(np.linalg.norm(sums, axis=1), 1e-6)
-        centre = (sums @ probe) / norms
-        alpha = self.params.blend_alpha
-        blended = alpha * best + (1 - alpha) * centre
-        return [Ranked(int(pid), float(v)) for pid, v in zip(ids, blended.tolist(), strict=True)]
+        ids, scores = person_scores(probe.reshape(1, -1), owners, vectors, self.params)
+        return [Ranked(pid, float(v)) for pid, v in zip(ids, scores[0].tolist(), strict=True)]
 
-    def decide(self, ranked: list[Ranked], people: dict[int, Person]) -> Match:
-        """The open-set answer from ranked people (``people`` gives their records).
+    def decide(
+        self, ranked: list[Ranked], people: dict[int, Person], threshold: float | None = None
+    ) -> Match:
+        """The open-set answer from ranked people (``people`` gives their records) at
+        ``threshold`` (default: the params' own).
 
         People missing from ``people`` (deleted since the index was read) are skipped.
         """
+        limit = self.params.threshold if threshold is None else threshold
         present = [r for r in ranked if r.person_id in people]
         if not present:
-            return Match(None, 0.0, 0.0, ())
+            return Match(None, 0.0, 0.0, (), limit)
         best = present[0]
         runner_up = present[1].score if len(present) > 1 else 0.0
         margin = best.score - runner_up
-        known = best.score >= self.params.threshold and margin >= self.params.min_margin
+        known = best.score >= limit and margin >= self.params.min_margin
         candidates = tuple(
             Candidate(people[r.person_id], r.score) for r in present[: self.params.top_k]
         )
-        return Match(people[best.person_id] if known else None, best.score, margin, candidates)
+        person = people[best.person_id] if known else None
+        return Match(person, best.score, margin, candidates, limit)

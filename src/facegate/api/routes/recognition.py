@@ -1,4 +1,5 @@
-"""``/api/v1/identify``, ``/api/v1/verify``, ``/api/v1/detect``: who, same person, where.
+"""``/api/v1/identify``, ``/api/v1/verify``, ``/api/v1/detect``: who, same person, where;
+``/api/v1/gallery/status``: the operating point (threshold in use, target FPIR, gallery size).
 
 Each takes one image as a multipart file (field ``image``) or base64 JSON (``{"image": ...}``).
 The model work runs on the shared inference pool; a full queue answers 503 ``busy`` at once.
@@ -19,6 +20,7 @@ from facegate.api.schemas import (
     ONE_IMAGE_BODY,
     VERIFY_BODY,
     DetectResult,
+    GalleryStatus,
     IdentifyResult,
     VerifyResult,
     error_responses,
@@ -132,3 +134,11 @@ async def detect(request: Request) -> dict[str, object]:
     faces = await svc.inference.run(lambda: svc.engine.analyze(svc.engine.load(data)))
     metrics(request).faces.labels("detect").inc(len(faces))
     return {"faces": [face_summary(f) for f in faces]}
+
+
+@router.get("/gallery/status", response_model=GalleryStatus)
+def gallery_status(request: Request) -> dict[str, object]:
+    """The open-set operating point: how many people are enrolled, the identify threshold
+    derived for that many at the target FPIR, and the 1:1 threshold (a short DB read, so a
+    plain ``def`` handler, off the event loop)."""
+    return services(request).gallery.status()
