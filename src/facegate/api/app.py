@@ -20,6 +20,7 @@ from typing import Protocol
 
 from fastapi import FastAPI
 
+from facegate.access.service import AccessHook
 from facegate.api.errors import install_error_handlers
 from facegate.api.keys import KeyStore
 from facegate.api.metrics import Metrics, MetricsMiddleware
@@ -88,7 +89,10 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.state.settings = settings
     # The attendance recorder starts first so it is subscribed before any stream publishes.
     app.state.attendance_hook = AttendanceHook(settings)
-    app.state.hooks = [app.state.attendance_hook, *hooks]
+    # Access control's door watchers are registered before any stream starts (late ones
+    # would still reach running streams; see facegate.observers).
+    app.state.access_hook = AccessHook(settings)
+    app.state.hooks = [app.state.attendance_hook, app.state.access_hook, *hooks]
     metrics = Metrics()
     app.state.metrics = metrics
     install_error_handlers(app)
