@@ -24,7 +24,15 @@ from facegate.access.service import AccessHook
 from facegate.api.errors import install_error_handlers
 from facegate.api.keys import KeyStore
 from facegate.api.metrics import Metrics, MetricsMiddleware
-from facegate.api.routes import attendance, compat, health, people, recognition
+from facegate.api.routes import (
+    access,
+    access_events,
+    attendance,
+    compat,
+    health,
+    people,
+    recognition,
+)
 from facegate.api.routes import live as live_routes
 from facegate.api.serve_hooks import serve_hooks
 from facegate.api.uploads import BodyLimit
@@ -101,6 +109,8 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.include_router(recognition.router)
     app.include_router(compat.router)
     app.include_router(attendance.router)
+    app.include_router(access.router)
+    app.include_router(access_events.router)
     pages.install(app)
     live_routes.install(app)
     attendance_pages.install(app)
