@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from facegate.access.messages import DoorMessage
 from facegate.access.outputs import Dispatcher
 from facegate.access.policy import Holiday, Rule, Situation, Verdict, decide
 from facegate.access.store import AccessNotFound, AccessStore, Door, as_date
+from facegate.attendance.reports import csv_text
 from facegate.gallery.db import Row, Tx, utcnow
 
 _PG_LOCK_CLASS = 7265722  # advisory lock class: "(door, person) decision"
@@ -339,5 +340,33 @@ def messages_for(event: DoorEvent, verdict: Verdict) -> list[DoorMessage]:
     return out
 
 
-def event_ids(events: Sequence[DoorEvent]) -> list[int]:
-    return [e.id for e in events]
+CSV_HEADER = (
+    "id", "at", "local_time", "door", "camera", "direction", "person_id", "name", "decision",
+    "reason", "alarm", "score", "liveness", "latency_ms",
+)  # fmt: skip
+
+
+def events_csv(events: Iterable[DoorEvent], timezone: tzinfo) -> str:
+    """Door events as CSV (the API's ``format=csv`` and ``facegate access events --csv``)."""
+    return csv_text(
+        CSV_HEADER,
+        (
+            (
+                e.id,
+                e.at.isoformat(),
+                e.at.astimezone(timezone).isoformat(),
+                e.door,
+                e.camera,
+                e.direction,
+                e.person_id,
+                e.person_name,
+                e.decision,
+                e.reason,
+                e.alarm,
+                None if e.score is None else f"{e.score:.4f}",
+                e.liveness,
+                None if e.latency_ms is None else f"{e.latency_ms:.1f}",
+            )
+            for e in events
+        ),
+    )

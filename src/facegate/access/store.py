@@ -1,5 +1,6 @@
 """Access configuration in the gallery's database: doors and their cameras, groups and
-members, rules, holidays and per-person passes (SQLite and PostgreSQL, migration 0004).
+members (``membership.py``), rules, holidays and per-person passes (SQLite and PostgreSQL,
+migration 0004).
 
 Every change is one short write transaction, so a CLI command, an API call and a running
 server in another process see the same state; servers pick changes up through
@@ -11,24 +12,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, Literal
 
+from facegate.access.membership import Group, Membership
 from facegate.access.outputs import DoorOutputs
-from facegate.access.policy import ALL_DAYS, DAY_MINUTES, Holiday, Pass, Rule
-from facegate.errors import Conflict, FacegateError, InvalidInput, UnknownPerson
-from facegate.gallery.db import Database, Row, Tx, utcnow
-from facegate.gallery.store import UNSET
+from facegate.access.policy import (
+    ALL_DAYS,
+    DAY_MINUTES,
+    Holiday,
+    Rule,
+    format_days,
+    format_minute,
+)
+from facegate.access.sql import AccessNotFound, as_date, clean_name
+from facegate.errors import Conflict, InvalidInput
+from facegate.gallery.db import Row, Tx, utcnow
 from facegate.liveness import LivenessMode
 
 CameraDirection = Literal["in", "out"]
-NAME_MAX = 64
-
-
-class AccessNotFound(FacegateError):
-    """A door, group, rule or holiday that does not exist."""
-
-    code = "not_found"
+__all__ = ["AccessNotFound", "AccessStore", "Door", "DoorCamera", "Group", "as_date", "clean_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +65,25 @@ class Door:
 
 
 @dataclass(frozen=True, slots=True)
-class Group:
-    id: int
-    name: str
-    members: tuple[tuple[int, str], ...] = ()  # (person id, name)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "members": [{"id": i, "name": n} for i, n in self.members],
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class RuleRow:
     id: int
     door: str
     group: str
     rule: Rule
+
+    def as_dict(self) -> dict[str, Any]:
+        """The API's and ``rules list --json``'s shape (days and times as people write them)."""
+        r = self.rule
+        return {
+            "id": self.id,
+            "door": self.door,
+            "group": self.group,
+            "days": format_days(r.weekdays),
+            "from": format_minute(r.from_minute),
+            "to": format_minute(r.to_minute),
+            "date_from": None if r.date_from is None else r.date_from.isoformat(),
+            "date_to": None if r.date_to is None else r.date_to.isoformat(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,40 +93,18 @@ class HolidayRow:
     holiday: Holiday
     name: str
 
-
-def clean_name(value: str, what: str) -> str:
-    """A door, group or camera name: printable, 1..64 characters, no surrounding spaces."""
-    name = value.strip() if isinstance(value, str) else ""
-    if not name or len(name) > NAME_MAX or not name.isprintable():
-        raise InvalidInput(f"{what} name must be 1 to {NAME_MAX} printable characters")
-    return name
-
-
-def as_date(value: Any) -> date | None:
-    if value is None:
-        return None
-    return date.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[no-any-return]
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "date": self.holiday.day.isoformat(),
+            "door": self.door,
+            "closed": self.holiday.closed,
+            "name": self.name,
+        }
 
 
-class AccessStore:
+class AccessStore(Membership):
     """Access configuration over the gallery's ``Database`` (already migrated)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    # -- time ---------------------------------------------------------------------------------
-
-    def t(self, value: datetime) -> Any:
-        """A datetime as stored: on SQLite fixed-width UTC text, so text order is time order."""
-        if value.tzinfo is None:
-            raise ValueError("access times must be timezone-aware")
-        utc = value.astimezone(UTC)
-        if self.db.dialect == "sqlite":
-            return utc.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-        return utc
-
-    def from_t(self, value: Any) -> datetime | None:
-        return None if value is None else self.db.from_db_time(value).astimezone(UTC)
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -131,24 +112,6 @@ class AccessStore:
         rows = tx.execute("SELECT id FROM access_doors WHERE name = ?", (name,))
         if not rows:
             raise AccessNotFound(f"no door named {name!r}")
-        return int(rows[0][0])
-
-    def _group_id(self, tx: Tx, name: str) -> int:
-        rows = tx.execute("SELECT id FROM access_groups WHERE name = ?", (name,))
-        if not rows:
-            raise AccessNotFound(f"no group named {name!r}")
-        return int(rows[0][0])
-
-    def person_id(self, tx: Tx, ref: str | int) -> int:
-        """A person by id (a number) or exact name (which must be unambiguous)."""
-        text = str(ref).strip()
-        if text.isdigit() and tx.execute("SELECT 1 FROM people WHERE id = ?", (int(text),)):
-            return int(text)
-        rows = tx.execute("SELECT id FROM people WHERE name = ? ORDER BY id LIMIT 2", (text,))
-        if len(rows) > 1:
-            raise Conflict(f"several people are named {text!r}: give the id")
-        if not rows:
-            raise UnknownPerson(f"no person {text!r}")
         return int(rows[0][0])
 
     # -- doors --------------------------------------------------------------------------------
@@ -306,72 +269,6 @@ class AccessStore:
                     found[cam.camera] = (door, cam.direction)
         return found
 
-    # -- groups -------------------------------------------------------------------------------
-
-    def groups(self) -> list[Group]:
-        with self.db.read() as tx:
-            rows = tx.execute("SELECT id, name FROM access_groups ORDER BY name")
-            members = tx.execute(
-                "SELECT m.group_id, p.id, p.name FROM access_group_members m "
-                "JOIN people p ON p.id = m.person_id ORDER BY p.name, p.id"
-            )
-        by_group: dict[int, list[tuple[int, str]]] = {}
-        for gid, pid, pname in members:
-            by_group.setdefault(int(gid), []).append((int(pid), pname))
-        return [Group(int(i), n, tuple(by_group.get(int(i), ()))) for i, n in rows]
-
-    def group(self, name: str) -> Group:
-        for group in self.groups():
-            if group.name == name:
-                return group
-        raise AccessNotFound(f"no group named {name!r}")
-
-    def add_group(self, name: str) -> Group:
-        name = clean_name(name, "group")
-        try:
-            with self.db.write() as tx:
-                if tx.execute("SELECT 1 FROM access_groups WHERE name = ?", (name,)):
-                    raise Conflict(f"a group named {name!r} exists already")
-                rows = tx.execute(
-                    "INSERT INTO access_groups (name, created_at) VALUES (?, ?) RETURNING id",
-                    (name, self.t(utcnow())),
-                )
-        except Exception as error:
-            if self.db.is_unique_violation(error):
-                raise Conflict(f"a group named {name!r} exists already") from error
-            raise
-        return Group(int(rows[0][0]), name)
-
-    def remove_group(self, name: str) -> None:
-        with self.db.write() as tx:
-            if not tx.execute("DELETE FROM access_groups WHERE name = ? RETURNING id", (name,)):
-                raise AccessNotFound(f"no group named {name!r}")
-
-    def add_member(self, group: str, person: str | int) -> tuple[int, bool]:
-        """Add a person (id or name) to a group; returns (person id, newly added)."""
-        with self.db.write() as tx:
-            gid, pid = self._group_id(tx, group), self.person_id(tx, person)
-            if tx.execute(
-                "SELECT 1 FROM access_group_members WHERE group_id = ? AND person_id = ?",
-                (gid, pid),
-            ):
-                return pid, False
-            tx.execute(
-                "INSERT INTO access_group_members (group_id, person_id) VALUES (?, ?)", (gid, pid)
-            )
-        return pid, True
-
-    def remove_member(self, group: str, person: str | int) -> int:
-        with self.db.write() as tx:
-            gid, pid = self._group_id(tx, group), self.person_id(tx, person)
-            if not tx.execute(
-                "DELETE FROM access_group_members WHERE group_id = ? AND person_id = ? "
-                "RETURNING person_id",
-                (gid, pid),
-            ):
-                raise AccessNotFound(f"person {pid} is not in group {group!r}")
-        return pid
-
     # -- rules --------------------------------------------------------------------------------
 
     _RULE = (
@@ -484,62 +381,6 @@ class AccessStore:
                 "DELETE FROM access_holidays WHERE id = ? RETURNING id", (holiday_id,)
             ):
                 raise AccessNotFound(f"no holiday {holiday_id}")
-
-    # -- per-person passes --------------------------------------------------------------------
-
-    def person_pass_in(self, tx: Tx, person_id: int) -> Pass:
-        rows = tx.execute(
-            "SELECT valid_from, valid_until, blocked FROM access_people WHERE person_id = ?",
-            (person_id,),
-        )
-        if not rows:
-            return Pass()
-        return Pass(self.from_t(rows[0][0]), self.from_t(rows[0][1]), bool(rows[0][2]))
-
-    def person_access(self, person: str | int) -> tuple[int, Pass, list[str]]:
-        """(person id, pass, names of the person's groups)."""
-        with self.db.read() as tx:
-            pid = self.person_id(tx, person)
-            groups = tx.execute(
-                "SELECT g.name FROM access_group_members m JOIN access_groups g "
-                "ON g.id = m.group_id WHERE m.person_id = ? ORDER BY g.name",
-                (pid,),
-            )
-            return pid, self.person_pass_in(tx, pid), [g[0] for g in groups]
-
-    def set_person_access(
-        self,
-        person: str | int,
-        *,
-        valid_from: Any = UNSET,
-        valid_until: Any = UNSET,
-        blocked: bool | None = None,
-    ) -> tuple[int, Pass]:
-        """Change what is given (a datetime, None to clear it, or left out: unchanged)."""
-        with self.db.write() as tx:
-            pid = self.person_id(tx, person)
-            old = self.person_pass_in(tx, pid)
-            new = Pass(
-                old.valid_from if valid_from is UNSET else valid_from,
-                old.valid_until if valid_until is UNSET else valid_until,
-                old.blocked if blocked is None else blocked,
-            )
-            if new.valid_from and new.valid_until and new.valid_until <= new.valid_from:
-                raise InvalidInput("valid-until must be after valid-from")
-            tx.execute(
-                "INSERT INTO access_people (person_id, valid_from, valid_until, blocked, "
-                "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (person_id) DO UPDATE SET "
-                "valid_from = excluded.valid_from, valid_until = excluded.valid_until, "
-                "blocked = excluded.blocked, updated_at = excluded.updated_at",
-                (
-                    pid,
-                    None if new.valid_from is None else self.t(new.valid_from),
-                    None if new.valid_until is None else self.t(new.valid_until),
-                    new.blocked,
-                    self.t(utcnow()),
-                ),
-            )
-        return pid, new
 
 
 def _outputs_json(outputs: DoorOutputs | None) -> str:

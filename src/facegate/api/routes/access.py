@@ -16,9 +16,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from facegate.access.outputs import DoorOutputs
-from facegate.access.policy import format_days, format_minute, parse_days, parse_minute
+from facegate.access.policy import parse_days, parse_minute
 from facegate.access.service import AccessService
-from facegate.access.store import DoorCamera, HolidayRow, RuleRow
+from facegate.access.store import DoorCamera
 from facegate.api.auth import api_key_header, bearer, require
 from facegate.api.schemas import MAX_ID, error_responses
 from facegate.errors import FacegateError, InvalidInput
@@ -114,29 +114,6 @@ class PersonAccessIn(_Strict):
 
 def _cameras(items: list[CameraIn]) -> list[DoorCamera]:
     return [DoorCamera(c.camera, c.direction) for c in items]
-
-
-def rule_dict(r: RuleRow) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "door": r.door,
-        "group": r.group,
-        "days": format_days(r.rule.weekdays),
-        "from": format_minute(r.rule.from_minute),
-        "to": format_minute(r.rule.to_minute),
-        "date_from": None if r.rule.date_from is None else r.rule.date_from.isoformat(),
-        "date_to": None if r.rule.date_to is None else r.rule.date_to.isoformat(),
-    }
-
-
-def holiday_dict(h: HolidayRow) -> dict[str, Any]:
-    return {
-        "id": h.id,
-        "date": h.holiday.day.isoformat(),
-        "door": h.door,
-        "closed": h.holiday.closed,
-        "name": h.name,
-    }
 
 
 def _check_date(value: date | None, field: str) -> None:
@@ -236,7 +213,7 @@ def remove_member(
 def list_rules(
     request: Request, door: Annotated[str | None, Query(max_length=64)] = None
 ) -> dict[str, Any]:
-    return {"rules": [rule_dict(r) for r in access_service(request).store.rules(door)]}
+    return {"rules": [r.as_dict() for r in access_service(request).store.rules(door)]}
 
 
 @router.post("/rules", status_code=status.HTTP_201_CREATED)
@@ -259,7 +236,7 @@ def add_rule(request: Request, body: RuleIn) -> dict[str, Any]:
         date_from=body.date_from,
         date_to=body.date_to,
     )
-    return rule_dict(row)
+    return row.as_dict()
 
 
 @router.delete("/rules/{rule_id}")
@@ -273,7 +250,7 @@ def remove_rule(request: Request, rule_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 
 @router.get("/holidays")
 def list_holidays(request: Request) -> dict[str, Any]:
-    return {"holidays": [holiday_dict(h) for h in access_service(request).store.holidays()]}
+    return {"holidays": [h.as_dict() for h in access_service(request).store.holidays()]}
 
 
 @router.post("/holidays", status_code=status.HTTP_201_CREATED)
@@ -283,7 +260,7 @@ def add_holiday(request: Request, body: HolidayIn) -> dict[str, Any]:
     row = access_service(request).store.add_holiday(
         body.date, door=body.door, closed=body.closed, name=body.name
     )
-    return holiday_dict(row)
+    return row.as_dict()
 
 
 @router.delete("/holidays/{holiday_id}")

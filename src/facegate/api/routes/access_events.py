@@ -8,19 +8,17 @@ Admin only: door events say who went where and when. Each event carries how its 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from facegate.access.events import DoorEvent
+from facegate.access.events import events_csv
 from facegate.access.service import AccessService
 from facegate.api.auth import api_key_header, bearer, require
 from facegate.api.errors import error_response
 from facegate.api.routes.access import EARLIEST, LATEST, access_service
 from facegate.api.schemas import MAX_ID, error_responses
-from facegate.attendance.reports import csv_text
 from facegate.errors import InvalidInput
 
 router = APIRouter(
@@ -30,10 +28,6 @@ router = APIRouter(
     responses=error_responses(401, 403, 422, 503),
 )
 CSV_TYPE = "text/csv; charset=utf-8"
-CSV_HEADER = (
-    "id", "at", "local_time", "door", "camera", "direction", "person_id", "name", "decision",
-    "reason", "alarm", "score", "liveness", "latency_ms",
-)  # fmt: skip
 
 
 def _moment(value: datetime | None, svc: AccessService, field: str) -> datetime | None:
@@ -45,31 +39,6 @@ def _moment(value: datetime | None, svc: AccessService, field: str) -> datetime 
     if not EARLIEST <= value.date() <= LATEST:
         raise InvalidInput(f"{field} must be between {EARLIEST} and {LATEST}")
     return value
-
-
-def events_csv(events: Iterable[DoorEvent], svc: AccessService) -> str:
-    return csv_text(
-        CSV_HEADER,
-        (
-            (
-                e.id,
-                e.at.isoformat(),
-                e.at.astimezone(svc.timezone).isoformat(),
-                e.door,
-                e.camera,
-                e.direction,
-                e.person_id,
-                e.person_name,
-                e.decision,
-                e.reason,
-                e.alarm,
-                None if e.score is None else f"{e.score:.4f}",
-                e.liveness,
-                None if e.latency_ms is None else f"{e.latency_ms:.1f}",
-            )
-            for e in events
-        ),
-    )
 
 
 def _page(svc: AccessService, query: dict[str, Any], limit: int, offset: int) -> dict[str, Any]:
@@ -124,7 +93,7 @@ async def list_events(
     if wants_csv:
         page = await asyncio.to_thread(svc.events.events, **query, limit=0)
         return Response(
-            events_csv(page.items, svc).encode(),
+            events_csv(page.items, svc.timezone).encode(),
             media_type=CSV_TYPE,
             headers={"Content-Disposition": 'attachment; filename="door-events.csv"'},
         )
