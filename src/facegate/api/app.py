@@ -36,7 +36,7 @@ from facegate.api.routes import (
 from facegate.api.routes import live as live_routes
 from facegate.api.serve_hooks import serve_hooks
 from facegate.api.uploads import BodyLimit
-from facegate.api.web import attendance_pages, pages
+from facegate.api.web import access_pages, attendance_pages, pages
 from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
 from facegate.services import Services
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     pages.install(app)
     live_routes.install(app)
     attendance_pages.install(app)
+    access_pages.install(app)
     # Outermost first at run time: metrics see every request, including refused bodies.
     app.add_middleware(BodyLimit, limit=settings.api_max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
