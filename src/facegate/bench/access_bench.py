@@ -10,6 +10,8 @@ new connection at ``--fps`` (so a new track, so one new decision). Per walk:
   (the door event's ``at``): what a door waits for after the camera saw the confirming frame;
 - ``watcher_to_decision_ms``: from the door watcher seeing that frame to the commit (the
   event's ``latency_ms``: the queue, the rules read and the write transaction);
+- ``capture_to_processed_ms``: from that capture to the end of that frame's processing
+  (where the watcher runs): the pipeline's share;
 - ``capture_to_confirmed_ms``: from the first frame in which the face appears to the
   confirming frame's capture: the confirmation itself (several frames must agree).
 
@@ -133,7 +135,7 @@ def run_access_bench(
 def _measure(
     access: AccessService, port: int, clip: list[np.ndarray], walks: int, fps: float, pid: int
 ) -> dict[str, Any]:
-    to_decision, watcher, to_confirm = [], [], []
+    to_decision, watcher, to_confirm, to_result = [], [], [], []
     decided = 0
     for _ in range(walks):
         before = access.events.events(door=DOOR, limit=1).total
@@ -160,11 +162,13 @@ def _measure(
         decided += 1
         to_decision.append((event.at.timestamp() - confirmed.timestamps.captured) * 1000)
         watcher.append(event.latency_ms or 0.0)
+        to_result.append((confirmed.timestamps.processed - confirmed.timestamps.captured) * 1000)
         to_confirm.append((confirmed.timestamps.captured - first_face.timestamps.captured) * 1000)
     return {
         "walks": walks,
         "granted": decided,
         "capture_to_decision_ms": _stats(to_decision),
         "watcher_to_decision_ms": _stats(watcher),
+        "capture_to_processed_ms": _stats(to_result),
         "capture_to_confirmed_ms": _stats(to_confirm),
     }
