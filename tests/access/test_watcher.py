@@ -17,9 +17,10 @@ from facegate.access.directory import DoorDirectory
 from facegate.access.events import Attempt
 from facegate.access.store import AccessStore, DoorCamera
 from facegate.access.watcher import GONE_AFTER_FRAMES, DoorWatcher
+from facegate.engine.types import Box
 from facegate.liveness import LivenessVerdict
 from facegate.services import Services
-from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor
+from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor, TrackedFace
 from tests.stream.conftest import stream_services, video_frames  # noqa: F401 (fixture)
 
 FRAMES = 45
@@ -183,3 +184,27 @@ def test_a_face_that_never_confirms_and_leaves(
     [a] = attempts
     assert (a.confirmed, a.person_id, a.door) == (False, None, "front")
     assert a.snapshot is not None
+
+
+def test_identity_changes_and_brief_misses(directory: DoorDirectory):
+    """Tracker states fed directly (isolating the watcher): a track whose confirmed identity
+    changes is decided again for the new one; a face missed for a few frames is not."""
+    attempts: list[Attempt] = []
+    watcher = DoorWatcher("front-cam", directory, lambda a: attempts.append(a) or True)
+    image = np.zeros((480, 640, 3), np.uint8)
+
+    def face(person: int | None, confirmed: bool = True) -> TrackedFace:
+        return TrackedFace(Box(100, 100, 80, 80), 5, person, None, 0.8, confirmed)
+
+    watcher([face(1, confirmed=False)], image)
+    assert attempts == []
+    for _ in range(3):
+        watcher([face(1)], image)
+    assert [a.person_id for a in attempts] == [1]
+    for _ in range(GONE_AFTER_FRAMES):  # missed by the detector for a while: same track
+        watcher([], image)
+    watcher([face(1)], image)
+    assert [a.person_id for a in attempts] == [1]
+    watcher([face(2)], image)  # re-verified as someone else: decided again
+    watcher([face(2)], image)
+    assert [a.person_id for a in attempts] == [1, 2]
