@@ -4,8 +4,10 @@ person's deletion erasing their events, snapshots, memberships and pass."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -15,8 +17,9 @@ from facegate.access.outputs import DoorOutputs, OutputStatus, RelayOutput
 from facegate.access.policy import parse_days, parse_minute
 from facegate.access.store import AccessNotFound, AccessStore, DoorCamera
 from facegate.errors import Conflict, InvalidInput, UnknownPerson
-from facegate.gallery import SqlStore
+from facegate.gallery import SqlStore, open_store
 from facegate.gallery.db import Tx
+from tests.access.conftest import SHANGHAI
 
 MON_0100_UTC = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 
@@ -208,3 +211,47 @@ def test_deleting_a_person_erases_their_access_data(
         snaps = tx.execute("SELECT COUNT(*) FROM access_events WHERE snapshot IS NOT NULL")
     assert snaps[0][0] == 1  # only the stranger's event (nobody's personal data) is left
     assert door_events.events().total == 1
+
+
+def test_anti_passback_holds_across_processes(
+    make_settings: Any, access: AccessStore, store: SqlStore, lobby: None
+):
+    """Four workers (separate connections) deciding the same person entering at once, over
+    and over: exactly one is let in; the others are refused by anti-passback."""
+    ann = store.create_person("Ann").id
+    access.add_member("staff", ann)
+    access.update_door("lobby", anti_passback=True)
+    others = [open_store(make_settings()) for _ in range(3)]
+    workers = [DoorEvents(AccessStore(s.db), SHANGHAI) for s in [store, *others]]
+    barrier = threading.Barrier(len(workers))
+    outcomes: list[str] = []
+
+    def enter(events: DoorEvents) -> None:
+        barrier.wait()
+        for _ in range(5):
+            result = events.decide(attempt(ann), Recording(), now=MON_0100_UTC)
+            assert result is not None
+            outcomes.append(result[0].reason)
+
+    threads = [threading.Thread(target=enter, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in others:
+        s.close()
+    assert len(outcomes) == 20
+    assert outcomes.count("rule") == 1 and outcomes.count("anti_passback") == 19
+
+
+def test_snapshots_are_erased_after_their_retention(
+    access: AccessStore, door_events: DoorEvents, store: SqlStore, lobby: None
+):
+    out = Recording()
+    old = door_events.decide(attempt(None), out, now=MON_0100_UTC - timedelta(days=40))
+    new = door_events.decide(attempt(None), out, now=MON_0100_UTC)
+    assert old is not None and new is not None
+    assert door_events.purge_snapshots(MON_0100_UTC - timedelta(days=30)) == 1
+    assert door_events.snapshot(old[0].id) is None
+    assert door_events.snapshot(new[0].id) == b"\xff\xd8jpeg"
+    assert door_events.events().total == 2  # the events stay

@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -157,7 +158,7 @@ class AccessHook:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.access: AccessService | None = None
-        self._unregister: object = None
+        self._unregister: Callable[[], None] | None = None
 
     async def start(self, services: Services) -> None:
         service = AccessService(self.settings, services.gallery.store.db)
@@ -167,7 +168,7 @@ class AccessHook:
             self._unregister = services.observers.register(service.watcher_factory)
 
     async def stop(self) -> None:
-        if callable(self._unregister):
+        if self._unregister is not None:
             self._unregister()
             self._unregister = None
         if self.access is not None:
