@@ -208,3 +208,22 @@ def test_identity_changes_and_brief_misses(directory: DoorDirectory):
     watcher([face(2)], image)  # re-verified as someone else: decided again
     watcher([face(2)], image)
     assert [a.person_id for a in attempts] == [1, 2]
+
+
+def test_only_a_face_near_the_door_counts_as_not_confirmed(directory: DoorDirectory):
+    attempts: list[Attempt] = []
+    clock = Clock()
+    watcher = DoorWatcher(
+        "front-cam", directory, lambda a: attempts.append(a) or True,
+        unconfirmed_after_s=1.0, unconfirmed_min_px=48, clock=clock,
+    )  # fmt: skip
+    image = np.zeros((480, 640, 3), np.uint8)
+    far = TrackedFace(Box(10, 10, 20, 20), 1, None, None, 0.0, False)
+    near = TrackedFace(Box(200, 100, 90, 90), 2, None, None, 0.0, False)
+    for _ in range(30):  # two seconds at 15 fps
+        clock.now += 1 / 15
+        watcher([far, near], image)
+    for _ in range(GONE_AFTER_FRAMES + 1):
+        watcher([], image)
+    assert [(a.track_id, a.confirmed) for a in attempts] == [(2, False)]
+    assert attempts[0].box == (200.0, 100.0, 90.0, 90.0, 640, 480)

@@ -87,6 +87,7 @@ class AccessService:
             prompt=prompt,
             liveness_timeout_s=self.settings.access_liveness_timeout_s,
             unconfirmed_after_s=self.settings.access_unconfirmed_after_s,
+            unconfirmed_min_px=self.settings.quality_min_face_px,
             snapshots=self.settings.access_snapshots,
             settings=self.settings,
         )

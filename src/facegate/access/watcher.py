@@ -12,7 +12,8 @@ Per track at a door:
   is made when its verdict is no longer ``pending`` or after ``liveness_timeout_s`` (then
   ``undecided``). At most one decision per track and identity: a track whose confirmed
   identity changes (re-verified after a box jump) is decided again for the new identity.
-- a face at the door for ``unconfirmed_after_s`` that leaves (absent for
+- a face at the door for ``unconfirmed_after_s``, at least ``unconfirmed_min_px`` across
+  (a person at the door, not a face far away in the scene), that leaves (absent for
   ``GONE_AFTER_FRAMES`` frames) without ever being confirmed becomes a ``not_confirmed``
   attempt (with a snapshot taken while it was there).
 
@@ -87,6 +88,7 @@ class DoorWatcher:
         prompt: PromptSink | None = None,
         liveness_timeout_s: float = 8.0,
         unconfirmed_after_s: float = 2.0,
+        unconfirmed_min_px: float = 48.0,
         snapshots: bool = True,
         settings: Any = None,
         liveness_factory: LivenessFactory = track_liveness,
@@ -96,6 +98,7 @@ class DoorWatcher:
         self.prompt, self.settings = prompt, settings
         self.liveness_timeout_s = liveness_timeout_s
         self.unconfirmed_after_s = unconfirmed_after_s
+        self.unconfirmed_min_px = unconfirmed_min_px
         self.snapshots = snapshots
         self.liveness_factory, self.clock = liveness_factory, clock
         self._tracks: dict[int, _Track] = {}
@@ -150,6 +153,7 @@ class DoorWatcher:
                 not track.ever_confirmed
                 and track.snapshot is None
                 and now - track.first_seen >= self.unconfirmed_after_s
+                and face.box.w * face.box.h >= self.unconfirmed_min_px**2
             ):
                 track.box = self._box(image, face)
                 track.snapshot = self._snap(image, face) or b""
