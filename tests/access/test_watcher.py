@@ -227,3 +227,16 @@ def test_only_a_face_near_the_door_counts_as_not_confirmed(directory: DoorDirect
         watcher([], image)
     assert [(a.track_id, a.confirmed) for a in attempts] == [(2, False)]
     assert attempts[0].box == (200.0, 100.0, 90.0, 90.0, 640, 480)
+
+
+def test_a_stranger_is_never_asked_for_liveness(directory: DoorDirectory):
+    check = NeverDecides()
+    attempts: list[Attempt] = []
+    watcher = DoorWatcher(
+        "kiosk", directory, lambda a: attempts.append(a) or True,
+        liveness_factory=lambda mode, **kw: check,
+    )  # fmt: skip
+    image = np.zeros((480, 640, 3), np.uint8)
+    watcher([TrackedFace(Box(100, 100, 80, 80), 9, None, None, 0.2, True)], image)
+    assert check.requested == [] and check.observed == 1
+    assert [(a.person_id, a.liveness_note) for a in attempts] == [(None, "not checked")]

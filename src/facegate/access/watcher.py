@@ -174,7 +174,7 @@ class DoorWatcher:
                         score=None,
                         track_id=gone,
                         seen=now,
-                        liveness="pending",
+                        liveness="undecided",
                         liveness_note="not checked",
                         box=track.box,
                         snapshot=track.snapshot or None,
@@ -193,6 +193,10 @@ class DoorWatcher:
         identity = face.person_id
         if identity in track.decided:
             return
+        if identity is None:  # a stranger is denied whatever liveness says: never prompted
+            track.decided.add(identity)
+            self._emit(self._attempt(view, face, image, now, "undecided", "not checked"))
+            return
         if track.requested is None:
             liveness.request(face.track_id)
             track.requested = now
@@ -203,21 +207,24 @@ class DoorWatcher:
                 return
             state, method = "undecided", f"{method}, timed out"
         track.decided.add(identity)
-        self._emit(
-            Attempt(
-                door=view.door.name,
-                camera=self.stream,
-                direction=view.direction,
-                confirmed=True,
-                person_id=identity,
-                score=float(face.score),
-                track_id=face.track_id,
-                seen=now,
-                liveness=state,
-                liveness_note=f"{state} ({method})",
-                box=self._box(image, face),
-                snapshot=self._snap(image, face),
-            )
+        self._emit(self._attempt(view, face, image, now, state, f"{state} ({method})"))
+
+    def _attempt(
+        self, view: DoorView, face: Any, image: np.ndarray, now: float, state: str, note: str
+    ) -> Attempt:
+        return Attempt(
+            door=view.door.name,
+            camera=self.stream,
+            direction=view.direction,
+            confirmed=True,
+            person_id=face.person_id,
+            score=float(face.score),
+            track_id=face.track_id,
+            seen=now,
+            liveness=state,
+            liveness_note=note,
+            box=self._box(image, face),
+            snapshot=self._snap(image, face),
         )
 
     def _emit(self, attempt: Attempt) -> None:
