@@ -87,8 +87,9 @@ def test_doors_groups_rules_crud(access: AccessStore, store: SqlStore, lobby: No
         access.add_door("lobby", [])
     with pytest.raises(Conflict):  # a camera watches one door
         access.add_door("side", [DoorCamera("lobby-in")])
-    with pytest.raises(InvalidInput):
-        access.add_door(" ", [])
+    for bad in (" ", "a/b", "x" * 65, "tab\there"):
+        with pytest.raises(InvalidInput):
+            access.add_door(bad, [])
     changed = access.update_door("lobby", liveness="passive", undecided="allow", anti_passback=True)
     assert (changed.liveness, changed.undecided, changed.anti_passback) == (
         "passive",

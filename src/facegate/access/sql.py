@@ -18,10 +18,11 @@ class AccessNotFound(FacegateError):
 
 
 def clean_name(value: str, what: str) -> str:
-    """A door, group or camera name: printable, 1..64 characters, no surrounding spaces."""
+    """A door, group or camera name: printable, 1..64 characters, no surrounding spaces and
+    no ``/`` (names are path segments of the API and the pages)."""
     name = value.strip() if isinstance(value, str) else ""
-    if not name or len(name) > NAME_MAX or not name.isprintable():
-        raise InvalidInput(f"{what} name must be 1 to {NAME_MAX} printable characters")
+    if not name or len(name) > NAME_MAX or not name.isprintable() or "/" in name:
+        raise InvalidInput(f"{what} name must be 1 to {NAME_MAX} printable characters, no '/'")
     return name
 
 
