@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.access.streaming import stream_video
+from tests.pg import create_database, drop_database
 from tests.serving import FACEGATE, create_key, free_port, fresh, serving
 from tests.stream.conftest import video_frames
 
@@ -23,29 +24,55 @@ FRAMES = 45
 PERSON = "Barack_Obama"
 
 
-def cli(data: Path, *args: str) -> str:
+def cli(served: dict[str, Any], *args: str) -> str:
+    where = ["--data-dir", str(served["data"])]
+    if served["url"]:
+        where += ["--database-url", served["url"]]
     done = subprocess.run(
-        [str(FACEGATE), *args, "--data-dir", str(data)], capture_output=True, text=True, timeout=60
+        [str(FACEGATE), *args, *where], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def served(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def served(
+    request: pytest.FixtureRequest, faces_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("access-serve")
-    admin, recognize = create_key(data, "admin"), create_key(data, "recognize")
-    port, stream_port = free_port(), free_port()
+    url, admin_url = None, None
     env = {"FACEGATE_INFERENCE_THREADS": "1", "FACEGATE_ACCESS_TIMEZONE": "Asia/Shanghai"}
+    if request.param == "postgres":
+        admin_url = request.getfixturevalue("pg_admin_url")
+        url = create_database(admin_url, "acc_serve")
+        env["FACEGATE_DATABASE_URL"] = url
+    with pytest.MonkeyPatch.context() as patch:  # keys go to the database the server uses
+        if url:
+            patch.setenv("FACEGATE_DATABASE_URL", url)
+        admin, recognize = create_key(data, "admin"), create_key(data, "recognize")
+    port, stream_port = free_port(), free_port()
+    try:
+        yield from _serve(faces_dir, data, url, env, admin, recognize, port, stream_port)
+    finally:
+        if admin_url is not None:
+            drop_database(admin_url, "acc_serve")
+
+
+def _serve(
+    faces_dir: Path, data: Path, url: str | None, env: dict[str, str], admin: str,
+    recognize: str, port: int, stream_port: int,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
     with serving(data, port, "--workers", "2", "--stream-port", str(stream_port), env=env) as base:
         headers = {"X-API-Key": admin}
         person = httpx.post(f"{base}/api/v1/people", json={"name": PERSON}, headers=headers)
         folder = faces_dir / "people" / PERSON
         files = [("images", (p.name, p.read_bytes(), "image/jpeg")) for p in folder.iterdir()]
-        url = f"{base}/api/v1/people/{person.json()['id']}/faces"
-        assert httpx.post(url, files=files, headers=headers, timeout=60).status_code == 200
+        faces = f"{base}/api/v1/people/{person.json()['id']}/faces"
+        assert httpx.post(faces, files=files, headers=headers, timeout=60).status_code == 200
         yield {
-            "base": base, "data": data, "admin": headers, "recognize": recognize,
+            "base": base, "data": data, "url": url, "admin": headers, "recognize": recognize,
             "stream_port": stream_port, "person_id": person.json()["id"],
             "obama": video_frames(faces_dir / "videos" / "obama.mp4", FRAMES),
             "biden": video_frames(faces_dir / "videos" / "biden.mp4", FRAMES),
@@ -79,7 +106,7 @@ def stream_until(
 
 
 def test_cli_changes_reach_the_running_server(served: dict[str, Any]):
-    data = served["data"]
+    data = served  # where the CLI finds the database
     assert "added door front" in cli(data, "doors", "add", "front", "--camera", "front-cam")
     cli(data, "groups", "add", "staff")
     assert "added to group staff" in cli(data, "groups", "add-member", "staff", PERSON)
