@@ -326,7 +326,7 @@ def messages_for(event: DoorEvent, verdict: Verdict) -> list[DoorMessage]:
         "camera": event.camera,
         "direction": event.direction,
         "at": event.at,
-        "decision": verdict.decision,  # type: ignore[dict-item]
+        "decision": verdict.decision,
         "reason": verdict.reason,
         "person_id": event.person_id,
         "person_name": event.person_name,

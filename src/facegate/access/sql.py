@@ -29,7 +29,7 @@ def clean_name(value: str, what: str) -> str:
 def as_date(value: Any) -> date | None:
     if value is None:
         return None
-    return date.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[no-any-return]
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 class SqlBase:
