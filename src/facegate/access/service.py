@@ -16,14 +16,17 @@ database serialises what must be (anti-passback) across workers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from facegate.access.cameras import DoorCameras
 from facegate.access.directory import DoorDirectory
 from facegate.access.events import Attempt, DoorEvents
 from facegate.access.outputs import Dispatcher, dispatcher_for
@@ -154,12 +157,17 @@ class AccessService:
 
 class AccessHook:
     """The API lifespan hook (``app.state.access_hook``): an ``AccessService`` for the life of
-    the server, its door watchers registered on ``services.observers``."""
+    the server, its door watchers registered on ``services.observers``, and the server
+    cameras at doors kept running (``live``: the process's ``LiveHook``, set by
+    ``create_app``; its cameras start after this hook, so they are looked up as they come)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.access: AccessService | None = None
+        self.live: Any = None  # facegate.live.hook.LiveHook (not imported: layers flow one way)
+        self.door_cameras: DoorCameras | None = None
         self._unregister: Callable[[], None] | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self, services: Services) -> None:
         service = AccessService(self.settings, services.gallery.store.db)
@@ -167,8 +175,32 @@ class AccessHook:
         self.access = service
         if self.settings.access_enabled:
             self._unregister = services.observers.register(service.watcher_factory)
+            self.door_cameras = DoorCameras(service.directory, self._owned_cameras)
+            self._task = asyncio.get_running_loop().create_task(self._keep_cameras())
+
+    def _owned_cameras(self) -> dict[str, Any]:
+        manager = getattr(self.live, "cameras", None)
+        owned = getattr(manager, "owned", None) or {}
+        return {name: o.camera for name, o in owned.items()}
+
+    async def _keep_cameras(self) -> None:
+        while True:
+            if self.door_cameras is not None:
+                try:
+                    self.door_cameras.sync()
+                except Exception:
+                    log.exception("access: keeping door cameras running failed")
+            await asyncio.sleep(self.settings.access_refresh_s)
 
     async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.door_cameras is not None:
+            with contextlib.suppress(Exception):  # the live hook stopped its cameras already
+                self.door_cameras.release_all()
         if self._unregister is not None:
             self._unregister()
             self._unregister = None

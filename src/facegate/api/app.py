@@ -39,6 +39,7 @@ from facegate.api.uploads import BodyLimit
 from facegate.api.web import access_pages, attendance_pages, pages
 from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
+from facegate.live.hook import LiveHook
 from facegate.services import Services
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     # would still reach running streams; see facegate.observers).
     app.state.access_hook = AccessHook(settings)
     app.state.hooks = [app.state.attendance_hook, app.state.access_hook, *hooks]
+    # Server cameras at doors run without viewers: the access hook asks the live hook's cameras.
+    app.state.access_hook.live = next((h for h in hooks if isinstance(h, LiveHook)), None)
     metrics = Metrics()
     app.state.metrics = metrics
     install_error_handlers(app)
