@@ -6,10 +6,10 @@ and allowed through a door whose camera is the TCP stream; each "walk" streams t
 new connection at ``--fps`` (so a new track, so one new decision). Per walk:
 
 - ``capture_to_decision_ms``: from the capture time of the first frame whose result shows
-  the person confirmed (the client's clock, the same machine) to the decision's commit time
-  (the door event's ``at``): what a door waits for after the camera saw the confirming frame;
-- ``watcher_to_decision_ms``: from the door watcher seeing that frame to the commit (the
-  event's ``latency_ms``: the queue, the rules read and the write transaction);
+  the person confirmed (the client's clock, the same machine) to the decision (the door
+  event's ``at``: when the decision thread took the attempt and began its transaction);
+- ``watcher_to_decision_ms``: from the door watcher seeing that frame to that moment (the
+  event's ``latency_ms``: the wait in the decision queue);
 - ``capture_to_processed_ms``: from that capture to the end of that frame's processing
   (where the watcher runs): the pipeline's share;
 - ``capture_to_confirmed_ms``: from the first frame in which the face appears to the
