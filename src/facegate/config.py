@@ -303,6 +303,24 @@ class Settings(BaseSettings):
         None, description="calibration table from `facegate calibrate --write` (default: shipped)"
     )
 
+    # Access control (facegate.access; see docs/access.md). Doors, groups and rules live in the
+    # database (facegate doors/groups/rules ...); these are the process-level knobs.
+    # Appended block: keep access settings here.
+    access_enabled: bool = Field(True, description="decide at door cameras in facegate serve")
+    access_timezone: str | None = Field(
+        None, description="IANA zone of the rules' hours and holidays (default: attendance's)"
+    )
+    access_snapshots: bool = Field(True, description="keep a small face JPEG per door event")
+    access_snapshot_retention_days: float = Field(30.0, gt=0)
+    access_queue_size: int = Field(256, ge=1, description="attempts waiting for a decision")
+    access_refresh_s: float = Field(2.0, gt=0, description="door list re-read from the database")
+    access_liveness_timeout_s: float = Field(
+        8.0, gt=0, description="a liveness verdict still pending this long counts as undecided"
+    )
+    access_unconfirmed_after_s: float = Field(
+        2.0, gt=0, description="a face at a door this long that never confirms: not_confirmed"
+    )
+
     @field_validator("attendance_webhook_urls")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:
@@ -311,9 +329,11 @@ class Settings(BaseSettings):
                 raise ValueError("webhook URLs must start with http:// or https://")
         return value
 
-    @field_validator("attendance_timezone")
+    @field_validator("attendance_timezone", "access_timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -339,3 +359,8 @@ class Settings(BaseSettings):
             raise ValueError(describe_errors(exc).replace("invalid settings: ", "")) from None
         self.cameras = [*self.cameras, *added]
         return self
+
+    @property
+    def access_zone(self) -> str:
+        """The time zone of access rules: ``access_timezone`` or else the attendance one."""
+        return self.access_timezone or self.attendance_timezone

@@ -25,19 +25,29 @@ from typing import Protocol
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from facegate.access.service import AccessHook
 from facegate.api.access import check_declared, declare_public
 from facegate.api.errors import install_error_handlers
 from facegate.api.gate import RequestGate
 from facegate.api.keycache import CachedKeyStore
 from facegate.api.metrics import Metrics, MetricsMiddleware
 from facegate.api.revocation import RevocationWatch
-from facegate.api.routes import attendance, compat, health, people, recognition
+from facegate.api.routes import (
+    access,
+    access_events,
+    attendance,
+    compat,
+    health,
+    people,
+    recognition,
+)
 from facegate.api.routes import live as live_routes
 from facegate.api.security import LocalOnly, SecurityHeaders
 from facegate.api.serve_hooks import serve_hooks
-from facegate.api.web import attendance_pages, pages
+from facegate.api.web import access_pages, attendance_pages, pages
 from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
+from facegate.live.hook import LiveHook
 from facegate.redact import quiet_leaky_loggers
 from facegate.services import Services
 
@@ -100,7 +110,12 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.state.settings = settings
     # The attendance recorder starts first so it is subscribed before any stream publishes.
     app.state.attendance_hook = AttendanceHook(settings)
-    app.state.hooks = [app.state.attendance_hook, *hooks]
+    # Access control's door watchers are registered before any stream starts (late ones
+    # would still reach running streams; see facegate.observers).
+    app.state.access_hook = AccessHook(settings)
+    app.state.hooks = [app.state.attendance_hook, app.state.access_hook, *hooks]
+    # Server cameras at doors run without viewers: the access hook asks the live hook's cameras.
+    app.state.access_hook.live = next((h for h in hooks if isinstance(h, LiveHook)), None)
     metrics = Metrics()
     app.state.metrics = metrics
     install_error_handlers(app)
@@ -109,9 +124,12 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.include_router(recognition.router)
     app.include_router(compat.router)
     app.include_router(attendance.router)
+    app.include_router(access.router)
+    app.include_router(access_events.router)
     pages.install(app)
     live_routes.install(app)
     attendance_pages.install(app)
+    access_pages.install(app)
     for path in (app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url):
         if path:
             declare_public(app, path)

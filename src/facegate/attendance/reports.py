@@ -90,7 +90,8 @@ def _cell(value: object) -> object:
     return value
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV with CRLF lines and spreadsheet-formula cells defused (also used by access)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
@@ -127,7 +128,7 @@ EVENTS_HEADER = (
 
 
 def daily_csv(day: date, rows: Iterable[DailyRow], policy: AttendancePolicy) -> str:
-    return _csv(
+    return csv_text(
         DAILY_HEADER,
         (
             (
@@ -148,7 +149,7 @@ def daily_csv(day: date, rows: Iterable[DailyRow], policy: AttendancePolicy) -> 
 
 
 def events_csv(events: Iterable[AttendanceEvent], policy: AttendancePolicy) -> str:
-    return _csv(
+    return csv_text(
         EVENTS_HEADER,
         (
             (

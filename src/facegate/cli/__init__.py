@@ -10,8 +10,10 @@ face), 3 model or environment problem (model file missing or altered).
 from __future__ import annotations
 
 from facegate.cli import bench, eval_cmds, faces, gallery_cmds, keys_cmd, serve_cmd
+from facegate.cli.access_cmd import register as register_access
 from facegate.cli.app import app
 from facegate.cli.attendance_cmd import register as register_attendance
+from facegate.cli.doors_cmd import register as register_doors
 from facegate.cli.stream_cmd import register as register_stream
 
 faces.register(app)
@@ -22,6 +24,8 @@ serve_cmd.register(app)
 keys_cmd.register(app)
 register_stream(app)
 register_attendance(app)
+register_doors(app)
+register_access(app)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from facegate.cli.access_bench_cmd import register_access_bench
 from facegate.cli.app import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, fail, print_json
 from facegate.cli.gallery_bench_cmd import register_gallery_bench
 from facegate.cli.stream_bench_cmd import register_stream_bench
@@ -143,4 +144,5 @@ def register(app: typer.Typer) -> None:
     """Attach ``facegate bench`` (and every benchmark module's commands) to ``app``."""
     register_gallery_bench(bench_app)
     register_stream_bench(bench_app)
+    register_access_bench(bench_app)
     app.add_typer(bench_app, name="bench")

@@ -226,17 +226,203 @@ ALTER TABLE api_keys ADD CONSTRAINT api_keys_scope_check
     CHECK (scope IN ('admin', 'recognize', 'monitor', 'checkin'))
 """
 
+# 0004: access control (facegate.access; docs/access.md). A camera watches at most one door
+# (``camera`` unique). Rules name a door and a group; ``weekdays`` is a bit mask (bit 0 Monday
+# ... bit 6 Sunday), ``from_minute``/``to_minute`` local minutes of the day (to < from spans
+# midnight), optional ``date_from``/``date_to`` (ISO dates, inclusive) bound a rule's season.
+# ``access_holidays``: a date (site time) that is ``closed`` (no rule grants) or open (a make-up
+# working day: weekday limits ignored, hours still apply), for one door or all (door NULL).
+# Per-person passes, memberships, anti-passback state and door events cascade with the person
+# (deleting a person erases their door events and snapshots). Events keep the door and camera
+# by name, so removing a door never rewrites history. ``box`` is the face box and frame size
+# as JSON (the door page draws decisions over the live view).
+_SQLITE_0004 = """
+CREATE TABLE access_doors (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    liveness TEXT NOT NULL DEFAULT 'off' CHECK (liveness IN ('off', 'challenge', 'passive')),
+    undecided TEXT NOT NULL DEFAULT 'deny' CHECK (undecided IN ('deny', 'allow')),
+    anti_passback INTEGER NOT NULL DEFAULT 0,
+    outputs TEXT NOT NULL DEFAULT '{}',
+    enabled INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE access_door_cameras (
+    door_id INTEGER NOT NULL REFERENCES access_doors(id) ON DELETE CASCADE,
+    camera TEXT NOT NULL UNIQUE,
+    direction TEXT NOT NULL DEFAULT 'in' CHECK (direction IN ('in', 'out')),
+    PRIMARY KEY (door_id, camera)
+);
+CREATE TABLE access_groups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE access_group_members (
+    group_id INTEGER NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, person_id)
+);
+CREATE INDEX access_group_members_person ON access_group_members(person_id);
+CREATE TABLE access_rules (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    door_id INTEGER NOT NULL REFERENCES access_doors(id) ON DELETE CASCADE,
+    group_id INTEGER NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+    weekdays INTEGER NOT NULL DEFAULT 127 CHECK (weekdays BETWEEN 1 AND 127),
+    from_minute INTEGER NOT NULL DEFAULT 0 CHECK (from_minute BETWEEN 0 AND 1440),
+    to_minute INTEGER NOT NULL DEFAULT 1440 CHECK (to_minute BETWEEN 0 AND 1440),
+    date_from TEXT,
+    date_to TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX access_rules_door ON access_rules(door_id);
+CREATE TABLE access_holidays (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    day TEXT NOT NULL,
+    door_id INTEGER REFERENCES access_doors(id) ON DELETE CASCADE,
+    closed INTEGER NOT NULL DEFAULT 1,
+    name TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX access_holidays_day ON access_holidays(day);
+CREATE TABLE access_people (
+    person_id INTEGER PRIMARY KEY REFERENCES people(id) ON DELETE CASCADE,
+    valid_from TEXT,
+    valid_until TEXT,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE access_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    door TEXT NOT NULL,
+    camera TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+    decision TEXT NOT NULL CHECK (decision IN ('granted', 'denied')),
+    reason TEXT NOT NULL,
+    alarm TEXT,
+    score REAL,
+    liveness TEXT,
+    track_id INTEGER,
+    box TEXT,
+    snapshot BLOB,
+    captured REAL,
+    latency_ms REAL
+);
+CREATE INDEX access_events_door_at ON access_events(door, at);
+CREATE INDEX access_events_at ON access_events(at);
+CREATE INDEX access_events_person ON access_events(person_id, at);
+CREATE TABLE access_passback (
+    door_id INTEGER NOT NULL REFERENCES access_doors(id) ON DELETE CASCADE,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    inside INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (door_id, person_id)
+);
+CREATE INDEX access_passback_person ON access_passback(person_id)
+"""
+
+_POSTGRES_0004 = """
+CREATE TABLE access_doors (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    liveness TEXT NOT NULL DEFAULT 'off' CHECK (liveness IN ('off', 'challenge', 'passive')),
+    undecided TEXT NOT NULL DEFAULT 'deny' CHECK (undecided IN ('deny', 'allow')),
+    anti_passback BOOLEAN NOT NULL DEFAULT FALSE,
+    outputs JSONB NOT NULL DEFAULT '{}',
+    enabled BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE access_door_cameras (
+    door_id BIGINT NOT NULL REFERENCES access_doors(id) ON DELETE CASCADE,
+    camera TEXT NOT NULL UNIQUE,
+    direction TEXT NOT NULL DEFAULT 'in' CHECK (direction IN ('in', 'out')),
+    PRIMARY KEY (door_id, camera)
+);
+CREATE TABLE access_groups (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE access_group_members (
+    group_id BIGINT NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+    person_id BIGINT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, person_id)
+);
+CREATE INDEX access_group_members_person ON access_group_members(person_id);
+CREATE TABLE access_rules (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    door_id BIGINT NOT NULL REFERENCES access_doors(id) ON DELETE CASCADE,
+    group_id BIGINT NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+    weekdays INTEGER NOT NULL DEFAULT 127 CHECK (weekdays BETWEEN 1 AND 127),
+    from_minute INTEGER NOT NULL DEFAULT 0 CHECK (from_minute BETWEEN 0 AND 1440),
+    to_minute INTEGER NOT NULL DEFAULT 1440 CHECK (to_minute BETWEEN 0 AND 1440),
+    date_from DATE,
+    date_to DATE,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX access_rules_door ON access_rules(door_id);
+CREATE TABLE access_holidays (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    day DATE NOT NULL,
+    door_id BIGINT REFERENCES access_doors(id) ON DELETE CASCADE,
+    closed BOOLEAN NOT NULL DEFAULT TRUE,
+    name TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX access_holidays_day ON access_holidays(day);
+CREATE TABLE access_people (
+    person_id BIGINT PRIMARY KEY REFERENCES people(id) ON DELETE CASCADE,
+    valid_from TIMESTAMPTZ,
+    valid_until TIMESTAMPTZ,
+    blocked BOOLEAN NOT NULL DEFAULT FALSE,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE access_events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at TIMESTAMPTZ NOT NULL,
+    door TEXT NOT NULL,
+    camera TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    person_id BIGINT REFERENCES people(id) ON DELETE CASCADE,
+    decision TEXT NOT NULL CHECK (decision IN ('granted', 'denied')),
+    reason TEXT NOT NULL,
+    alarm TEXT,
+    score DOUBLE PRECISION,
+    liveness TEXT,
+    track_id BIGINT,
+    box TEXT,
+    snapshot BYTEA,
+    captured DOUBLE PRECISION,
+    latency_ms DOUBLE PRECISION
+);
+CREATE INDEX access_events_door_at ON access_events(door, at);
+CREATE INDEX access_events_at ON access_events(at);
+CREATE INDEX access_events_person ON access_events(person_id, at);
+CREATE TABLE access_passback (
+    door_id BIGINT NOT NULL REFERENCES access_doors(id) ON DELETE CASCADE,
+    person_id BIGINT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    inside BOOLEAN NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (door_id, person_id)
+);
+CREATE INDEX access_passback_person ON access_passback(person_id)
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
         Migration(2, "api_keys", _SQLITE_0002),
         Migration(3, "attendance", _SQLITE_0003),
+        Migration(4, "access", _SQLITE_0004),
         Migration(7, "api_key_scopes", _SQLITE_0007),
     ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
         Migration(2, "api_keys", _POSTGRES_0002),
         Migration(3, "attendance", _POSTGRES_0003),
+        Migration(4, "access", _POSTGRES_0004),
         Migration(7, "api_key_scopes", _POSTGRES_0007),
     ),
 }

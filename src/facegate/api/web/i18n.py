@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from facegate.api.web.texts_access import ACCESS_TEXTS
 from facegate.api.web.texts_attendance import ATTENDANCE_TEXTS
 from facegate.api.web.texts_live import LIVE_TEXTS
 
@@ -141,6 +142,7 @@ TEXTS: dict[Lang, dict[str, str]] = {
 
 TEXTS = {lang: {**TEXTS[lang], **ATTENDANCE_TEXTS[lang]} for lang in LANGS}
 TEXTS = {lang: {**TEXTS[lang], **LIVE_TEXTS[lang]} for lang in LANGS}
+TEXTS = {lang: {**TEXTS[lang], **ACCESS_TEXTS[lang]} for lang in LANGS}
 
 
 def parse_accept_language(header: str) -> Lang:

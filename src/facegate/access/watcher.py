@@ -1,0 +1,232 @@
+"""``DoorWatcher``: a stream's tracked faces turned into decision attempts at a door.
+
+Registered for every stream (``facegate.observers``); it runs on the inference thread for
+every frame, so it does no I/O: the door comes from the in-memory ``DoorDirectory`` (a stream
+that watches no door costs one dict lookup), and an attempt is handed to the decision thread
+through a bounded queue (``submit`` never blocks).
+
+Per track at a door:
+
+- when the track's identity is confirmed (a person, or confirmed unknown), the door's
+  liveness check is asked once (``TrackLiveness.request``) and fed every frame; the attempt
+  is made when its verdict is no longer ``pending`` or after ``liveness_timeout_s`` (then
+  ``undecided``). At most one decision per track and identity: a track whose confirmed
+  identity changes (re-verified after a box jump) is decided again for the new identity.
+- a face at the door for ``unconfirmed_after_s``, at least ``unconfirmed_min_px`` across
+  (a person at the door, not a face far away in the scene), that leaves (absent for
+  ``GONE_AFTER_FRAMES`` frames) without ever being confirmed becomes a ``not_confirmed``
+  attempt (with a snapshot taken while it was there).
+
+``seen`` on an attempt is ``time.time()`` when the deciding frame reached the watcher (the
+observer is not given the frame's capture time); the decision thread stores the latency from
+there to the decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from facegate.access.directory import DoorDirectory, DoorView
+from facegate.access.events import Attempt
+from facegate.liveness import LivenessMode, LivenessVerdict, TrackLiveness, track_liveness
+from facegate.observers import PromptSink
+from facegate.stream.announce import face_snapshot
+
+log = logging.getLogger(__name__)
+LivenessFactory = Callable[..., TrackLiveness]
+
+
+class _Unavailable:
+    """Liveness for a mode this build cannot check: every verdict is ``undecided``, and the
+    door's ``undecided`` policy decides."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def observe(self, faces: Sequence[Any], image: np.ndarray) -> None:
+        return None
+
+    def request(self, track_id: int) -> None:
+        return None
+
+    def verdict(self, track_id: int) -> LivenessVerdict:
+        return LivenessVerdict("undecided", self.mode, "not available")
+
+
+@dataclass
+class _Track:
+    first_seen: float
+    ever_confirmed: bool = False
+    decided: set[int | None] = field(default_factory=set)  # identities already decided
+    requested: float | None = None  # when liveness was asked
+    snapshot: bytes | None = None  # taken once the face stayed long enough unconfirmed
+    box: tuple[float, float, float, float, int, int] | None = None
+    missing: int = 0  # frames in a row without this track
+
+
+# Frames a track may be absent before it counts as gone. Longer than the tracker's coasting
+# (``TrackerParams.max_missed``, 10): a face the detector misses for a frame or two is still
+# the same track and must not be decided again when it reappears.
+GONE_AFTER_FRAMES = 12
+
+
+class DoorWatcher:
+    """One stream's door watcher (call it with each frame's tracked faces and pixels)."""
+
+    def __init__(
+        self,
+        stream: str,
+        directory: DoorDirectory,
+        submit: Callable[[Attempt], bool],
+        *,
+        prompt: PromptSink | None = None,
+        liveness_timeout_s: float = 8.0,
+        unconfirmed_after_s: float = 2.0,
+        unconfirmed_min_px: float = 48.0,
+        snapshots: bool = True,
+        settings: Any = None,
+        liveness_factory: LivenessFactory = track_liveness,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.stream, self.directory, self.submit = stream, directory, submit
+        self.prompt, self.settings = prompt, settings
+        self.liveness_timeout_s = liveness_timeout_s
+        self.unconfirmed_after_s = unconfirmed_after_s
+        self.unconfirmed_min_px = unconfirmed_min_px
+        self.snapshots = snapshots
+        self.liveness_factory, self.clock = liveness_factory, clock
+        self._tracks: dict[int, _Track] = {}
+        self._door: str | None = None
+        self._mode: str | None = None
+        self._liveness: TrackLiveness | None = None
+        self.attempts = 0
+
+    def _liveness_for(self, mode: LivenessMode) -> TrackLiveness:
+        if self._liveness is None or mode != self._mode:
+            try:
+                self._liveness = self.liveness_factory(
+                    mode, prompt=self.prompt, settings=self.settings
+                )
+            except NotImplementedError:
+                self._liveness = _Unavailable(mode)
+            self._mode = mode
+        return self._liveness
+
+    def _snap(self, image: np.ndarray, face: Any) -> bytes | None:
+        return face_snapshot(image, face.box) if self.snapshots else None
+
+    def _box(self, image: np.ndarray, face: Any) -> tuple[float, float, float, float, int, int]:
+        b = face.box
+        height, width = image.shape[:2]
+        return (float(b.x), float(b.y), float(b.w), float(b.h), int(width), int(height))
+
+    def __call__(self, faces: Sequence[Any], image: np.ndarray) -> None:
+        view = self.directory.lookup(self.stream)
+        if view is None:
+            if self._tracks or self._liveness is not None:
+                self._tracks.clear()
+                self._liveness = self._door = self._mode = None
+            return
+        if view.door.name != self._door:  # the camera now watches another door
+            self._tracks.clear()
+            self._door = view.door.name
+        now = self.clock()
+        liveness = self._liveness_for(view.door.liveness)
+        liveness.observe(faces, image)
+        present: set[int] = set()
+        for face in faces:
+            present.add(face.track_id)
+            track = self._tracks.get(face.track_id)
+            if track is None:
+                track = self._tracks[face.track_id] = _Track(first_seen=now)
+            track.missing = 0
+            if face.confirmed:
+                track.ever_confirmed = True
+                self._confirmed(view, track, face, image, liveness, now)
+            elif (
+                not track.ever_confirmed
+                and track.snapshot is None
+                and now - track.first_seen >= self.unconfirmed_after_s
+                and face.box.w * face.box.h >= self.unconfirmed_min_px**2
+            ):
+                track.box = self._box(image, face)
+                track.snapshot = self._snap(image, face) or b""
+        for gone in self._tracks.keys() - present:
+            track = self._tracks[gone]
+            track.missing += 1
+            if track.missing <= GONE_AFTER_FRAMES:
+                continue
+            del self._tracks[gone]
+            if not track.ever_confirmed and track.snapshot is not None:
+                self._emit(
+                    Attempt(
+                        door=view.door.name,
+                        camera=self.stream,
+                        direction=view.direction,
+                        confirmed=False,
+                        person_id=None,
+                        score=None,
+                        track_id=gone,
+                        seen=now,
+                        liveness="undecided",
+                        liveness_note="not checked",
+                        box=track.box,
+                        snapshot=track.snapshot or None,
+                    )
+                )
+
+    def _confirmed(
+        self,
+        view: DoorView,
+        track: _Track,
+        face: Any,
+        image: np.ndarray,
+        liveness: TrackLiveness,
+        now: float,
+    ) -> None:
+        identity = face.person_id
+        if identity in track.decided:
+            return
+        if identity is None:  # a stranger is denied whatever liveness says: never prompted
+            track.decided.add(identity)
+            self._emit(self._attempt(view, face, image, now, "undecided", "not checked"))
+            return
+        if track.requested is None:
+            liveness.request(face.track_id)
+            track.requested = now
+        verdict = liveness.verdict(face.track_id)
+        state, method = verdict.state, verdict.method
+        if state == "pending":
+            if now - track.requested < self.liveness_timeout_s:
+                return
+            state, method = "undecided", f"{method}, timed out"
+        track.decided.add(identity)
+        self._emit(self._attempt(view, face, image, now, state, f"{state} ({method})"))
+
+    def _attempt(
+        self, view: DoorView, face: Any, image: np.ndarray, now: float, state: str, note: str
+    ) -> Attempt:
+        return Attempt(
+            door=view.door.name,
+            camera=self.stream,
+            direction=view.direction,
+            confirmed=True,
+            person_id=face.person_id,
+            score=float(face.score),
+            track_id=face.track_id,
+            seen=now,
+            liveness=state,
+            liveness_note=note,
+            box=self._box(image, face),
+            snapshot=self._snap(image, face),
+        )
+
+    def _emit(self, attempt: Attempt) -> None:
+        self.attempts += 1
+        self.submit(attempt)

@@ -1,0 +1,43 @@
+"""Streaming a dev video to a stream server frame by frame, as a door terminal would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+import numpy as np
+
+from facegate.stream import Client
+from facegate.stream.messages import Result
+
+
+def stream_video(
+    port: int, key: str, stream: str, frames: Sequence[np.ndarray], host: str = "127.0.0.1"
+) -> list[Result]:
+    """Send every frame and wait for its result (none is dropped); the results in order."""
+    results: list[Result] = []
+    with Client(host, port, key, stream=stream) as client:
+        for image in frames:
+            frame_id = client.send_frame(image)
+            while True:
+                message = client.receive(timeout=60)
+                if isinstance(message, Result) and message.frame_id == frame_id:
+                    results.append(message)
+                    break
+    return results
+
+
+def wait_for_events(
+    get: Callable[..., httpx.Response], door: str, count: int, timeout: float = 30.0
+) -> list[dict[str, Any]]:
+    """``GET /api/v1/access/events?door=...`` until it lists ``count`` events."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = get("/api/v1/access/events", params={"door": door})
+        assert answer.status_code == 200, answer.text
+        events: list[dict[str, Any]] = answer.json()["events"]
+        if len(events) >= count or time.monotonic() > deadline:
+            return events
+        time.sleep(0.1)
