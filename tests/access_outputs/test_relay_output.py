@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from facegate.access.outputs import DoorOutputs, RelayOutput
+from facegate.access.outputs import DoorOutputs, RelayOutput, WebhookOutput
 from facegate.bench.local_peers import Receiver, free_port
 from facegate.gallery import SqlStore
 from tests.access_outputs.conftest import message, send, states, wait_until
@@ -112,3 +112,23 @@ def test_a_restarted_dispatcher_never_sends_an_expired_pulse(
     assert outcome(d, msg.event_id).last_error == "expired: not sent after the deadline"
     assert outcome(d, msg.event_id).attempts == 0
     assert receiver.requests == []
+
+
+def test_a_webhook_backlog_does_not_hold_up_the_relay(
+    dispatchers: Any, store: SqlStore, ann: int, receiver: Receiver
+):
+    slow = Receiver(delay_s=0.3)  # answers, slowly
+    try:
+        d = dispatchers(start=False, access_output_threads=1)  # one thread for every receiver
+        backlog = DoorOutputs(webhooks=[WebhookOutput(url=slow.url)])
+        for _ in range(20):
+            send(d, store.db, message(ann, door="back", decision="denied"), backlog)
+        d.start()
+        slow.wait_for(1)
+        granted = message(ann, door="front")
+        send(d, store.db, granted, relay(receiver.url))
+        receiver.wait_for(1)
+        assert len(slow.requests) < 20  # the pulse went out before the backlog was through
+        wait_until(lambda: d.outbox.counts()["delivered"] == 21, timeout=30)
+    finally:
+        slow.close()

@@ -208,7 +208,9 @@ CREATE INDEX attendance_webhooks_due ON attendance_webhooks(next_attempt_at);
 # version 4's); ``person_id`` cascades, since payloads carry the person's name. ``config`` is
 # the output's configuration at decision time (with its secret) and is cleared once the row is
 # delivered or failed. ``delivery_id`` is what a receiver de-duplicates on. A worker claims a
-# row by setting ``lease_owner``/``lease_until``; ``expires_at`` (relays) is the moment after
+# row by setting ``lease_owner``/``lease_until``; ``lane`` names the receiver (output kind and a
+# hash of its URL) so that a worker can leave a busy receiver's rows unclaimed for the others;
+# ``expires_at`` (relays) is the moment after
 # which the message must never be sent. Final rows are kept (delivered_at or failed_at) so the
 # events page can show how each output fared, and swept after a retention period.
 _SQLITE_0005 = """
@@ -220,6 +222,7 @@ CREATE TABLE access_outbox (
     kind TEXT NOT NULL CHECK (kind IN ('decision', 'alarm')),
     output TEXT NOT NULL CHECK (output IN ('webhook', 'mqtt', 'relay')),
     output_key TEXT NOT NULL,
+    lane TEXT NOT NULL,
     config TEXT,
     payload TEXT NOT NULL,
     delivery_id TEXT NOT NULL UNIQUE,
@@ -248,6 +251,7 @@ CREATE TABLE access_outbox (
     kind TEXT NOT NULL CHECK (kind IN ('decision', 'alarm')),
     output TEXT NOT NULL CHECK (output IN ('webhook', 'mqtt', 'relay')),
     output_key TEXT NOT NULL,
+    lane TEXT NOT NULL,
     config TEXT,
     payload TEXT NOT NULL,
     delivery_id TEXT NOT NULL UNIQUE,

@@ -16,6 +16,7 @@ when the row becomes final.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from facegate.gallery.db import Database, Row, Tx, utcnow
 OutputKind = Literal["webhook", "mqtt", "relay"]
 _COLUMNS = (
     "id, event_id, door, kind, output, output_key, config, payload, delivery_id, attempts, "
-    "created_at, expires_at, lease_until"
+    "created_at, expires_at, lease_until, lane"
 )
 _PENDING = "delivered_at IS NULL AND failed_at IS NULL"
 
@@ -55,13 +56,15 @@ class Delivery:
     created_at: datetime
     expires_at: datetime | None
     lease_until: datetime
+    lane: str  # the receiver: its messages go out in order, one at a time
 
-    @property
-    def lane(self) -> str:
-        """Messages with the same lane go out in order, one at a time (one receiver)."""
-        if self.output == "mqtt":
-            return "mqtt"
-        return f"{self.output} {self.config.get('url', '')}"
+
+def lane_of(output: OutputKind, url: str | None = None) -> str:
+    """A receiver's lane: the output kind and a hash of its URL (a URL may carry a token; the
+    hash is what the table and the logs may hold)."""
+    if url is None:
+        return output
+    return f"{output}:{hashlib.sha256(url.encode()).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ DELIVERED = Outcome("delivered")
 class NewRow:
     output: OutputKind
     output_key: str
+    lane: str
     config: dict[str, Any]
     expires_at: datetime | None = None
 
@@ -118,14 +122,18 @@ def planned_rows(
     """The rows ``message`` becomes: one per webhook that wants it, one for MQTT, and one for
     the relay when access was granted (a relay never fires for a denial or an alarm)."""
     rows = [
-        NewRow("webhook", f"webhook:{i}", revealed(hook))
+        NewRow("webhook", f"webhook:{i}", lane_of("webhook", hook.url), revealed(hook))
         for i, hook in enumerate(outputs.webhooks)
         if wants(hook, message)
     ]
     if outputs.mqtt is not None:
-        rows.append(NewRow("mqtt", "mqtt", revealed(outputs.mqtt)))
+        rows.append(NewRow("mqtt", "mqtt", lane_of("mqtt"), revealed(outputs.mqtt)))
     if outputs.relay is not None and message.kind == "decision" and message.decision == "granted":
-        rows.append(NewRow("relay", "relay", revealed(outputs.relay), now + relay_deadline))
+        relay = outputs.relay
+        deadline = now + relay_deadline
+        rows.append(
+            NewRow("relay", "relay", lane_of("relay", relay.url), revealed(relay), deadline)
+        )
     return rows
 
 
@@ -169,6 +177,7 @@ class OutboxStore:
                     message.kind,
                     row.output,
                     row.output_key,
+                    row.lane,
                     json.dumps(row.config, separators=(",", ":")),
                     payload,
                     delivery_id,
@@ -180,8 +189,8 @@ class OutboxStore:
         if params:
             tx.executemany(
                 "INSERT INTO access_outbox (event_id, person_id, door, kind, output, output_key, "
-                "config, payload, delivery_id, created_at, next_attempt_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "lane, config, payload, delivery_id, created_at, next_attempt_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 params,
             )
         return len(params)
@@ -204,6 +213,7 @@ class OutboxStore:
             created_at=self.db.from_db_time(row[10]),
             expires_at=self._time(row[11]),
             lease_until=lease_until,
+            lane=row[13],
         )
 
     def claim(
@@ -213,18 +223,18 @@ class OutboxStore:
         lease: timedelta,
         limit: int,
         *,
-        skip: Sequence[OutputKind] = (),
+        skip_lanes: Sequence[str] = (),
     ) -> list[Delivery]:
         """Take up to ``limit`` due rows for ``lease`` (relays first: they are the ones a
-        person is waiting for), except outputs in ``skip`` (MQTT while the broker is away).
+        person is waiting for), except those of ``skip_lanes`` (receivers this worker has
+        enough of, is cooling down, or cannot reach, like the broker while it is away).
         The attempt is counted on claim, so a message that crashes its sender is not retried
         forever."""
         due = f"{_PENDING} AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
-        for output in skip:
-            if output not in ("webhook", "mqtt", "relay"):
-                raise ValueError(f"unknown output {output!r}")
-            due += f" AND output <> '{output}'"
-        params = (self.t(now), self.t(now))
+        params: tuple[Any, ...] = (self.t(now), self.t(now))
+        if skip_lanes:
+            due += f" AND lane NOT IN ({', '.join('?' for _ in skip_lanes)})"
+            params += tuple(skip_lanes)
         with self.db.read() as tx:  # cheap check first: a write would take SQLite's lock
             if not tx.execute(f"SELECT 1 FROM access_outbox WHERE {due} LIMIT 1", params):
                 return []

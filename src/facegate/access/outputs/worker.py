@@ -4,10 +4,12 @@ Recognition only inserts outbox rows (``enqueue``, inside the door event's trans
 calls ``wake()`` after the commit. Everything else runs on the dispatcher's threads:
 
 - the **claimer** claims due rows with a lease (at once on ``wake()``, otherwise every
-  ``access_outbox_poll_s`` for retries and rows another process left) and hands them to lanes;
+  ``access_outbox_poll_s`` for retries and rows another process left) and hands them to lanes,
+  leaving unclaimed the rows of a lane that has enough queued, is cooling down or cannot be
+  reached (the broker away), so other workers and other receivers are not held up by it;
 - a **lane** is one receiver (a webhook URL, a relay URL, the MQTT broker): its messages go out
-  in order, one at a time, on a pool of ``access_output_threads`` threads. A slow or dead
-  receiver therefore holds one thread, never another door's receiver; after a failure its lane
+  in order, one at a time, on a pool of ``access_output_threads`` threads shared round robin.
+  A slow or dead receiver holds at most one thread at a time; after a failure its lane
   cools down for the retry delay and its other messages wait in the outbox instead of each
   waiting for their own timeout;
 - relays are claimed first and are settled by their one call (``relay.send_relay``).
@@ -33,7 +35,7 @@ import httpx
 from facegate.access.messages import DoorMessage
 from facegate.access.outputs import DoorOutputs, OutputStatus
 from facegate.access.outputs.mqtt import MqttLink, send_mqtt
-from facegate.access.outputs.outbox import Delivery, OutboxStore, Outcome, OutputKind
+from facegate.access.outputs.outbox import Delivery, OutboxStore, Outcome, lane_of
 from facegate.access.outputs.relay import send_relay
 from facegate.access.outputs.webhook import send_webhook
 from facegate.config import Settings
@@ -42,6 +44,7 @@ from facegate.gallery.db import Database, Tx, utcnow
 
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 50
+LANE_DEPTH = 5  # a receiver's messages claimed ahead of its sends; more wait in the outbox
 SWEEP_EVERY_S = 600.0
 
 
@@ -153,12 +156,18 @@ class OutboxDispatcher:
         """Claim what is due and fits in the lanes; returns how many rows were claimed."""
         with self._lock:
             room = min(CLAIM_BATCH, self.max_in_flight - self._in_flight)
+            busy = {name for name, queue in self._lanes.items() if len(queue) >= LANE_DEPTH}
+            now = time.monotonic()
+            for name, until in list(self._cooling.items()):
+                if until > now:
+                    busy.add(name)  # failed just now: its rows wait in the outbox
+                else:
+                    del self._cooling[name]
         if room <= 0:
             return 0
-        skip: tuple[OutputKind, ...] = ()
         if self.mqtt is not None and not self.mqtt.connected.is_set():
-            skip = ("mqtt",)  # broker away: its rows wait, unclaimed, until it is back
-        batch = self.outbox.claim(self.owner, utcnow(), self.lease, room, skip=skip)
+            busy.add(lane_of("mqtt"))  # broker away: its rows wait, unclaimed, until it is back
+        batch = self.outbox.claim(self.owner, utcnow(), self.lease, room, skip_lanes=sorted(busy))
         for delivery in batch:
             self._submit(delivery)
         return len(batch)
@@ -175,21 +184,27 @@ class OutboxDispatcher:
         self._pool.submit(self._drain, delivery.lane)
 
     def _drain(self, name: str) -> None:
-        while True:
+        """Send the lane's next message, then queue the lane again behind the other lanes
+        waiting for a thread (round robin: a receiver with a backlog never keeps a thread)."""
+        with self._lock:
+            lane = self._lanes.get(name)
+            if not lane:
+                self._lanes.pop(name, None)
+                return
+            delivery = lane.popleft()
+        try:
+            self._handle(delivery)
+        except Exception:
+            log.exception("door output row %d (event %d)", delivery.id, delivery.event_id)
+        finally:
             with self._lock:
-                lane = self._lanes.get(name)
-                if not lane:
+                self._in_flight -= 1
+                more = bool(self._lanes.get(name))
+                if not more:
                     self._lanes.pop(name, None)
-                    return
-                delivery = lane.popleft()
-            try:
-                self._handle(delivery)
-            except Exception:
-                log.exception("door output row %d (event %d)", delivery.id, delivery.event_id)
-            finally:
-                with self._lock:
-                    self._in_flight -= 1
-                self._wake.set()  # room again for the claimer
+            if more and self._pool is not None:
+                self._pool.submit(self._drain, name)
+            self._wake.set()  # room again for the claimer
 
     # -- one delivery -------------------------------------------------------------------------
 
@@ -197,7 +212,8 @@ class OutboxDispatcher:
         if self._stop.is_set():
             self._give_back(delivery)
             return
-        cool = self._cooling.get(delivery.lane, 0.0) - time.monotonic()
+        with self._lock:
+            cool = self._cooling.get(delivery.lane, 0.0) - time.monotonic()
         if cool > 0:  # the receiver failed just now: wait in the outbox, untried
             self.outbox.retry(
                 delivery, self.owner, utcnow() + timedelta(seconds=cool), None, counted=False
@@ -244,7 +260,8 @@ class OutboxDispatcher:
             return
         self.failures += 1
         if outcome.state == "retry":
-            self._cooling[delivery.lane] = time.monotonic() + outcome.delay_s
+            with self._lock:
+                self._cooling[delivery.lane] = time.monotonic() + outcome.delay_s
             self.outbox.retry(delivery, self.owner, at, error, counted=True)
             log.info(
                 "door %r %s output (row %d, event %d) will retry in %.1f s: %s",
