@@ -93,6 +93,7 @@ class MqttLink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.reconnects = 0
+        self._stopping = False
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
@@ -104,16 +105,18 @@ class MqttLink:
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stopping:
             self.reconnects += 1
             log.warning("MQTT broker connection lost (%s); reconnecting", reason)
         self.connected.clear()
 
     def start(self) -> None:
+        self._stopping = False
         self.client.connect_async(self.broker.host, self.broker.port, self.keepalive_s)
         self.client.loop_start()  # paho's thread: connects, reconnects with backoff
 
     def stop(self) -> None:
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
         self.connected.clear()
