@@ -32,6 +32,7 @@ from facegate.delivery import MAX_ERROR_CHARS, skip_locked, stored_time
 from facegate.gallery.db import Database, Row, Tx, utcnow
 
 OutputKind = Literal["webhook", "mqtt", "relay"]
+OutputState = Literal["pending", "delivered", "failed"]
 _COLUMNS = (
     "id, event_id, door, kind, output, output_key, config, payload, delivery_id, attempts, "
     "created_at, expires_at, lease_until, lane"
@@ -332,7 +333,9 @@ class OutboxStore:
                     chunk,
                 )
             for event_id, output, key, attempts, error, delivered_at, failed_at in rows:
-                state = "delivered" if delivered_at else "failed" if failed_at else "pending"
+                state: OutputState = (
+                    "delivered" if delivered_at else "failed" if failed_at else "pending"
+                )
                 found.setdefault(int(event_id), []).append(
                     OutputStatus(
                         output=output,
