@@ -169,3 +169,15 @@ def test_sweep_removes_settled_rows_after_retention(store: SqlStore, ann: int):
     assert outbox.sweep(utcnow() - timedelta(days=1)) == 0
     assert outbox.sweep(utcnow() + timedelta(seconds=1)) == 2
     assert outbox.counts() == {"pending": 1, "delivered": 0, "failed": 0}
+
+
+def test_released_rows_keep_their_place_and_attempts(store: SqlStore, ann: int):
+    only_hooks = DoorOutputs(webhooks=OUTPUTS.webhooks[:1])
+    for _ in range(3):
+        enqueue(store, message(ann), only_hooks)
+    outbox = OutboxStore(store.db)
+    first = outbox.claim("me", utcnow(), LEASE, 10)
+    outbox.release(first[1:], "me")
+    again = outbox.claim("other", utcnow(), LEASE, 10)
+    assert [d.id for d in again] == [d.id for d in first[1:]]
+    assert [d.attempts for d in again] == [1, 1]  # given back untried: not counted

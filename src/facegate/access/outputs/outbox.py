@@ -306,6 +306,16 @@ class OutboxStore:
                 (self.t(at), None if error is None else short_error(error), delivery.id, owner),
             )
 
+    def release(self, deliveries: Sequence[Delivery], owner: str) -> None:
+        """Give back claimed rows untried, keeping their place in line (their due time), for
+        this or another worker to claim again."""
+        with self.db.write() as tx:
+            tx.executemany(
+                "UPDATE access_outbox SET lease_owner = NULL, lease_until = NULL, "
+                "attempts = attempts - 1 WHERE id = ? AND lease_owner = ?",
+                [(d.id, owner) for d in deliveries],
+            )
+
     def newer_decision(self, delivery: Delivery) -> bool:
         """Whether a later decision of the same door waits for or went to the same output
         (then the retained door state is that one's to publish)."""

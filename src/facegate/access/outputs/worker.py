@@ -19,6 +19,7 @@ Logs name rows, events and doors, never URLs, headers, secrets or payloads.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -123,8 +124,8 @@ class OutboxDispatcher:
             for lane in self._lanes.values():
                 lane.clear()
             self._in_flight -= len(queued)
-        for delivery in queued:
-            self._give_back(delivery)
+        if queued:
+            self._give_back(queued)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -168,9 +169,18 @@ class OutboxDispatcher:
         if self.mqtt is not None and not self.mqtt.connected.is_set():
             busy.add(lane_of("mqtt"))  # broker away: its rows wait, unclaimed, until it is back
         batch = self.outbox.claim(self.owner, utcnow(), self.lease, room, skip_lanes=sorted(busy))
+        extra = []
+        with self._lock:
+            depth = {name: len(queue) for name, queue in self._lanes.items()}
         for delivery in batch:
-            self._submit(delivery)
-        return len(batch)
+            depth[delivery.lane] = depth.get(delivery.lane, 0) + 1
+            if depth[delivery.lane] > LANE_DEPTH + 1:  # more than the lane needs soon
+                extra.append(delivery)
+            else:
+                self._submit(delivery)
+        if extra:
+            self.outbox.release(extra, self.owner)
+        return len(batch) - len(extra)
 
     def _submit(self, delivery: Delivery) -> None:
         with self._lock:
@@ -203,14 +213,16 @@ class OutboxDispatcher:
                 if not more:
                     self._lanes.pop(name, None)
             if more and self._pool is not None:
-                self._pool.submit(self._drain, name)
+                # stopping (pool shut down): stop() gives the queued rows back
+                with contextlib.suppress(RuntimeError):
+                    self._pool.submit(self._drain, name)
             self._wake.set()  # room again for the claimer
 
     # -- one delivery -------------------------------------------------------------------------
 
     def _handle(self, delivery: Delivery) -> None:
         if self._stop.is_set():
-            self._give_back(delivery)
+            self._give_back([delivery])
             return
         with self._lock:
             cool = self._cooling.get(delivery.lane, 0.0) - time.monotonic()
@@ -284,8 +296,8 @@ class OutboxDispatcher:
             error,
         )
 
-    def _give_back(self, delivery: Delivery) -> None:
+    def _give_back(self, deliveries: list[Delivery]) -> None:
         try:
-            self.outbox.retry(delivery, self.owner, utcnow(), None, counted=False)
-        except Exception:  # the lease runs out on its own: the row is claimed again later
-            log.exception("could not release door output row %d", delivery.id)
+            self.outbox.release(deliveries, self.owner)
+        except Exception:  # the lease runs out on its own: the rows are claimed again later
+            log.exception("could not release %d door output rows", len(deliveries))
