@@ -181,3 +181,15 @@ def test_released_rows_keep_their_place_and_attempts(store: SqlStore, ann: int):
     again = outbox.claim("other", utcnow(), LEASE, 10)
     assert [d.id for d in again] == [d.id for d in first[1:]]
     assert [d.attempts for d in again] == [1, 1]  # given back untried: not counted
+
+
+def test_door_outputs_stored_with_secrets_and_shown_without():
+    stored = OUTPUTS.stored_json()
+    back = DoorOutputs.model_validate_json(stored)
+    assert back == OUTPUTS
+    assert back.webhooks[0].secret is not None
+    assert back.webhooks[0].secret.get_secret_value() == SECRET
+    assert back.relay is not None
+    assert back.relay.headers["Authorization"].get_secret_value() == "Bearer relay-tok"
+    shown = json.dumps(OUTPUTS.public())
+    assert SECRET not in shown and "relay-tok" not in shown and "**********" in shown

@@ -9,10 +9,11 @@ process's dispatcher.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -67,6 +68,33 @@ class DoorOutputs(BaseModel):
     @property
     def empty(self) -> bool:
         return not self.webhooks and self.mqtt is None and self.relay is None
+
+    def stored_json(self) -> str:
+        """The JSON to store with the door, secrets in clear; read it back with
+        ``DoorOutputs.model_validate_json``. (pydantic's own JSON dump writes a secret as
+        ``**********``, which would lose it.)"""
+        return json.dumps(revealed(self), separators=(",", ":"))
+
+    def public(self) -> dict[str, Any]:
+        """For API answers and pages: every secret masked."""
+        return self.model_dump(mode="json")
+
+
+def revealed(model: BaseModel) -> dict[str, Any]:
+    """A model's fields as JSON-able values with secrets revealed (for storage only)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, BaseModel):
+            return revealed(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return {name: plain(getattr(model, name)) for name in type(model).model_fields}
 
 
 @dataclass(frozen=True, slots=True)

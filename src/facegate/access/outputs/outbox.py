@@ -24,10 +24,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, SecretStr
-
 from facegate.access.messages import DoorMessage
-from facegate.access.outputs import DoorOutputs, OutputStatus, WebhookOutput
+from facegate.access.outputs import DoorOutputs, OutputStatus, WebhookOutput, revealed
 from facegate.delivery import MAX_ERROR_CHARS, skip_locked, stored_time
 from facegate.gallery.db import Database, Row, Tx, utcnow
 
@@ -90,22 +88,6 @@ class NewRow:
     lane: str
     config: dict[str, Any]
     expires_at: datetime | None = None
-
-
-def revealed(config: BaseModel) -> dict[str, Any]:
-    """An output's configuration as JSON-able values, secrets included (for the outbox row
-    only; pydantic's own JSON dump masks them)."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            return value.get_secret_value()
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
-    return {name: plain(getattr(config, name)) for name in type(config).model_fields}
 
 
 def wants(webhook: WebhookOutput, message: DoorMessage) -> bool:
