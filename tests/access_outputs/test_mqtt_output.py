@@ -5,11 +5,14 @@ broker restart that loses nothing."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
+import pytest
+
 from facegate.access.outputs import DoorOutputs, MqttOutput
-from facegate.bench.local_peers import Mosquitto, Subscriber
+from facegate.bench.local_peers import BrokerUnavailable, Mosquitto, Subscriber
 from facegate.gallery import SqlStore
 from tests.access_outputs.conftest import message, send, states, wait_until
 
@@ -100,3 +103,33 @@ def test_without_a_broker_the_message_fails_with_the_reason(
     wait_until(lambda: states(d, msg.event_id) == {"mqtt": "failed"})
     error = d.statuses([msg.event_id])[msg.event_id][0].last_error
     assert error == "no MQTT broker configured (FACEGATE_ACCESS_MQTT_URL)"
+
+
+def test_broker_credentials_are_used_and_never_logged(
+    dispatchers: Any, store: SqlStore, ann: int, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.DEBUG)
+    try:
+        broker = Mosquitto(users={"door": "mqtt-pass-123"}).start()
+    except BrokerUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        wrong = dispatchers(
+            access_mqtt_url=broker.url, access_mqtt_username="door", access_mqtt_password="nope"
+        )
+        msg = message(ann, door="vault")
+        send(wrong, store.db, msg, MQTT)
+        time.sleep(1.0)
+        assert not wrong.mqtt.connected.is_set()  # refused: the message waits
+        assert states(wrong, msg.event_id) == {"mqtt": "pending"}
+        wrong.stop()
+        right = dispatchers(
+            access_mqtt_url=broker.url,
+            access_mqtt_username="door",
+            access_mqtt_password="mqtt-pass-123",
+        )
+        wait_until(lambda: states(right, msg.event_id) == {"mqtt": "delivered"})
+    finally:
+        broker.remove()
+    assert "mqtt-pass-123" not in caplog.text and "nope" not in caplog.text
+    assert "refused the connection" in caplog.text

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
+MOSQUITTO_PASSWD = Path("/usr/bin/mosquitto_passwd")
 
 
 def free_port() -> int:
@@ -97,7 +98,7 @@ class Mosquitto:
     """A Mosquitto broker on 127.0.0.1 with persistence (sessions and queued messages
     survive ``stop()``/``start()`` on the same port, as with a real broker restart)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, users: dict[str, str] | None = None) -> None:
         if not MOSQUITTO.exists():
             raise BrokerUnavailable(
                 f"{MOSQUITTO} not found: run `make mosquitto` (installs Debian's mosquitto)"
@@ -108,10 +109,21 @@ class Mosquitto:
         self.log = self.root / "mosquitto.log"
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
             "persistence true",
             f"persistence_location {self.root}/",
         ]
+        if users:  # only these may connect
+            passwords = self.root / "passwords"
+            passwords.write_text("")
+            for user, password in users.items():
+                subprocess.run(
+                    [str(MOSQUITTO_PASSWD), "-b", str(passwords), user, password],
+                    check=True,
+                    capture_output=True,
+                )
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        else:
+            lines.append("allow_anonymous true")
         if os.geteuid() == 0:
             lines.append("user root")  # keep root's access to the temporary folder
         self.conf.write_text("\n".join(lines) + "\n")
