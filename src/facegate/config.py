@@ -321,12 +321,61 @@ class Settings(BaseSettings):
         2.0, gt=0, description="a face at a door this long that never confirms: not_confirmed"
     )
 
+    # Door outputs (facegate.access.outputs; see docs/access-outputs.md): the outbox's
+    # delivery threads and the MQTT broker. Appended block: keep door-output settings here.
+    access_mqtt_url: str | None = Field(
+        None, description="MQTT broker for doors with an mqtt output: mqtt://host:1883 or mqtts://"
+    )
+    access_mqtt_username: str | None = None
+    access_mqtt_password: SecretStr | None = Field(None, description="never logged or shown")
+    access_mqtt_client_id: str = Field(
+        "facegate",
+        min_length=1,
+        max_length=40,
+        description="prefix; pid and a random suffix follow",
+    )
+    access_mqtt_keepalive_s: int = Field(30, ge=5, le=3600)
+    access_mqtt_reconnect_max_s: float = Field(
+        30.0, ge=1, description="longest wait between reconnects to the broker"
+    )
+    access_output_threads: int = Field(
+        4, ge=1, le=64, description="receivers served at once (each one in order, one at a time)"
+    )
+    access_output_timeout_s: float = Field(
+        5.0, gt=0, description="webhook answer / broker acknowledgement wait"
+    )
+    access_output_max_attempts: int = Field(8, ge=1, description="webhook/MQTT tries, then failed")
+    access_output_backoff_s: float = Field(
+        1.0, gt=0, description="first retry delay; doubles per attempt, capped at 10 minutes"
+    )
+    access_relay_deadline_s: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="a relay pulse is never sent later than this after the decision",
+    )
+    access_outbox_poll_s: float = Field(
+        1.0,
+        gt=0,
+        description="how often the outbox is checked for retries and other processes' rows",
+    )
+    access_outbox_retention_days: float = Field(
+        7.0, gt=0, description="delivered/failed rows are kept this long (for the events' status)"
+    )
+
     @field_validator("attendance_webhook_urls")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:
         for url in value:
             if not url.startswith(("http://", "https://")):
                 raise ValueError("webhook URLs must start with http:// or https://")
+        return value
+
+    @field_validator("access_mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("mqtt://", "mqtts://")):
+            raise ValueError("access_mqtt_url must look like mqtt://host:1883 or mqtts://host:8883")
         return value
 
     @field_validator("attendance_timezone", "access_timezone")

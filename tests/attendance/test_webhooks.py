@@ -5,56 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from facegate.attendance.service import Attendance
 from facegate.attendance.webhooks import backoff_s, verify
+from facegate.bench.local_peers import Receiver
 from facegate.gallery import SqlStore
 from tests.attendance.conftest import T0, seen
 
 SECRET = "s3cret-for-tests"
-
-
-class Receiver:
-    """An HTTP server that answers the first ``fail_first`` requests with 500."""
-
-    def __init__(self, fail_first: int = 0, port: int = 0) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.fail_first = fail_first
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                status = 500 if len(receiver.requests) <= receiver.fail_first else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait_for(self, n: int, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < n and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(self.requests) >= n, f"{len(self.requests)} of {n} webhook requests arrived"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

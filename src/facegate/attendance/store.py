@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from facegate.attendance.rules import AttendancePolicy, Direction, cooldown_window
+from facegate.delivery import stored_time
 from facegate.events import EventKind
 from facegate.gallery.db import Database, Row, Tx, utcnow
 
@@ -123,12 +124,7 @@ class AttendanceStore:
 
     def t(self, value: datetime) -> Any:
         """A datetime as stored: on SQLite fixed-width UTC text, so text order is time order."""
-        if value.tzinfo is None:
-            raise ValueError("attendance times must be timezone-aware")
-        utc = value.astimezone(UTC)
-        if self.db.dialect == "sqlite":
-            return utc.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-        return utc
+        return stored_time(self.db, value)
 
     def _event(self, row: Row) -> AttendanceEvent:
         return AttendanceEvent(

@@ -15,40 +15,42 @@ body). The signature is ``X-Facegate-Signature: sha256=<hex HMAC-SHA256(secret, 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 
 from facegate.attendance.store import AttendanceStore
+from facegate.delivery import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    backoff_s,
+    post_signed,
+    quiet_http_logs,
+    sign,
+    skip_locked,
+    verify,
+)
 from facegate.gallery.db import utcnow
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Facegate-Signature"
-TIMESTAMP_HEADER = "X-Facegate-Timestamp"
-DELIVERY_HEADER = "X-Facegate-Delivery"
-MAX_BACKOFF_S = 600.0
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The signature header's value for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: str, body: bytes, header: str) -> bool:
-    """What a receiver does (constant-time compare); used by the tests and the docs."""
-    return hmac.compare_digest(sign(secret, body), header)
-
-
-def backoff_s(attempts: int, base_s: float) -> float:
-    """Delay before the next try after ``attempts`` failed ones (doubling, capped)."""
-    return float(min(base_s * 2 ** max(attempts - 1, 0), MAX_BACKOFF_S))
+# The signature, headers and backoff are shared with the door outputs (facegate.delivery);
+# re-exported here for the callers that know them from this module.
+__all__ = [
+    "DELIVERY_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "Delivery",
+    "Outbox",
+    "WebhookWorker",
+    "backoff_s",
+    "sign",
+    "verify",
+]
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class Outbox:
 
     def claim(self, now: datetime, lease: timedelta, limit: int = 20) -> list[Delivery]:
         """Take up to ``limit`` due rows for ``lease`` (attempts counted on claim)."""
-        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
+        lock = skip_locked(self.db)
         with self.db.read() as tx:  # cheap check first: a write would take SQLite's lock
             due = tx.execute(
                 "SELECT 1 FROM attendance_webhooks WHERE gave_up_at IS NULL "
@@ -173,6 +175,7 @@ class WebhookWorker:
             self._thread.join(timeout=self.timeout_s + 5)
 
     def _run(self) -> None:
+        quiet_http_logs()
         with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
             while not self._stop.is_set():
                 try:
@@ -196,20 +199,9 @@ class WebhookWorker:
         return len(batch)
 
     def _send(self, client: httpx.Client, delivery: Delivery) -> None:
-        body = delivery.body.encode()
-        headers = {
-            "Content-Type": "application/json",
-            TIMESTAMP_HEADER: str(int(time.time())),
-            DELIVERY_HEADER: str(delivery.id),
-            "User-Agent": "facegate-webhook/1",
-        }
-        if self.secret is not None:
-            headers[SIGNATURE_HEADER] = sign(self.secret, body)
-        try:
-            response = client.post(delivery.url, content=body, headers=headers)
-            error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            error = type(exc).__name__
+        error = post_signed(
+            client, delivery.url, delivery.body.encode(), self.secret, str(delivery.id)
+        )
         if error is None:
             self.outbox.delivered(delivery.id)
             self.delivered += 1

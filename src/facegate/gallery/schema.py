@@ -410,12 +410,83 @@ CREATE TABLE access_passback (
 CREATE INDEX access_passback_person ON access_passback(person_id)
 """
 
+# 0005: the door outputs' outbox (facegate.access.outputs). Version 4 is the access-control
+# tables (doors, groups, rules, ``access_events``), built in parallel; the runner applies
+# versions by number and tolerates a gap, so 5 works with or without 4. One row per message
+# per output; ``event_id`` names the door event without a foreign key (the events table is
+# version 4's); ``person_id`` cascades, since payloads carry the person's name. ``config`` is
+# the output's configuration at decision time (with its secret) and is cleared once the row is
+# delivered or failed. ``delivery_id`` is what a receiver de-duplicates on. A worker claims a
+# row by setting ``lease_owner``/``lease_until``; ``lane`` names the receiver (output kind and a
+# hash of its URL) so that a worker can leave a busy receiver's rows unclaimed for the others;
+# ``expires_at`` (relays) is the moment after
+# which the message must never be sent. Final rows are kept (delivered_at or failed_at) so the
+# events page can show how each output fared, and swept after a retention period.
+_SQLITE_0005 = """
+CREATE TABLE access_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id INTEGER NOT NULL,
+    person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+    door TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('decision', 'alarm')),
+    output TEXT NOT NULL CHECK (output IN ('webhook', 'mqtt', 'relay')),
+    output_key TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    config TEXT,
+    payload TEXT NOT NULL,
+    delivery_id TEXT NOT NULL UNIQUE,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    expires_at TEXT,
+    lease_owner TEXT,
+    lease_until TEXT,
+    delivered_at TEXT,
+    failed_at TEXT,
+    last_error TEXT
+);
+CREATE INDEX access_outbox_due ON access_outbox(next_attempt_at)
+    WHERE delivered_at IS NULL AND failed_at IS NULL;
+CREATE INDEX access_outbox_event ON access_outbox(event_id);
+CREATE INDEX access_outbox_person ON access_outbox(person_id);
+"""
+
+_POSTGRES_0005 = """
+CREATE TABLE access_outbox (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id BIGINT NOT NULL,
+    person_id BIGINT REFERENCES people(id) ON DELETE CASCADE,
+    door TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('decision', 'alarm')),
+    output TEXT NOT NULL CHECK (output IN ('webhook', 'mqtt', 'relay')),
+    output_key TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    config TEXT,
+    payload TEXT NOT NULL,
+    delivery_id TEXT NOT NULL UNIQUE,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TIMESTAMPTZ NOT NULL,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ,
+    lease_owner TEXT,
+    lease_until TIMESTAMPTZ,
+    delivered_at TIMESTAMPTZ,
+    failed_at TIMESTAMPTZ,
+    last_error TEXT
+);
+CREATE INDEX access_outbox_due ON access_outbox(next_attempt_at)
+    WHERE delivered_at IS NULL AND failed_at IS NULL;
+CREATE INDEX access_outbox_event ON access_outbox(event_id);
+CREATE INDEX access_outbox_person ON access_outbox(person_id);
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
         Migration(2, "api_keys", _SQLITE_0002),
         Migration(3, "attendance", _SQLITE_0003),
         Migration(4, "access", _SQLITE_0004),
+        Migration(5, "access_outbox", _SQLITE_0005),
         Migration(7, "api_key_scopes", _SQLITE_0007),
     ),
     "postgres": (
@@ -423,6 +494,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(2, "api_keys", _POSTGRES_0002),
         Migration(3, "attendance", _POSTGRES_0003),
         Migration(4, "access", _POSTGRES_0004),
+        Migration(5, "access_outbox", _POSTGRES_0005),
         Migration(7, "api_key_scopes", _POSTGRES_0007),
     ),
 }

@@ -9,10 +9,11 @@ process's dispatcher.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -68,6 +69,33 @@ class DoorOutputs(BaseModel):
     def empty(self) -> bool:
         return not self.webhooks and self.mqtt is None and self.relay is None
 
+    def stored_json(self) -> str:
+        """The JSON to store with the door, secrets in clear; read it back with
+        ``DoorOutputs.model_validate_json``. (pydantic's own JSON dump writes a secret as
+        ``**********``, which would lose it.)"""
+        return json.dumps(revealed(self), separators=(",", ":"))
+
+    def public(self) -> dict[str, Any]:
+        """For API answers and pages: every secret masked."""
+        return self.model_dump(mode="json")
+
+
+def revealed(model: BaseModel) -> dict[str, Any]:
+    """A model's fields as JSON-able values with secrets revealed (for storage only)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, BaseModel):
+            return revealed(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return {name: plain(getattr(model, name)) for name in type(model).model_fields}
+
 
 @dataclass(frozen=True, slots=True)
 class OutputStatus:
@@ -78,6 +106,7 @@ class OutputStatus:
     attempts: int
     last_error: str | None = None
     delivered_at: datetime | None = None
+    key: str | None = None  # which of the door's outputs: "webhook:0", "mqtt", "relay"
 
 
 class Dispatcher(Protocol):
@@ -115,5 +144,10 @@ class NoOutputs:
 
 
 def dispatcher_for(settings: Settings, db: Database) -> Dispatcher:
-    """The process's dispatcher (the outbox and its delivery threads)."""
-    return NoOutputs()  # replaced by the outbox dispatcher (facegate.access.outputs)
+    """The process's dispatcher: the ``access_outbox`` table and its delivery threads
+    (``worker.OutboxDispatcher``; nothing runs until ``start()``). Build one per process: it
+    holds the process's MQTT connection. A process that only records (a CLI command) may
+    enqueue through it without starting it; a running server delivers the rows."""
+    from facegate.access.outputs.worker import OutboxDispatcher  # paho and httpx load here
+
+    return OutboxDispatcher(settings, db)
