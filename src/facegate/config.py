@@ -207,10 +207,10 @@ class Settings(BaseSettings):
         0.15, gt=0, description="parallax (inter-ocular units) that proves a 3-D face"
     )
     liveness_passive_min_deformation: float = Field(
-        0.035, gt=0, description="out-of-plane motion below this cannot decide: undecided"
+        0.06, gt=0, description="out-of-plane motion below this cannot decide: undecided"
     )
     liveness_passive_flat_ratio: float = Field(
-        0.6, gt=0, description="parallax/deformation below this on moved frames: flat (spoof)"
+        0.35, gt=0, description="parallax/deformation below this on moved frames: flat (spoof)"
     )
     liveness_passive_min_face_px: float = Field(
         48.0, ge=8, description="smaller faces are too noisy to use"

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from facegate.api.errors import install_error_handlers
 from facegate.api.keys import KeyStore
 from facegate.api.metrics import Metrics, MetricsMiddleware
-from facegate.api.routes import attendance, compat, health, people, recognition
+from facegate.api.routes import attendance, compat, health, liveness, people, recognition
 from facegate.api.routes import live as live_routes
 from facegate.api.serve_hooks import serve_hooks
 from facegate.api.uploads import BodyLimit
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.include_router(recognition.router)
     app.include_router(compat.router)
     app.include_router(attendance.router)
+    app.include_router(liveness.router)
     pages.install(app)
     live_routes.install(app)
     attendance_pages.install(app)

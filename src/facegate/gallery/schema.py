@@ -201,16 +201,49 @@ CREATE TABLE attendance_webhooks (
 CREATE INDEX attendance_webhooks_due ON attendance_webhooks(next_attempt_at);
 """
 
+# 0006: liveness challenges over HTTP (facegate.liveness.tokens). Challenge tokens are
+# HMAC-signed by a secret shared by every worker through this one-row table (made on first
+# use), and each token is spent once: its nonce is recorded until it expires. Neither table
+# refers to people. (Versions 4 and 5 belong to other parts of issue 10; migrations apply by
+# missing version, not by position, so the gap is harmless.)
+_SQLITE_0006 = """
+CREATE TABLE liveness_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL
+);
+CREATE TABLE liveness_tokens_used (
+    nonce TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL,
+    used_at TEXT NOT NULL
+);
+CREATE INDEX liveness_tokens_used_expiry ON liveness_tokens_used(expires_at);
+"""
+
+_POSTGRES_0006 = """
+CREATE TABLE liveness_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL
+);
+CREATE TABLE liveness_tokens_used (
+    nonce TEXT PRIMARY KEY,
+    expires_at TIMESTAMPTZ NOT NULL,
+    used_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX liveness_tokens_used_expiry ON liveness_tokens_used(expires_at);
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
         Migration(2, "api_keys", _SQLITE_0002),
         Migration(3, "attendance", _SQLITE_0003),
+        Migration(6, "liveness_tokens", _SQLITE_0006),
     ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
         Migration(2, "api_keys", _POSTGRES_0002),
         Migration(3, "attendance", _POSTGRES_0003),
+        Migration(6, "liveness_tokens", _POSTGRES_0006),
     ),
 }
 

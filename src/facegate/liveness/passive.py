@@ -8,7 +8,7 @@ homography puts it is the *parallax*. Then:
 Landmarks are averaged over three consecutive frames first: YuNet's landmarks jitter by about
 a pixel from frame to frame, a large share of the parallax of a 150-pixel face.
 
-- **live**: several frames (a fifth of the window, at least three) show parallax of at
+- **live**: several frames (a quarter of the window, at least three) show parallax of at
   least ``live_parallax`` inter-ocular distances: the nose moved off the face's plane, which
   no flat picture can do.
 - **spoof**: the face was seen from clearly different angles (``deformation`` of the planar
@@ -49,8 +49,8 @@ class PassiveRules:
     window: int = 45
     min_frames: int = 6
     live_parallax: float = 0.15
-    min_deformation: float = 0.035
-    flat_ratio: float = 0.6
+    min_deformation: float = 0.06
+    flat_ratio: float = 0.35
     min_face_px: float = 48.0
 
     @classmethod
@@ -99,7 +99,7 @@ class PassiveTrack:
                 best.append(max(usable, key=lambda f: (f.deformation, f.parallax)))
         parallax = np.array([f.parallax for f in best]) if best else np.zeros(0)
         deform = np.array([f.deformation for f in best]) if best else np.zeros(0)
-        needed = max(3, int(0.2 * n))
+        needed = max(3, int(0.25 * n))
         live_frames = int(np.sum(parallax >= r.live_parallax))
         moved = deform >= r.min_deformation
         ratio = float(np.median(parallax[moved] / deform[moved])) if moved.any() else 0.0
