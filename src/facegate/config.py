@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     liveness_min_parallax: float = Field(
         0.1, ge=0, description="nose parallax (inter-ocular units) a turned step must show"
     )
+    liveness_min_depth_ratio: float = Field(
+        2.0, ge=0, description="parallax must exceed this times the planar deformation"
+    )
     # Passive flat-face check over a track (plane homography of the landmarks).
     liveness_passive_window: int = Field(45, ge=5, description="frames of a track looked at")
     liveness_passive_min_frames: int = Field(6, ge=2, description="before this: pending")

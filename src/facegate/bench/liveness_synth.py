@@ -4,7 +4,7 @@
   hand holds a print: ``tilt`` (turned about its vertical and horizontal axes, the way an
   attacker would try to follow a challenge), ``shake`` (small shifts and in-plane rotation)
   and ``approach`` (brought toward the camera). Each frame is the photo warped by the
-  plane's homography onto a textured background.
+  plane's homography onto a textured background. ``steep`` is ``tilt`` at 55-70 degrees.
 - **Screen replay**: frames of a dev video pasted onto such a moving plane (a phone or
   monitor held in front of the camera).
 
@@ -23,8 +23,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
-Motion = Literal["tilt", "shake", "approach"]
-MOTIONS: tuple[Motion, ...] = ("tilt", "shake", "approach")
+Motion = Literal["tilt", "steep", "shake", "approach"]
+MOTIONS: tuple[Motion, ...] = ("tilt", "steep", "shake", "approach")
 FRAME_W, FRAME_H = 640, 480
 _FOCAL = 600.0
 
@@ -96,8 +96,8 @@ def motion_poses(motion: Motion, frames: int, seed: int) -> list[PlanePose]:
     """A hand's movement of the picture over ``frames`` frames."""
     rng = np.random.default_rng(seed)
     t = np.linspace(0.0, 1.0, frames)
-    if motion == "tilt":  # left, right, up: what an attacker does to answer a challenge
-        amp = rng.uniform(25, 40)
+    if motion in ("tilt", "steep"):  # left, right, up: how an attacker answers a challenge
+        amp = rng.uniform(25, 40) if motion == "tilt" else rng.uniform(55, 70)
         yaw = amp * np.sin(2 * math.pi * t) * (t < 0.66)
         pitch = -amp * 0.8 * np.sin(3 * math.pi * (t - 0.66)) * (t >= 0.66)
         return [

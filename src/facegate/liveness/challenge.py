@@ -5,7 +5,13 @@ at the start of the challenge, reaches the step's target *with plane parallax* (
 leaves the eye-mouth plane, see ``geometry``), and then comes back toward the start. A
 picture cannot do this: shearing or tilting a photo can move the pose estimate, but the
 nose stays where the photo's plane puts it, so the step never passes and the challenge ends
-``flat`` or ``timeout``. Turning the wrong way first fails at once (``wrong_direction``):
+``flat`` or ``timeout``. Measured on the real detector, a photo tilted by 50 degrees or more
+*does* show some parallax (YuNet places the landmarks of a strongly foreshortened face as if
+it were a turned head), but with a planar deformation of the same size; a real head's
+parallax is several times its deformation, so a step also needs
+``parallax >= min_depth_ratio x deformation`` (``geometry.is_deep``). That is not always
+enough: ``facegate bench liveness`` measures how often a photo tilted by 55-70 degrees still
+passes (``photo_steep``). Turning the wrong way first fails at once (``wrong_direction``):
 the order is random exactly so that a recording of somebody else's answer does not fit.
 
 ``ChallengeRun`` is a pure state machine over (time, landmarks) samples: the TCP path feeds
@@ -20,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from facegate.liveness.geometry import Pose, head_pose, plane_fit
+from facegate.liveness.geometry import Pose, head_pose, is_deep, plane_fit
 
 if TYPE_CHECKING:
     from facegate.config import Settings
@@ -44,6 +50,7 @@ class ChallengeRules:
     pitch_target_deg: float = 12.0
     return_deg: float = 8.0
     min_parallax: float = 0.1
+    min_depth_ratio: float = 2.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> ChallengeRules:
@@ -55,6 +62,7 @@ class ChallengeRules:
             pitch_target_deg=s.liveness_pitch_target_deg,
             return_deg=s.liveness_return_deg,
             min_parallax=s.liveness_min_parallax,
+            min_depth_ratio=s.liveness_min_depth_ratio,
         )
 
 
@@ -143,6 +151,7 @@ class ChallengeRun:
             return []
         fit = plane_fit(self._base_marks, marks)
         parallax = fit.parallax if fit is not None else 0.0
+        deep = fit is not None and is_deep(fit, self.rules.min_parallax, self.rules.min_depth_ratio)
         progress = _progress(
             pose.yaw - self._base_pose.yaw, pose.pitch - self._base_pose.pitch, self.rules
         )
@@ -150,11 +159,11 @@ class ChallengeRun:
         mine = progress[expected]
         if self._phase == "turn":
             others = max(v for k, v in progress.items() if k != expected)
-            if others >= WRONG_MARGIN and others > mine and parallax >= self.rules.min_parallax:
+            if others >= WRONG_MARGIN and others > mine and deep:
                 return self._end(t, False, "wrong_direction")
             if mine >= 1.0:
                 self._peak = max(self._peak, mine)
-                if parallax >= self.rules.min_parallax:
+                if deep:
                     self._parallax = max(self._parallax, parallax)
                     self._phase = "return"
                 else:

@@ -96,3 +96,11 @@ def _similarity_residual(src: np.ndarray, dst: np.ndarray) -> float:
         return math.inf
     k = np.vdot(a0, b0) / denom  # scale * rotation
     return float(np.sqrt(np.mean(np.abs(k * a0 - b0) ** 2)))
+
+
+def is_deep(fit: PlaneFit, min_parallax: float, min_ratio: float) -> bool:
+    """Whether a view shows a 3-D face: nose parallax of at least ``min_parallax`` and at
+    least ``min_ratio`` times the planar points' deformation. A real head turning 20-45
+    degrees shows parallax 3 to 7 times its deformation; a strongly tilted picture, whose
+    landmarks the detector bends a little toward a head's, about equal amounts."""
+    return fit.parallax >= min_parallax and fit.parallax >= min_ratio * fit.deformation

@@ -9,8 +9,10 @@ Landmarks are averaged over three consecutive frames first: YuNet's landmarks ji
 a pixel from frame to frame, a large share of the parallax of a 150-pixel face.
 
 - **live**: several frames (a quarter of the window, at least three) show parallax of at
-  least ``live_parallax`` inter-ocular distances: the nose moved off the face's plane, which
-  no flat picture can do.
+  least ``live_parallax`` inter-ocular distances and at least ``depth_ratio`` times the
+  planar deformation (``geometry.is_deep``): the nose moved off the face's plane, which no
+  flat picture can do (a strongly tilted one makes the detector bend its landmarks a little,
+  but by no more than the tilt deforms them).
 - **spoof**: the face was seen from clearly different angles (``deformation`` of the planar
   points of at least ``min_deformation``) on several frames, and there the parallax stayed
   below ``flat_ratio`` times that deformation: the views are one plane's (a photo or screen
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facegate.liveness import LivenessVerdict
-from facegate.liveness.geometry import PlaneFit, plane_fit
+from facegate.liveness.geometry import PlaneFit, is_deep, plane_fit
 
 if TYPE_CHECKING:
     from facegate.config import Settings
@@ -52,6 +54,7 @@ class PassiveRules:
     min_deformation: float = 0.06
     flat_ratio: float = 0.35
     min_face_px: float = 48.0
+    depth_ratio: float = 2.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> PassiveRules:
@@ -62,6 +65,7 @@ class PassiveRules:
             min_deformation=s.liveness_passive_min_deformation,
             flat_ratio=s.liveness_passive_flat_ratio,
             min_face_px=s.liveness_passive_min_face_px,
+            depth_ratio=s.liveness_min_depth_ratio,
         )
 
 
@@ -100,7 +104,7 @@ class PassiveTrack:
         parallax = np.array([f.parallax for f in best]) if best else np.zeros(0)
         deform = np.array([f.deformation for f in best]) if best else np.zeros(0)
         needed = max(3, int(0.25 * n))
-        live_frames = int(np.sum(parallax >= r.live_parallax))
+        live_frames = sum(is_deep(f, r.live_parallax, r.depth_ratio) for f in best)
         moved = deform >= r.min_deformation
         ratio = float(np.median(parallax[moved] / deform[moved])) if moved.any() else 0.0
         details = {

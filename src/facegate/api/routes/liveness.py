@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -158,15 +159,8 @@ async def verify(request: Request) -> dict[str, Any]:
         time.time() - claims.issued,
     )
     claims = await asyncio.to_thread(keeper.redeem, payload.values.get("token"))
-    rules = ChallengeRules.from_settings(s)
-    rules = ChallengeRules(
-        len(claims.steps),
-        rules.directions,
-        claims.timeout_s,
-        rules.yaw_target_deg,
-        rules.pitch_target_deg,
-        rules.return_deg,
-        rules.min_parallax,
+    rules = replace(
+        ChallengeRules.from_settings(s), steps=len(claims.steps), timeout_s=claims.timeout_s
     )
     model = await asyncio.to_thread(spoof_model, s)
     outcome = await svc.inference.run(
