@@ -22,8 +22,15 @@ def rotation(yaw: float = 0.0, pitch: float = 0.0) -> np.ndarray:
     return np.asarray(ry @ rx)
 
 
-def view(points: np.ndarray, yaw: float = 0.0, pitch: float = 0.0, *, distance: float = 12.0,
-         shift: tuple[float, float] = (0.0, 0.0), scale: float = 1.0) -> np.ndarray:
+def view(
+    points: np.ndarray,
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    *,
+    distance: float = 12.0,
+    shift: tuple[float, float] = (0.0, 0.0),
+    scale: float = 1.0,
+) -> np.ndarray:
     """Pixel landmarks of ``points`` turned by yaw/pitch (degrees), ~100 px inter-ocular."""
     world = points @ rotation(yaw, pitch).T
     z = distance - world[:, 2]
@@ -31,8 +38,12 @@ def view(points: np.ndarray, yaw: float = 0.0, pitch: float = 0.0, *, distance: 
     return np.stack([f * world[:, 0] / z + 320 + shift[0], f * world[:, 1] / z + 200 + shift[1]], 1)
 
 
-def turn_sequence(points: np.ndarray, moves: list[tuple[str, float]], fps: float = 15.0,
-                  seconds_per_move: float = 1.2) -> list[tuple[float, np.ndarray]]:
+def turn_sequence(
+    points: np.ndarray,
+    moves: list[tuple[str, float]],
+    fps: float = 15.0,
+    seconds_per_move: float = 1.2,
+) -> list[tuple[float, np.ndarray]]:
     """(t, landmarks) for a head (or photo) turning ``moves`` = [(direction, degrees)] in
     turn, each out and back, starting and ending frontal. left: yaw > 0 (the person's left)."""
     out: list[tuple[float, np.ndarray]] = []
