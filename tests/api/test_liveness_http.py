@@ -206,15 +206,10 @@ def test_tokens_issued_by_one_worker_verify_once_on_any(
             pids.add(c.get("/healthz").json()["pid"])
         tokens = [c.post("/api/v1/liveness/challenge", headers=headers).json() for _ in range(4)]
         time.sleep(1.0)
-        body = (
-            lambda t: {  # noqa: E731
-                "token": t["token"],
-                "frames": [base64.b64encode(f).decode() for f in frames],
-                "times": times_for(len(frames))[:6],
-            }
-        )
-        first = [c.post("/api/v1/liveness/verify", headers=headers, json=body(t)) for t in tokens]
-        second = [c.post("/api/v1/liveness/verify", headers=headers, json=body(t)) for t in tokens]
+        b64 = [base64.b64encode(f).decode() for f in frames]
+        bodies = [{"token": t["token"], "frames": b64, "times": times_for(6)} for t in tokens]
+        first = [c.post("/api/v1/liveness/verify", headers=headers, json=b) for b in bodies]
+        second = [c.post("/api/v1/liveness/verify", headers=headers, json=b) for b in bodies]
     assert len(pids) == 2
     assert [r.status_code for r in first] == [200] * 4, [r.text for r in first]
     assert all(r.json()["verdict"]["state"] == "spoof" for r in first)
