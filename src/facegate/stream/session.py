@@ -226,7 +226,8 @@ class Session:
         loop = self._loop
         if loop is None or self._closing or self.peer_minor < PROMPTS_SINCE_MINOR:
             return
-        loop.call_soon_threadsafe(self._enqueue, message)
+        with contextlib.suppress(RuntimeError):  # the loop closed: the session is over
+            loop.call_soon_threadsafe(self._enqueue, message)
 
     def _enqueue(self, item: Message | _Ready) -> bool:
         """Queue an outgoing message; False (and nothing queued) when the queue is full."""
