@@ -114,3 +114,25 @@ def test_real_detector_on_a_moved_photo_never_passes(engine, faces_dir, motion):
                 run.feed(i / 15, s.landmarks)
         assert run.state != "passed"
         assert not any(r.passed for r in run.results)
+
+
+def test_real_detector_on_a_real_head_turn_passes_in_its_direction_only(engine, faces_dir):
+    """In the first 6 s of obama.mp4 the speaker turns to his right by ~30 degrees and back:
+    a one-step challenge "right" passes on YuNet's landmarks; "left" fails, wrong way first."""
+    from facegate.bench.liveness_bench import main_face
+    from facegate.bench.liveness_synth import read_video
+
+    frames = read_video(faces_dir / "videos" / "obama.mp4", max_frames=150)
+    seen = [main_face(engine, f) for f in frames]
+    assert sum(s is not None for s in seen) >= 140
+    outcomes = {}
+    for steps in (("right",), ("left",)):
+        run = ChallengeRun(steps, RULES, 0.0)
+        for i, s in enumerate(seen):
+            if s is not None:
+                run.feed(i / 25.0, s.landmarks)  # the clip runs at 25 frames/s
+        outcomes[steps[0]] = (run.state, run.reason, run.results)
+    state, _, results = outcomes["right"]
+    assert state == "passed" and results[0].peak >= 1.0
+    assert results[0].parallax >= RULES.min_parallax
+    assert outcomes["left"][:2] == ("failed", "wrong_direction")
