@@ -363,6 +363,60 @@ class Settings(BaseSettings):
         7.0, gt=0, description="delivered/failed rows are kept this long (for the events' status)"
     )
 
+    # Liveness (facegate.liveness; see docs/liveness.md). Appended block: keep them here.
+    # Challenge-response: the person turns the head in a random order of steps.
+    liveness_challenge_steps: int = Field(3, ge=1, le=6, description="steps per challenge")
+    liveness_challenge_directions: list[Literal["left", "right", "up"]] = Field(
+        default_factory=lambda: ["left", "right", "up"], min_length=1
+    )
+    liveness_challenge_timeout_s: float = Field(12.0, gt=0, description="whole challenge")
+    liveness_yaw_target_deg: float = Field(
+        18.0, gt=0, le=80, description="a left/right step counts from this turn (vs. start)"
+    )
+    liveness_pitch_target_deg: float = Field(
+        12.0, gt=0, le=80, description="an up step counts from this pitch change (vs. start)"
+    )
+    liveness_return_deg: float = Field(
+        8.0, gt=0, description="a step ends when the pose is back within this of the start"
+    )
+    liveness_min_parallax: float = Field(
+        0.1, ge=0, description="nose parallax (inter-ocular units) a turned step must show"
+    )
+    liveness_min_depth_ratio: float = Field(
+        2.0, ge=0, description="parallax must exceed this times the planar deformation"
+    )
+    # Passive flat-face check over a track (plane homography of the landmarks).
+    liveness_passive_window: int = Field(45, ge=5, description="frames of a track looked at")
+    liveness_passive_min_frames: int = Field(6, ge=2, description="before this: pending")
+    liveness_passive_live_parallax: float = Field(
+        0.15, gt=0, description="parallax (inter-ocular units) that proves a 3-D face"
+    )
+    liveness_passive_min_deformation: float = Field(
+        0.06, gt=0, description="out-of-plane motion below this cannot decide: undecided"
+    )
+    liveness_passive_flat_ratio: float = Field(
+        0.35, gt=0, description="parallax/deformation below this on moved frames: flat (spoof)"
+    )
+    liveness_passive_min_face_px: float = Field(
+        48.0, ge=8, description="smaller faces are too noisy to use"
+    )
+    # Bring your own anti-spoofing model: an ONNX classifier on the face crop (docs/liveness.md).
+    liveness_model: Path | None = None
+    liveness_model_backend: Literal["openvino", "onnxruntime"] = "onnxruntime"
+    liveness_model_input_size: int = Field(80, ge=8, le=1024)
+    liveness_model_color_order: Literal["rgb", "bgr"] = "rgb"
+    liveness_model_mean: float = 0.0
+    liveness_model_std: float = Field(255.0, gt=0)
+    liveness_model_crop_scale: float = Field(
+        1.5, ge=1.0, le=4.0, description="crop side = face box side times this"
+    )
+    liveness_model_live_index: int = Field(1, ge=0, description="output index of 'live'")
+    liveness_model_softmax: bool = Field(True, description="apply softmax to the outputs")
+    liveness_model_threshold: float = Field(0.5, ge=0, le=1, description="live score needed")
+    # Over HTTP (POST /api/v1/liveness/challenge and /verify).
+    liveness_http_max_frames: int = Field(48, ge=4, le=400, description="frames per verify")
+    liveness_http_max_frame_bytes: int = Field(400_000, ge=1024)
+
     @field_validator("attendance_webhook_urls")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:

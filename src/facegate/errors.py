@@ -86,3 +86,21 @@ class Busy(FacegateError):
     """The inference queue is full; the caller should retry shortly (HTTP 503)."""
 
     code = "busy"
+
+
+class InvalidToken(FacegateError):
+    """A liveness challenge token that this server did not issue, or that was altered."""
+
+    code = "invalid_token"
+
+
+class TokenExpired(FacegateError):
+    """A liveness challenge token past its expiry: ask for a new challenge."""
+
+    code = "token_expired"
+
+
+class TokenUsed(FacegateError):
+    """A liveness challenge token that was already spent (tokens are single use)."""
+
+    code = "token_used"

@@ -110,7 +110,7 @@ def test_header_layout_matches_the_document():
     data = encode(Frame(1, 2.0, b"xyz"))
     body = json.dumps({"frame_id": 1, "captured": 2.0}, separators=(",", ":")).encode()
     assert data[:4] == b"FGST"
-    assert data[4] == 1 and data[5] == 0 and data[6] == 3 and data[7] == 0
+    assert data[4] == 1 and data[5] == VERSION[1] == 1 and data[6] == 3 and data[7] == 0
     assert struct.unpack(">I", data[8:12])[0] == len(body)
     assert struct.unpack(">I", data[12:16])[0] == 3
     assert data[16:] == body + b"xyz"
@@ -344,7 +344,7 @@ def test_random_json_objects_only_ever_raise_protocol_error(obj, mtype):
 
 def test_the_example_in_docs_protocol_md():
     example = bytes.fromhex(
-        "46 47 53 54  01 00 06 00  00 00 00 18  00 00 00 00"
+        "46 47 53 54  01 01 06 00  00 00 00 18  00 00 00 00"
         "7b 22 74 6f 6b 65 6e 22 3a 22 61 22 2c 22 73 65"
         "6e 74 22 3a 31 2e 35 7d"
     )

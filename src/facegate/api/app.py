@@ -38,6 +38,7 @@ from facegate.api.routes import (
     attendance,
     compat,
     health,
+    liveness,
     people,
     recognition,
 )
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.include_router(attendance.router)
     app.include_router(access.router)
     app.include_router(access_events.router)
+    app.include_router(liveness.router)
     pages.install(app)
     live_routes.install(app)
     attendance_pages.install(app)

@@ -71,6 +71,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_input": 422,
     "invalid_request": 422,
     "busy": 503,
+    "invalid_token": 400,
+    "token_expired": 410,
+    "token_used": 409,
     "model_error": 500,
 }
 

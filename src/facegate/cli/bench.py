@@ -141,6 +141,51 @@ def _fail_plain(code: str, message: str, exit_code: int, *, as_json: bool) -> No
     raise typer.Exit(exit_code)
 
 
+@bench_app.command("liveness")
+def liveness_bench(
+    data: Annotated[
+        Path, typer.Option("--data", help="the dev face set (people/ and videos/)")
+    ] = Path("../shared/data/faces"),
+    photos: Annotated[int, typer.Option(min=1, help="dev photos used as printed attacks")] = 16,
+    frames: Annotated[int, typer.Option(min=10, help="frames per attack sequence")] = 30,
+    real_frames: Annotated[
+        int, typer.Option(min=10, help="frames read from each dev video for real faces")
+    ] = 150,
+    as_json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON")] = False,
+) -> None:
+    """APCER/BPCER of the liveness checks: real faces from the dev videos against synthetic
+    printed-photo and screen-replay attacks, all through the real detector (docs/liveness.md).
+
+    Settings (thresholds) come from FACEGATE_LIVENESS_* variables.
+    """
+    from facegate.bench.liveness_bench import run_liveness_bench
+
+    if not (data / "people").is_dir() or not (data / "videos").is_dir():
+        _fail_plain(
+            "bad_data",
+            f"{data} has no people/ and videos/ folders",
+            EXIT_BAD_INPUT,
+            as_json=as_json,
+        )
+    try:
+        report = run_liveness_bench(
+            data, Settings(), photos=photos, frames=frames, real_frames=real_frames
+        )
+    except FacegateError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        print_json(report)
+        return
+    for check in ("passive", "challenge_vs_attacks"):
+        typer.echo(check)
+        for kind, row in report[check].items():
+            rates = {k: v for k, v in row.items() if k.startswith(("apcer", "bpcer"))}
+            typer.echo(
+                f"  {kind:<16} n={row['samples']:<3} live {row['live']:<3} spoof "
+                f"{row['spoof']:<3} undecided {row['undecided']:<3} {rates}"
+            )
+
+
 def register(app: typer.Typer) -> None:
     """Attach ``facegate bench`` (and every benchmark module's commands) to ``app``."""
     register_gallery_bench(bench_app)

@@ -27,7 +27,7 @@ from facegate.cli.app import EXIT_BAD_INPUT
 from facegate.stream.client import Client, StreamClosed, StreamError
 from facegate.stream.messages import to_json
 from facegate.stream.protocol import Annotated as AnnotatedMsg
-from facegate.stream.protocol import Error, Result
+from facegate.stream.protocol import Challenge, ChallengeResult, ChallengeStep, Error, Result
 from facegate.stream.sources import FrameSource, SourceError, parse_server
 from facegate.stream.stats import percentile
 
@@ -103,6 +103,28 @@ def _receive(client: Client, tally: _Tally, json_out: IO[str] | None, video: _Sa
             video.write(message.jpeg)
         elif isinstance(message, Error):
             tally.errors += 1
+        elif isinstance(message, Challenge | ChallengeStep | ChallengeResult):
+            sys.stderr.write("\n" + prompt_text(message) + "\n")
+            sys.stderr.flush()
+            if json_out is not None:
+                record = {"type": message.TYPE.name, **to_json(message)}
+                json_out.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+def prompt_text(message: Challenge | ChallengeStep | ChallengeResult) -> str:
+    """What ``facegate stream`` shows the person in front of the camera for a prompt."""
+    if isinstance(message, Challenge):
+        steps = ", then ".join(s.upper() for s in message.steps)
+        return (
+            f"LIVENESS CHECK (face {message.track_id}): turn your head {steps}, "
+            f"back to the centre after each, within {message.timeout_s:.0f} s"
+        )
+    if isinstance(message, ChallengeStep):
+        if not message.passed:
+            return f"liveness: step {message.step.upper()} failed ({message.reason})"
+        following = f"; now turn {message.next.upper()}" if message.next else ""
+        return f"liveness: step {message.step.upper()} done{following}"
+    return f"liveness result for face {message.track_id}: {message.state} ({message.reason})"
 
 
 class _Saver:

@@ -410,11 +410,9 @@ CREATE TABLE access_passback (
 CREATE INDEX access_passback_person ON access_passback(person_id)
 """
 
-# 0005: the door outputs' outbox (facegate.access.outputs). Version 4 is the access-control
-# tables (doors, groups, rules, ``access_events``), built in parallel; the runner applies
-# versions by number and tolerates a gap, so 5 works with or without 4. One row per message
-# per output; ``event_id`` names the door event without a foreign key (the events table is
-# version 4's); ``person_id`` cascades, since payloads carry the person's name. ``config`` is
+# 0005: the door outputs' outbox (facegate.access.outputs). One row per message per output;
+# ``event_id`` names the door event (``access_events``, version 4) without a foreign key, so
+# the outbox's own retention decides when a settled row goes; ``person_id`` cascades, since payloads carry the person's name. ``config`` is
 # the output's configuration at decision time (with its secret) and is cleared once the row is
 # delivered or failed. ``delivery_id`` is what a receiver de-duplicates on. A worker claims a
 # row by setting ``lease_owner``/``lease_until``; ``lane`` names the receiver (output kind and a
@@ -480,6 +478,36 @@ CREATE INDEX access_outbox_event ON access_outbox(event_id);
 CREATE INDEX access_outbox_person ON access_outbox(person_id);
 """
 
+# 0006: liveness challenges over HTTP (facegate.liveness.tokens). Challenge tokens are
+# HMAC-signed by a secret shared by every worker through this one-row table (made on first
+# use), and each token is spent once: its nonce is recorded until it expires. Neither table
+# refers to people. (Migrations apply by missing version, not by position.)
+_SQLITE_0006 = """
+CREATE TABLE liveness_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL
+);
+CREATE TABLE liveness_tokens_used (
+    nonce TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL,
+    used_at TEXT NOT NULL
+);
+CREATE INDEX liveness_tokens_used_expiry ON liveness_tokens_used(expires_at);
+"""
+
+_POSTGRES_0006 = """
+CREATE TABLE liveness_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL
+);
+CREATE TABLE liveness_tokens_used (
+    nonce TEXT PRIMARY KEY,
+    expires_at TIMESTAMPTZ NOT NULL,
+    used_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX liveness_tokens_used_expiry ON liveness_tokens_used(expires_at);
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
@@ -487,6 +515,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(3, "attendance", _SQLITE_0003),
         Migration(4, "access", _SQLITE_0004),
         Migration(5, "access_outbox", _SQLITE_0005),
+        Migration(6, "liveness_tokens", _SQLITE_0006),
         Migration(7, "api_key_scopes", _SQLITE_0007),
     ),
     "postgres": (
@@ -495,6 +524,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(3, "attendance", _POSTGRES_0003),
         Migration(4, "access", _POSTGRES_0004),
         Migration(5, "access_outbox", _POSTGRES_0005),
+        Migration(6, "liveness_tokens", _POSTGRES_0006),
         Migration(7, "api_key_scopes", _POSTGRES_0007),
     ),
 }

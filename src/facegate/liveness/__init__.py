@@ -13,7 +13,13 @@ liveness checks, which observe a stream's tracks:
 - ``TrackLiveness``: per-stream state, fed every frame's tracked faces on the inference
   thread; ``request(track_id)`` starts collecting for a track (and, in challenge mode, sends
   the prompt), ``verdict(track_id)`` reads the answer.
-- ``track_liveness(mode, prompt=..., settings=...)`` builds one.
+- ``track_liveness(mode, prompt=..., settings=...)`` builds one (``tracks.StreamLiveness``
+  for passive and challenge).
+
+The checks live beside this seam: ``geometry`` (head pose from the five landmarks, plane
+parallax), ``challenge`` (the challenge state machine), ``passive`` (the flat-face check),
+``model`` (a bring-your-own ONNX anti-spoofing classifier), ``tokens`` and ``frames`` (the
+HTTP challenge). docs/liveness.md explains them and what they do not cover.
 """
 
 from __future__ import annotations
@@ -77,4 +83,9 @@ def track_liveness(
     """The liveness state for one stream of a door with this ``mode``."""
     if mode == "off":
         return _Off()
-    raise NotImplementedError(f"liveness mode {mode!r} is not built yet")  # see facegate.liveness
+    if mode not in LIVENESS_MODES:
+        raise ValueError(f"unknown liveness mode {mode!r}; use one of {', '.join(LIVENESS_MODES)}")
+    from facegate.config import Settings
+    from facegate.liveness.tracks import StreamLiveness  # imports this module: import here
+
+    return StreamLiveness(mode, settings or Settings(), prompt)

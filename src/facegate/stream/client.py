@@ -5,6 +5,7 @@
     with Client("127.0.0.1", 8001, key, stream="door-1") as client:
         frame_id = client.send_frame(image)        # BGR array (JPEG-encoded here) or JPEG bytes
         message = client.receive(timeout=1.0)      # Result, Annotated, or a non-fatal Error
+                                                   # (or a liveness prompt, see below)
 
 **What blocks.** ``connect`` (entering ``with``) blocks until WELCOME or ``timeout``.
 ``send_frame`` blocks only while the kernel's socket buffer is full, i.e. when the network
@@ -18,6 +19,11 @@ a frame it receives while the previous one still waits replaces it, a frame that
 long is skipped, and results a client does not read fast enough are dropped on the server
 (then the client is disconnected with ``too_slow``). A dropped frame gets no result, so match
 results to frames by ``frame_id``, never by position; ``Result.drops`` counts every kind.
+
+**Liveness prompts.** When a door watching this stream requires a challenge, ``receive`` also
+returns ``Challenge`` (show the person the steps: turn left / right / up), ``ChallengeStep``
+(one step's result and the next step) and ``ChallengeResult`` (live or spoof); ``prompts``
+keeps every one received, in order. A client that ignores them keeps working.
 
 Fatal errors from the server raise ``StreamError`` (``code`` from the protocol); a BYE or a
 closed connection raises ``StreamClosed``. Neither the API key nor images are ever logged.
@@ -41,6 +47,9 @@ from facegate.stream.protocol import (
     SERVER_SENDS,
     Annotated,
     Bye,
+    Challenge,
+    ChallengeResult,
+    ChallengeStep,
     Error,
     ErrorCode,
     Frame,
@@ -49,6 +58,7 @@ from facegate.stream.protocol import (
     MessageReader,
     Ping,
     Pong,
+    PromptMessage,
     Result,
     Welcome,
     encode,
@@ -92,6 +102,7 @@ class Client:
         self._send_lock = threading.Lock()
         self._ids = itertools.count(1)
         self.last_rtt_ms: float | None = None  # from the latest PONG to our PING
+        self.prompts: list[PromptMessage] = []  # liveness prompts received, in order
 
     # -- connection --------------------------------------------------------------------------
 
@@ -197,8 +208,9 @@ class Client:
             raise StreamError(ErrorCode.UNEXPECTED_MESSAGE, f"server sent {message.TYPE.name}")
         return message
 
-    def receive(self, timeout: float | None = None) -> Result | Annotated | Error:
-        """The next RESULT, ANNOTATED, or non-fatal ERROR (e.g. ``bad_frame``).
+    def receive(self, timeout: float | None = None) -> Result | Annotated | Error | PromptMessage:
+        """The next RESULT, ANNOTATED, liveness prompt (CHALLENGE, CHALLENGE_STEP,
+        CHALLENGE_RESULT), or non-fatal ERROR (e.g. ``bad_frame``).
 
         PINGs are answered and PONGs recorded on the way. Raises ``TimeoutError``,
         ``StreamError`` on a fatal ERROR, ``StreamClosed`` on BYE or a closed connection.
@@ -208,6 +220,9 @@ class Client:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             message = self._next(left)
             if isinstance(message, Result | Annotated):
+                return message
+            if isinstance(message, Challenge | ChallengeStep | ChallengeResult):
+                self.prompts.append(message)
                 return message
             if isinstance(message, Error):
                 if message.fatal:

@@ -32,6 +32,9 @@ class MessageType(IntEnum):
     PONG = 7
     ERROR = 8
     BYE = 9
+    CHALLENGE = 10  # protocol 1.1: liveness prompts (server to client only)
+    CHALLENGE_STEP = 11
+    CHALLENGE_RESULT = 12
 
 
 class ErrorCode(StrEnum):
@@ -207,7 +210,62 @@ class Bye:
     reason: str = ""
 
 
-Message = Hello | Welcome | Frame | Result | Annotated | Ping | Pong | Error | Bye
+_STEPS = frozenset({"left", "right", "up"})
+_MAX_STEPS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """Ask the person of ``track_id`` to turn the head: ``steps`` in order, within
+    ``timeout_s`` (liveness challenge; docs/liveness.md)."""
+
+    TYPE: ClassVar[MessageType] = MessageType.CHALLENGE
+    challenge_id: str
+    track_id: int
+    steps: tuple[str, ...]  # "left" | "right" | "up", from the person's point of view
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeStep:
+    """One step ended: ``passed`` or not, why, and the step to show next (None: none)."""
+
+    TYPE: ClassVar[MessageType] = MessageType.CHALLENGE_STEP
+    challenge_id: str
+    track_id: int
+    index: int
+    step: str
+    passed: bool
+    reason: str  # passed | timeout | flat | wrong_direction
+    next: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeResult:
+    """The challenge's outcome for the track: ``live`` or ``spoof`` (and why)."""
+
+    TYPE: ClassVar[MessageType] = MessageType.CHALLENGE_RESULT
+    challenge_id: str
+    track_id: int
+    state: str  # live | spoof
+    reason: str = ""
+
+
+Message = (
+    Hello
+    | Welcome
+    | Frame
+    | Result
+    | Annotated
+    | Ping
+    | Pong
+    | Error
+    | Bye
+    | Challenge
+    | ChallengeStep
+    | ChallengeResult
+)
+PromptMessage = Challenge | ChallengeStep | ChallengeResult
 
 
 def to_json(value: Any) -> Any:
@@ -318,6 +376,59 @@ def _result(o: dict[str, Any]) -> Result:
     )
 
 
+def _challenge_id(o: dict[str, Any]) -> str:
+    value: str = _take(o, "challenge_id", "str")
+    if not _STREAM_NAME.fullmatch(value):
+        raise _bad("challenge_id must be 1 to 64 of A-Z a-z 0-9 . _ -")
+    return value
+
+
+def _step_name(value: Any, what: str) -> str:
+    if value not in _STEPS:
+        raise _bad(f"{what} must be one of left, right, up")
+    return str(value)
+
+
+def _challenge(o: dict[str, Any]) -> Challenge:
+    steps = _take(o, "steps", "list")
+    if not 0 < len(steps) <= _MAX_STEPS:
+        raise _bad(f"steps must hold 1 to {_MAX_STEPS} steps")
+    timeout = _take(o, "timeout_s", "num")
+    if not 0 < timeout <= 3600:
+        raise _bad("timeout_s must be in (0, 3600]")
+    return Challenge(
+        _challenge_id(o),
+        _take(o, "track_id", "id"),
+        tuple(_step_name(v, "a step") for v in steps),
+        timeout,
+    )
+
+
+def _challenge_step(o: dict[str, Any]) -> ChallengeStep:
+    following = _take(o, "next", "str", None)
+    index = _take(o, "index", "id")
+    if index >= _MAX_STEPS:
+        raise _bad(f"index must be below {_MAX_STEPS}")
+    return ChallengeStep(
+        _challenge_id(o),
+        _take(o, "track_id", "id"),
+        index,
+        _step_name(_take(o, "step", "str"), "step"),
+        _take(o, "passed", "bool"),
+        _take(o, "reason", "str")[:64],
+        None if following is None else _step_name(following, "next"),
+    )
+
+
+def _challenge_result(o: dict[str, Any]) -> ChallengeResult:
+    state = _take(o, "state", "str")
+    if state not in ("live", "spoof", "undecided"):
+        raise _bad("state must be live, spoof or undecided")
+    return ChallengeResult(
+        _challenge_id(o), _take(o, "track_id", "id"), state, _take(o, "reason", "str", "")[:256]
+    )
+
+
 _DECODERS: dict[MessageType, Callable[[dict[str, Any], bytes], Any]] = {
     MessageType.HELLO: lambda o, p: _hello(o),
     MessageType.WELCOME: lambda o, p: _welcome(o),
@@ -338,10 +449,32 @@ _DECODERS: dict[MessageType, Callable[[dict[str, Any], bytes], Any]] = {
         _take(o, "frame_id", "id", None),
     ),
     MessageType.BYE: lambda o, p: Bye(_take(o, "reason", "str", "")[:1024]),
+    MessageType.CHALLENGE: lambda o, p: _challenge(o),
+    MessageType.CHALLENGE_STEP: lambda o, p: _challenge_step(o),
+    MessageType.CHALLENGE_RESULT: lambda o, p: _challenge_result(o),
 }
+PROMPT_TYPES = frozenset(
+    {MessageType.CHALLENGE, MessageType.CHALLENGE_STEP, MessageType.CHALLENGE_RESULT}
+)
 
 
 def from_json(mtype: MessageType, obj: dict[str, Any], payload: bytes) -> Message:
     """The message of type ``mtype`` from its parsed JSON object and payload."""
     message: Message = _DECODERS[mtype](obj, payload)
+    return message
+
+
+def prompt_message(mapping: Any) -> PromptMessage:
+    """A prompt from a liveness check (a JSON-able mapping with ``type`` = ``CHALLENGE``,
+    ``CHALLENGE_STEP`` or ``CHALLENGE_RESULT``), checked by the same strict decoder a
+    client uses, so the server can never send what a client would refuse."""
+    if not isinstance(mapping, dict):
+        mapping = dict(mapping)
+    name = mapping.get("type")
+    mtype = MessageType.__members__.get(name) if isinstance(name, str) else None
+    if mtype is None or mtype not in PROMPT_TYPES:
+        raise _bad(f"not a prompt message type: {name!r}")
+    body = {k: v for k, v in mapping.items() if k != "type"}
+    message = from_json(mtype, body, b"")
+    assert isinstance(message, Challenge | ChallengeStep | ChallengeResult)
     return message

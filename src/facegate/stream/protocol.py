@@ -21,8 +21,12 @@ from typing import Any
 from facegate.stream.messages import (
     DEFAULT_LIMITS,
     NON_FATAL,
+    PROMPT_TYPES,
     Annotated,
     Bye,
+    Challenge,
+    ChallengeResult,
+    ChallengeStep,
     Drops,
     Error,
     ErrorCode,
@@ -35,17 +39,22 @@ from facegate.stream.messages import (
     PersonRef,
     Ping,
     Pong,
+    PromptMessage,
     ProtocolError,
     Result,
     Timestamps,
     Timings,
     Welcome,
     from_json,
+    prompt_message,
     to_json,
 )
 
 MAGIC = b"FGST"
-VERSION = (1, 0)  # (major, minor) spoken by this implementation
+VERSION = (1, 1)  # (major, minor) spoken by this implementation
+# The first minor version with CHALLENGE, CHALLENGE_STEP and CHALLENGE_RESULT: a server sends
+# them only to clients whose HELLO carried at least this minor version.
+PROMPTS_SINCE_MINOR = 1
 HEADER = struct.Struct("!4sBBBBII")  # magic, major, minor, type, flags, json_len, payload_len
 HEADER_SIZE = HEADER.size  # 16
 # Before WELCOME a server reads nothing larger than this: a HELLO is a key, a stream name and
@@ -61,11 +70,16 @@ __all__ = [
     "MAGIC",
     "MAX_HELLO_JSON_BYTES",
     "NON_FATAL",
+    "PROMPTS_SINCE_MINOR",
+    "PROMPT_TYPES",
     "SERVER_SENDS",
     "VERSION",
     "WITH_PAYLOAD",
     "Annotated",
     "Bye",
+    "Challenge",
+    "ChallengeResult",
+    "ChallengeStep",
     "Drops",
     "Error",
     "ErrorCode",
@@ -80,6 +94,7 @@ __all__ = [
     "PersonRef",
     "Ping",
     "Pong",
+    "PromptMessage",
     "ProtocolError",
     "Result",
     "Timestamps",
@@ -90,6 +105,7 @@ __all__ = [
     "decode_body",
     "encode",
     "parse_fixed_header",
+    "prompt_message",
 ]
 
 
@@ -102,6 +118,7 @@ CLIENT_SENDS = frozenset(
 SERVER_SENDS = frozenset(
     {MessageType.WELCOME, MessageType.RESULT, MessageType.ANNOTATED, MessageType.PING}
     | {MessageType.PONG, MessageType.ERROR, MessageType.BYE}
+    | PROMPT_TYPES
 )
 
 

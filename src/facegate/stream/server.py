@@ -109,7 +109,7 @@ class StreamServer:
         self.reuse_port = reuse_port  # several worker processes on one port
         # stream name -> what sees each frame's tracks; by default the process's registry
         # (facegate.observers: the recognition-event announcer, door watchers, ...)
-        self.observer_for = observer_for or services.observers.for_stream
+        self.observer_for = observer_for  # None: the registry, with the session's prompt
         self.tracker_params = tracker_params or TrackerParams(reembed_every=s.stream_reembed_every)
         self.max_clients = s.stream_max_clients
         self.send_queue = s.stream_send_queue
@@ -228,7 +228,9 @@ class StreamServer:
             annotate_quality=s.stream_annotate_quality,
             tracker_params=self.tracker_params,
             max_embeddings=s.stream_max_embeddings_per_frame,
-            observer=self.observer_for(hello.stream),
+            observer=self.services.observers.for_stream(hello.stream, session.prompt)
+            if self.observer_for is None
+            else self.observer_for(hello.stream),
         )
         pipeline = StreamPipeline(processor, session.deliver, max_age_s=self.max_age_s)
         self._sessions[session.id] = session

@@ -23,12 +23,14 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from facegate.stream.pipeline import FrameFailure, FrameIn, FrameResult, StreamPipeline
 from facegate.stream.protocol import (
     HEADER_SIZE,
+    PROMPTS_SINCE_MINOR,
     Annotated,
     Bye,
     Drops,
@@ -50,6 +52,7 @@ from facegate.stream.protocol import (
     decode_body,
     encode,
     parse_fixed_header,
+    prompt_message,
 )
 from facegate.stream.stats import SessionStats
 
@@ -115,6 +118,8 @@ class Session:
         self._dropped_in_row = 0
         self._closing = False
         self._sender: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.peer_minor = 0  # minor protocol version of the client's latest message
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -135,6 +140,7 @@ class Session:
                 )
                 check_client_header(head, greeted=self.hello is not None)
                 body = await self.reader.readexactly(head.body_length)  # bounded by limits
+                self.peer_minor = head.minor
         except asyncio.IncompleteReadError:
             raise ProtocolError(ErrorCode.TRUNCATED, "connection closed mid-message") from None
         except TimeoutError:
@@ -185,6 +191,7 @@ class Session:
         if not self.server.may_stream(scopes):
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "API key unknown or without recognize")
         self.hello = hello
+        self._loop = asyncio.get_running_loop()
         self.pipeline = self.server.attach(self, hello)  # raises busy when full
         self.stats.stream = hello.stream
         self._sender = asyncio.get_running_loop().create_task(self._send_loop())
@@ -213,6 +220,18 @@ class Session:
         return True  # PONG: nothing to do
 
     # -- sending -----------------------------------------------------------------------------
+
+    def prompt(self, mapping: Mapping[str, Any]) -> None:
+        """The stream's ``PromptSink`` (facegate.observers): send a liveness prompt
+        (CHALLENGE, CHALLENGE_STEP, CHALLENGE_RESULT) to this client. Called from any thread
+        (observers run on the inference pool); validated here, queued on the loop. Clients
+        older than protocol 1.1 do not know these types and are not sent them."""
+        message = prompt_message(mapping)  # a bad prompt is the caller's bug: raise there
+        loop = self._loop
+        if loop is None or self._closing or self.peer_minor < PROMPTS_SINCE_MINOR:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: the session is over
+            loop.call_soon_threadsafe(self._enqueue, message)
 
     def _enqueue(self, item: Message | _Ready) -> bool:
         """Queue an outgoing message; False (and nothing queued) when the queue is full."""
