@@ -53,9 +53,15 @@ def served(
         with TestClient(app) as client:
             _, admin = app.state.keys.create("admin", "tests")
             _, recognize = app.state.keys.create("recognize", "tests")
+            _, monitor = app.state.keys.create("monitor", "tests")
+            _, checkin = app.state.keys.create("checkin", "tests")
             stream = hooks[0]
             assert isinstance(stream, StreamServerHook) and stream.server is not None
-            api = Api(client, settings, {"X-API-Key": admin}, {"X-API-Key": recognize})
+            api = Api(
+                client,
+                settings,
+                *({"X-API-Key": key} for key in (admin, recognize, monitor, checkin)),
+            )
             yield api, stream.server.port
     finally:
         if admin_url is not None:
