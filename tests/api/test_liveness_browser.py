@@ -88,7 +88,7 @@ def test_a_photo_held_to_the_webcam_fails_the_liveness_check(
         start.click()  # camera off: the page says so, nothing is sent
         assert page.inner_text("#status") != ""
         page.click("[data-camera-start]")
-        page.wait_for_function("document.querySelector('video').videoWidth > 0")
+        page.wait_for_function("() => document.querySelector('video').videoWidth > 0")
         start.click()
         prompt = page.locator("[data-liveness-prompt]")
         prompt.wait_for(state="visible")

@@ -159,7 +159,7 @@ def test_switch_language_webcam_snapshot_and_delete(live, browser, faces_dir: Pa
         page.fill("#name", "Snapshot Test")
         page.click("[data-camera-start]")
         page.locator("[data-camera-snap]").wait_for(state="visible")
-        page.wait_for_function("document.querySelector('video').videoWidth > 0")
+        page.wait_for_function("() => document.querySelector('video').videoWidth > 0")
         page.click("[data-camera-snap]")
         page.locator("#snapshots img").wait_for()
         page.click("[data-camera-stop]")
