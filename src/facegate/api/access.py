@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar, cast
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIWebSocketRoute, RouteContext, iter_route_contexts
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, compile_path
 
 Access = Literal["public", "recognize", "monitor", "checkin", "admin"]
 ACCESS_LEVELS: tuple[Access, ...] = ("public", "recognize", "monitor", "checkin", "admin")
@@ -107,6 +107,25 @@ def route_access(app: FastAPI) -> dict[str, Access | None]:
             if not key.startswith("HEAD "):
                 table[key] = access
     return dict(sorted(table.items()))
+
+
+def required_access(app: FastAPI, scope: dict[str, Any]) -> Access | None:
+    """Who may call the route that will serve this HTTP request (None: no route matches, or
+    it declares nothing). The request gate asks before any body is read, so a key of the
+    wrong scope is refused before the server parses what it sent."""
+    table = app.state.__dict__.get("_access_patterns")
+    if table is None:
+        table = app.state._access_patterns = [
+            (compile_path(str(ctx.path))[0], frozenset(ctx.methods or ()), access)
+            for ctx in iter_route_contexts(app.routes)
+            if isinstance(ctx.original_route, APIRoute)
+            for access in [_combine(set(_marks(ctx.dependant)))]
+        ]
+    path, method = scope.get("path", ""), scope.get("method", "")
+    for pattern, methods, access in table:
+        if method in methods and pattern.match(path):
+            return access
+    return None
 
 
 def check_declared(app: FastAPI) -> None:

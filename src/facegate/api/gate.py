@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from facegate.api.access import required_access
 from facegate.api.auth import presented_key
 from facegate.api.errors import error_body
 from facegate.api.jsonbody import parse_json_async
@@ -126,21 +127,31 @@ class RequestGate:
         if s.api_auth and _has_body(scope) and scope.get("path") not in self.public:
             refusal = await self._refusal(scope)
             if refusal is not None:
-                await _answer(send, 401, "unauthorized", refusal)
+                await _answer(send, *refusal)
                 return
         budget = BodyBudget(limit=min(s.api_max_body_bytes, s.api_max_request_bytes),
                             large=s.api_max_request_bytes)  # fmt: skip
         scope[_BUDGET] = budget
         await self.app(scope, _BoundedBody(scope, receive, budget), send)
 
-    async def _refusal(self, scope: Scope) -> str | None:
-        """Why this request may not send a body (None: it may)."""
+    async def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
+        """Why this request may not send a body, as (status, code, message); None: it may.
+        The key must be valid *and* of the scope the route declares (api/access.py), so a
+        camera's key cannot make the server parse bodies meant for administrators."""
         secret, _ = presented_key(Request(scope))
         if not secret:
-            return "an API key is required: send X-API-Key or Authorization: Bearer"
+            return 401, "unauthorized", "an API key is required: send X-API-Key or Bearer"
         keys: CachedKeyStore = scope["app"].state.keys
-        if await keys.authenticate_async(secret) is None:
-            return "the API key is unknown or has been revoked"
+        key = await keys.authenticate_async(secret)
+        if key is None:
+            return 401, "unauthorized", "the API key is unknown or has been revoked"
+        needed = required_access(scope["app"], scope)
+        if needed not in (None, "public") and not key.allows(needed):
+            return (
+                403,
+                "forbidden",
+                f"this key's scope is {key.scope!r}; this call needs {needed!r}",
+            )
         return None
 
 

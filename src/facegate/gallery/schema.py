@@ -411,15 +411,15 @@ CREATE INDEX access_passback_person ON access_passback(person_id)
 """
 
 # 0005: the door outputs' outbox (facegate.access.outputs). One row per message per output;
-# ``event_id`` names the door event (``access_events``, version 4) without a foreign key, so
-# the outbox's own retention decides when a settled row goes; ``person_id`` cascades, since payloads carry the person's name. ``config`` is
-# the output's configuration at decision time (with its secret) and is cleared once the row is
-# delivered or failed. ``delivery_id`` is what a receiver de-duplicates on. A worker claims a
-# row by setting ``lease_owner``/``lease_until``; ``lane`` names the receiver (output kind and a
-# hash of its URL) so that a worker can leave a busy receiver's rows unclaimed for the others;
-# ``expires_at`` (relays) is the moment after
-# which the message must never be sent. Final rows are kept (delivered_at or failed_at) so the
-# events page can show how each output fared, and swept after a retention period.
+# ``event_id`` names the door event (``access_events``, version 4) without a foreign key, so the
+# outbox's own retention decides when a settled row goes; ``person_id`` cascades, since payloads
+# carry the person's name. ``config`` is the output's configuration at decision time (with its
+# secret) and is cleared once the row is delivered or failed. ``delivery_id`` is what a receiver de-
+# duplicates on. A worker claims a row by setting ``lease_owner``/``lease_until``; ``lane`` names
+# the receiver (output kind and a hash of its URL) so that a worker can leave a busy receiver's rows
+# unclaimed for the others; ``expires_at`` (relays) is the moment after which the message must never
+# be sent. Final rows are kept (delivered_at or failed_at) so the events page can show how each
+# output fared, and swept after a retention period.
 _SQLITE_0005 = """
 CREATE TABLE access_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
