@@ -17,9 +17,9 @@ Per track at a door:
   ``GONE_AFTER_FRAMES`` frames) without ever being confirmed becomes a ``not_confirmed``
   attempt (with a snapshot taken while it was there).
 
-``seen`` on an attempt is ``time.time()`` when the deciding frame reached the watcher (the
-observer is not given the frame's capture time); the decision thread stores the latency from
-there to the decision.
+``seen`` on an attempt is ``time.time()`` when the deciding frame reached the watcher; the
+decision thread stores the latency from there to the decision. ``captured`` is that frame's
+capture time (``TrackedFace.captured``), the event's and the outputs' ``captured``.
 """
 
 from __future__ import annotations
@@ -225,6 +225,7 @@ class DoorWatcher:
             liveness_note=note,
             box=self._box(image, face),
             snapshot=self._snap(image, face),
+            captured=getattr(face, "captured", None),
         )
 
     def _emit(self, attempt: Attempt) -> None:
