@@ -155,6 +155,7 @@ def _setup(
                 "undecided": "allow",
             },
             {"name": "kiosk", "cameras": [{"camera": "kiosk-cam"}], "liveness": "challenge"},
+            {"name": "kiosk-2", "cameras": [{"camera": "kiosk2-cam"}], "liveness": "challenge"},
         ]
         for door in doors:
             made = http.post("/api/v1/access/doors", json=door)
@@ -191,18 +192,20 @@ def wait_events(
 
 def stream_for(
     served: dict[str, Any], camera: str, frames: Sequence[np.ndarray], door: str,
-    seconds: float, fps: float = 15.0,
+    seconds: float, fps: float = 15.0, back_and_forth: bool = True,
 ) -> tuple[list[Any], list[dict[str, Any]]]:  # fmt: skip
-    """Stream ``frames`` back and forth (no cut at the turn: one walk up to the door) at about
-    ``fps`` on one connection until the door has an event or ``seconds`` passed; the liveness
-    prompts the client received and the door's events."""
-    loop = [*frames, *frames[::-1]]
+    """Stream ``frames`` back and forth (no cut at the turn: one walk up to the door; or once,
+    then the last frame again) at about ``fps`` on one connection until the door has an event
+    or ``seconds`` passed; the liveness prompts the client received and the door's events."""
+    loop = [*frames, *frames[::-1]] if back_and_forth else list(frames)
     found: list[dict[str, Any]] = []
     with Client("127.0.0.1", served["stream_port"], served["recognize"], stream=camera) as c:
         start = time.monotonic()
         i = 0
         while time.monotonic() - start < seconds:
-            frame_id = c.send_frame(loop[i % len(loop)])
+            frame_id = c.send_frame(
+                loop[i % len(loop) if back_and_forth else min(i, len(loop) - 1)]
+            )
             i += 1
             while True:
                 message = c.receive(timeout=60)
@@ -396,3 +399,23 @@ def test_challenge_is_prompted_and_a_photo_that_cannot_follow_is_denied(
     assert steps and not any(s.passed for s in steps), prompts
     assert [r.state for r in results] == ["spoof"], prompts
     assert found[-1]["liveness"] == "spoof (challenge)" and found[-1]["alarm"] == "spoof"
+
+
+def test_a_face_that_leaves_during_the_challenge_leaves_no_event(
+    served: dict[str, Any], engine: Any
+):
+    """KNOWN GAP (docs/access.md, "Not done yet"): a photo held up at a challenge door, then
+    pulled away when the challenge appears (the client stays connected, the camera sees the
+    empty background), is never decided: no door event, no alarm."""
+    if served["backend"] != "sqlite":
+        pytest.skip("liveness does not depend on the database")
+    clip = _photo_clip(engine, served["faces_dir"], "shake", seed=9)[:30]
+    empty = np.full_like(clip[0], 128)
+    prompts, found = stream_for(
+        served, "kiosk2-cam", [*clip, empty], "kiosk-2", seconds=CHALLENGE_TIMEOUT_S + 5,
+        back_and_forth=False,
+    )  # fmt: skip
+    assert any(isinstance(p, Challenge) for p in prompts), "the photo was confirmed and asked"
+    if not found:
+        pytest.xfail("a confirmed face that leaves before its liveness verdict is not decided")
+    assert [e["decision"] for e in found] == ["denied"], found
