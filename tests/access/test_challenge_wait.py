@@ -66,7 +66,7 @@ def walk(access: AccessStore, mode: str, answer_at: float, until: float) -> list
     return attempts
 
 
-def test_a_challenge_answered_after_the_access_timeout_still_counts(access: AccessStore):
+def test_a_challenge_answered_after_the_access_timeout_still_counts(access: AccessStore) -> None:
     settings = Settings()
     assert settings.access_liveness_timeout_s < settings.liveness_challenge_timeout_s
     answer_at = settings.access_liveness_timeout_s + 1.0  # within the challenge's 12 s
@@ -74,14 +74,14 @@ def test_a_challenge_answered_after_the_access_timeout_still_counts(access: Acce
     assert [(a.liveness, a.liveness_note) for a in attempts] == [("live", "live (challenge)")]
 
 
-def test_a_challenge_nobody_answers_ends_after_its_own_time_limit(access: AccessStore):
+def test_a_challenge_nobody_answers_ends_after_its_own_time_limit(access: AccessStore) -> None:
     settings = Settings()
     attempts = walk(access, "challenge", 1e9, settings.liveness_challenge_timeout_s + 3)
     assert [a.liveness for a in attempts] == ["undecided"]
     assert attempts[0].liveness_note == "undecided (challenge, timed out)"
 
 
-def test_other_modes_keep_the_access_timeout(access: AccessStore):
+def test_other_modes_keep_the_access_timeout(access: AccessStore) -> None:
     settings = Settings()
     answer_at = settings.access_liveness_timeout_s + 1.0
     attempts = walk(access, "passive", answer_at, settings.liveness_challenge_timeout_s + 3)

@@ -231,7 +231,7 @@ def _ms(seconds: float) -> float:
 
 def test_granted_reaches_webhook_mqtt_and_relay(
     served: dict[str, Any], peers: dict[str, Any], broker: Mosquitto
-):
+) -> None:
     webhook, relay, mqtt = peers["webhook"], peers["relay"], peers["mqtt"]
     results = stream_video(served["stream_port"], served["recognize"], "front-cam", served["obama"])
     found = wait_events(served, "front")
@@ -325,7 +325,7 @@ def test_granted_reaches_webhook_mqtt_and_relay(
 
 def test_stranger_is_denied_with_an_alarm_and_no_pulse(
     served: dict[str, Any], peers: dict[str, Any]
-):
+) -> None:
     if served["backend"] != "sqlite":
         pytest.skip("the outputs' end-to-end run on PostgreSQL is the granted case")
     relay, mqtt = peers["relay"], peers["mqtt"]
@@ -355,7 +355,9 @@ def test_stranger_is_denied_with_an_alarm_and_no_pulse(
     assert len(relay.requests) == pulses
 
 
-def test_printed_photo_is_never_granted_at_a_passive_door(served: dict[str, Any], engine: Any):
+def test_printed_photo_is_never_granted_at_a_passive_door(
+    served: dict[str, Any], engine: Any
+) -> None:
     if served["backend"] != "sqlite":
         pytest.skip("liveness does not depend on the database")
     clip = _photo_clip(engine, served["faces_dir"], "shake", seed=3)
@@ -366,7 +368,9 @@ def test_printed_photo_is_never_granted_at_a_passive_door(served: dict[str, Any]
     print("\nPHOTO", [(e["decision"], e["reason"], e["liveness"]) for e in found])
 
 
-def test_real_face_is_granted_at_a_passive_door_that_allows_undecided(served: dict[str, Any]):
+def test_real_face_is_granted_at_a_passive_door_that_allows_undecided(
+    served: dict[str, Any],
+) -> None:
     if served["backend"] != "sqlite":
         pytest.skip("liveness does not depend on the database")
     _, found = stream_for(
@@ -379,7 +383,7 @@ def test_real_face_is_granted_at_a_passive_door_that_allows_undecided(served: di
 
 def test_challenge_is_prompted_and_a_photo_that_cannot_follow_is_denied(
     served: dict[str, Any], engine: Any
-):
+) -> None:
     if served["backend"] != "sqlite":
         pytest.skip("liveness does not depend on the database")
     clip = _photo_clip(engine, served["faces_dir"], "tilt", seed=5)
@@ -403,7 +407,7 @@ def test_challenge_is_prompted_and_a_photo_that_cannot_follow_is_denied(
 
 def test_a_face_that_leaves_during_the_challenge_leaves_no_event(
     served: dict[str, Any], engine: Any
-):
+) -> None:
     """KNOWN GAP (docs/access.md, "Not done yet"): a photo held up at a challenge door, then
     pulled away when the challenge appears (the client stays connected, the camera sees the
     empty background), is never decided: no door event, no alarm."""
