@@ -46,8 +46,9 @@ class Attempt:
     ``confirmed`` False: the face was there for a while and never confirmed. ``liveness`` is
     the verdict's state (``live`` when the door does not ask), ``liveness_note`` its method
     and reason for the event. ``seen`` is ``time.time()`` when the watcher saw the deciding
-    frame (stored as ``captured``: the observer gets no capture time), ``box`` the face box
-    and frame size for the door page's overlay."""
+    frame (the decision's ``latency_ms`` starts there); ``captured`` is that frame's capture
+    time (the source's clock; stored as the event's ``captured``, ``seen`` when unknown);
+    ``box`` the face box and frame size for the door page's overlay."""
 
     door: str
     camera: str
@@ -61,6 +62,7 @@ class Attempt:
     liveness_note: str | None = None
     box: tuple[float, float, float, float, int, int] | None = None
     snapshot: bytes | None = None
+    captured: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +214,7 @@ class DoorEvents:
                     attempt.track_id,
                     None if attempt.box is None else json.dumps(list(attempt.box)),
                     attempt.snapshot if self.snapshots else None,
-                    attempt.seen,
+                    attempt.seen if attempt.captured is None else attempt.captured,
                     latency,
                 ),
             )

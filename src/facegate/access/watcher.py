@@ -10,16 +10,17 @@ Per track at a door:
 - when the track's identity is confirmed (a person, or confirmed unknown), the door's
   liveness check is asked once (``TrackLiveness.request``) and fed every frame; the attempt
   is made when its verdict is no longer ``pending`` or after ``liveness_timeout_s`` (then
-  ``undecided``). At most one decision per track and identity: a track whose confirmed
-  identity changes (re-verified after a box jump) is decided again for the new identity.
+  ``undecided``; a challenge is given its own time limit if that is longer). At most one
+  decision per track and identity: a track whose confirmed identity changes (re-verified
+  after a box jump) is decided again for the new identity.
 - a face at the door for ``unconfirmed_after_s``, at least ``unconfirmed_min_px`` across
   (a person at the door, not a face far away in the scene), that leaves (absent for
   ``GONE_AFTER_FRAMES`` frames) without ever being confirmed becomes a ``not_confirmed``
   attempt (with a snapshot taken while it was there).
 
-``seen`` on an attempt is ``time.time()`` when the deciding frame reached the watcher (the
-observer is not given the frame's capture time); the decision thread stores the latency from
-there to the decision.
+``seen`` on an attempt is ``time.time()`` when the deciding frame reached the watcher; the
+decision thread stores the latency from there to the decision. ``captured`` is that frame's
+capture time (``TrackedFace.captured``), the event's and the outputs' ``captured``.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class _Track:
 # (``TrackerParams.max_missed``, 10): a face the detector misses for a frame or two is still
 # the same track and must not be decided again when it reappears.
 GONE_AFTER_FRAMES = 12
+# Waited past a challenge's own time limit for its verdict (the frames of its last moment).
+CHALLENGE_GRACE_S = 1.0
 
 
 class DoorWatcher:
@@ -203,11 +206,21 @@ class DoorWatcher:
         verdict = liveness.verdict(face.track_id)
         state, method = verdict.state, verdict.method
         if state == "pending":
-            if now - track.requested < self.liveness_timeout_s:
+            if now - track.requested < self._wait_s(view.door.liveness):
                 return
             state, method = "undecided", f"{method}, timed out"
         track.decided.add(identity)
         self._emit(self._attempt(view, face, image, now, state, f"{state} ({method})"))
+
+    def _wait_s(self, mode: str) -> float:
+        """How long a pending verdict is waited for. A challenge told the person how long
+        they have (``liveness_challenge_timeout_s``) and ends by itself with live or spoof:
+        it is not cut short (a second more for its last frames), whatever the access
+        timeout."""
+        limit = getattr(self.settings, "liveness_challenge_timeout_s", None)
+        if mode == "challenge" and limit is not None:
+            return max(self.liveness_timeout_s, float(limit) + CHALLENGE_GRACE_S)
+        return self.liveness_timeout_s
 
     def _attempt(
         self, view: DoorView, face: Any, image: np.ndarray, now: float, state: str, note: str
@@ -225,6 +238,7 @@ class DoorWatcher:
             liveness_note=note,
             box=self._box(image, face),
             snapshot=self._snap(image, face),
+            captured=getattr(face, "captured", None),
         )
 
     def _emit(self, attempt: Attempt) -> None:

@@ -74,6 +74,7 @@ class TrackedFace:
     score: float
     confirmed: bool
     landmarks: tuple[tuple[float, float], ...] | None = None
+    captured: float | None = None  # the frame's capture time (the source's clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +238,7 @@ class FrameProcessor:
                 score=s.score,
                 confirmed=s.confirmed,
                 landmarks=marks.get(s.track_id),
+                captured=frame.captured,
             )
             for s in self.tracker.states()
         )
