@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -264,6 +265,13 @@ def open_database(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def advisory_key(*parts: object) -> int:
+    """A signed int4 naming ``parts`` (e.g. a person and a camera) for PostgreSQL's
+    ``pg_advisory_xact_lock(class, key)``; collisions only make two pairs wait on each other."""
+    value = zlib.crc32("\x00".join(str(p) for p in parts).encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 WRITE_ATTEMPTS = 3
