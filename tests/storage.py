@@ -1,13 +1,15 @@
 """Storage fixtures shared by the packages whose every storage test runs twice: on SQLite and
 on a real PostgreSQL (a fresh database per test on the session's cluster, tests/pg.py).
 
-A package's conftest imports them (``from tests.storage import make_settings, store``).
+A package's conftest imports them (``from tests.storage import make_settings, store``);
+``in_threads`` runs workers racing on one database.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +47,13 @@ def store(make_settings: Any) -> Iterator[SqlStore]:
     s = open_store(make_settings())
     yield s
     s.close()
+
+
+def in_threads(target: Callable[..., object], calls: Iterable[tuple[Any, ...]]) -> None:
+    """``target(*args)`` for each ``args`` on its own thread, all started before any is
+    joined; returns when every one has finished."""
+    threads = [threading.Thread(target=target, args=args) for args in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
