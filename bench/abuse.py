@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from tests.serving import create_key, free_port, serving  # noqa: E402
 
 from facegate.bench.hostile import (  # noqa: E402
+    FR_OBAMA_FACE,
     body_flood,
     crowd,
     eps,
@@ -44,7 +45,6 @@ from facegate.bench.hostile import (  # noqa: E402
 
 FACES = ROOT.parent / "shared" / "data" / "faces" / "people"
 PHOTO = FACES / "Barack_Obama" / "fr_obama.jpg"
-PHOTO_FACE = (320, 40, 660, 460)  # the face's box in PHOTO, with a margin
 
 
 def server_pid(port: int) -> int:
@@ -117,7 +117,7 @@ def hostile_images(base: str, pid: int, recognize: str, admin: str) -> dict[str,
         "lying_jpeg_6300": lying_jpeg(),
         "float_tiff_6000": float_tiff(),
         "eps": eps(),
-        "crowd_400_faces": crowd(PHOTO.read_bytes(), PHOTO_FACE),
+        "crowd_400_faces": crowd(PHOTO.read_bytes(), FR_OBAMA_FACE),
     }
     with httpx.Client(base_url=base, timeout=300) as c:
         for name, data in cases.items():

@@ -58,6 +58,16 @@ def fresh(base: str, timeout: float = 60) -> httpx.Client:
     return httpx.Client(base_url=base, timeout=timeout, limits=limits)
 
 
+def enrol(base: str, headers: dict[str, str], name: str, folder: Path) -> int:
+    """Create person ``name`` on the running server and enrol every photo in ``folder``;
+    the person's id."""
+    person = httpx.post(f"{base}/api/v1/people", json={"name": name}, headers=headers)
+    files = [("images", (p.name, p.read_bytes(), "image/jpeg")) for p in folder.iterdir()]
+    faces = f"{base}/api/v1/people/{person.json()['id']}/faces"
+    assert httpx.post(faces, files=files, headers=headers, timeout=60).status_code == 200
+    return int(person.json()["id"])
+
+
 @contextmanager
 def serving(data: Path, port: int, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """``facegate serve --port PORT --data-dir DATA ARGS...`` until the block ends; yields the

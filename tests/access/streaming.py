@@ -17,16 +17,8 @@ def stream_video(
     port: int, key: str, stream: str, frames: Sequence[np.ndarray], host: str = "127.0.0.1"
 ) -> list[Result]:
     """Send every frame and wait for its result (none is dropped); the results in order."""
-    results: list[Result] = []
     with Client(host, port, key, stream=stream) as client:
-        for image in frames:
-            frame_id = client.send_frame(image)
-            while True:
-                message = client.receive(timeout=60)
-                if isinstance(message, Result) and message.frame_id == frame_id:
-                    results.append(message)
-                    break
-    return results
+        return [client.result_for(client.send_frame(image)) for image in frames]
 
 
 def wait_for_events(

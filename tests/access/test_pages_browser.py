@@ -12,22 +12,18 @@ from typing import Any
 import pytest
 
 from facegate.access.store import AccessStore, DoorCamera
-from tests.browser import ARTIFACTS, CHROMIUM, FLAGS
+from tests.browser import ARTIFACTS, launched, skip_without_chromium
 from tests.live.conftest import CAMERA, LiveServer, live_server  # noqa: F401 (fixture)
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not CHROMIUM.exists():
-    pytest.skip("Chromium is not installed: run `make chromium`", allow_module_level=True)
+skip_without_chromium()
 
 DOOR = "podium-door"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

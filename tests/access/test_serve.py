@@ -12,12 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.access.streaming import stream_video
 from tests.pg import create_database, drop_database
-from tests.serving import FACEGATE, create_key, free_port, fresh, serving
+from tests.serving import FACEGATE, create_key, enrol, free_port, fresh, serving
 from tests.stream.conftest import video_frames
 
 FRAMES = 45
@@ -66,14 +65,10 @@ def _serve(
 ) -> Iterator[dict[str, Any]]:  # fmt: skip
     with serving(data, port, "--workers", "2", "--stream-port", str(stream_port), env=env) as base:
         headers = {"X-API-Key": admin}
-        person = httpx.post(f"{base}/api/v1/people", json={"name": PERSON}, headers=headers)
-        folder = faces_dir / "people" / PERSON
-        files = [("images", (p.name, p.read_bytes(), "image/jpeg")) for p in folder.iterdir()]
-        faces = f"{base}/api/v1/people/{person.json()['id']}/faces"
-        assert httpx.post(faces, files=files, headers=headers, timeout=60).status_code == 200
+        person_id = enrol(base, headers, PERSON, faces_dir / "people" / PERSON)
         yield {
             "base": base, "data": data, "url": url, "admin": headers, "recognize": recognize,
-            "stream_port": stream_port, "person_id": person.json()["id"],
+            "stream_port": stream_port, "person_id": person_id,
             "obama": video_frames(faces_dir / "videos" / "obama.mp4", FRAMES),
             "biden": video_frames(faces_dir / "videos" / "biden.mp4", FRAMES),
         }  # fmt: skip

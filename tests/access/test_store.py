@@ -20,6 +20,7 @@ from facegate.errors import Conflict, InvalidInput, UnknownPerson
 from facegate.gallery import SqlStore, open_store
 from facegate.gallery.db import Tx
 from tests.access.conftest import SHANGHAI
+from tests.storage import in_threads
 
 MON_0100_UTC = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 
@@ -234,11 +235,7 @@ def test_anti_passback_holds_across_processes(
             assert result is not None
             outcomes.append(result[0].reason)
 
-    threads = [threading.Thread(target=enter, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(enter, [(w,) for w in workers])
     for s in others:
         s.close()
     assert len(outcomes) == 20

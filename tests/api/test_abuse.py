@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 from facegate.bench.hostile import (
+    FR_OBAMA_FACE,
     body_flood,
     crowd,
     eps,
@@ -37,7 +38,6 @@ from tests.serving import create_key, free_port, serving
 
 pytestmark = pytest.mark.abuse
 
-PHOTO_FACE = (320, 40, 660, 460)  # the face's box in fr_obama.jpg, with a margin
 ENV = {
     "FACEGATE_HTTP_HEADER_TIMEOUT_S": "2",
     "FACEGATE_HTTP_BODY_TIMEOUT_S": "2",
@@ -222,7 +222,7 @@ def test_hostile_images_answer_4xx(server: Server, name: str, status: int, code:
 def test_faces_per_image_are_capped(server: Server, photo: bytes):
     r = httpx.post(
         f"{server.base}/api/v1/detect",
-        files={"image": ("crowd.jpg", crowd(photo, PHOTO_FACE), "image/jpeg")},
+        files={"image": ("crowd.jpg", crowd(photo, FR_OBAMA_FACE), "image/jpeg")},
         headers={"X-API-Key": server.recognize},
         timeout=120,
     )

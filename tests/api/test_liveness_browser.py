@@ -13,12 +13,9 @@ import cv2
 import pytest
 
 from tests.api.test_pages_browser import live  # noqa: F401  (the app under uvicorn)
-from tests.browser import ARTIFACTS, CHROMIUM
-from tests.browser import FLAGS as BROWSER_FLAGS
+from tests.browser import ARTIFACTS, FAKE_CAMERA, launched, skip_without_chromium
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not CHROMIUM.exists():
-    pytest.skip("Chromium is not installed: run `make chromium`", allow_module_level=True)
+skip_without_chromium()
 
 
 def write_y4m(path: Path, frames: list[Any], fps: int = 15) -> Path:
@@ -45,16 +42,8 @@ def attack_camera(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> 
 
 @pytest.fixture(scope="module")
 def browser(attack_camera: Path) -> Iterator[Any]:
-    flags = [
-        *BROWSER_FLAGS,
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={attack_camera}",
-    ]
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=flags)
+    with launched(*FAKE_CAMERA, f"--use-file-for-fake-video-capture={attack_camera}") as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize(

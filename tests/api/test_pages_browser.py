@@ -17,20 +17,10 @@ import pytest
 
 from facegate.api import create_app
 from facegate.config import Settings
-from tests.browser import ARTIFACTS, CHROMIUM
-from tests.browser import FLAGS as BROWSER_FLAGS
+from tests.browser import ARTIFACTS, FAKE_CAMERA, launched, skip_without_chromium
 from tests.serving import free_port
 
-FLAGS = [
-    *BROWSER_FLAGS,
-    # a fake camera (a moving test pattern) and no permission prompt, for getUserMedia
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not CHROMIUM.exists():
-    pytest.skip("Chromium is not installed: run `make chromium`", allow_module_level=True)
+skip_without_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +47,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+    with launched(*FAKE_CAMERA) as chromium:
         yield chromium
-        chromium.close()
 
 
 CASES = {

@@ -13,6 +13,7 @@ from facegate.attendance.service import Attendance, camera_directions
 from facegate.config import Settings
 from facegate.gallery import SqlStore, open_store
 from tests.attendance.conftest import T0, minutes, seen
+from tests.storage import in_threads
 
 
 def test_cooldown_per_person_and_camera(attendance: Attendance, store: SqlStore):
@@ -48,11 +49,7 @@ def test_cooldown_holds_across_processes(make_settings: Any, store: SqlStore):
         for i in range(5):
             outcomes.append(att.record(seen(ann, T0 + minutes(i / 60 + offset_s / 600))))
 
-    threads = [threading.Thread(target=log_it, args=(w, i)) for i, w in enumerate(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(log_it, [(w, i) for i, w in enumerate(workers)])
     for s in others:
         s.close()
     assert len(outcomes) == 20

@@ -21,9 +21,8 @@ import pytest
 from facegate.api import create_app
 from facegate.api.serve_hooks import serve_hooks
 from facegate.config import Settings
-from facegate.stream import Client
 from facegate.stream.hook import StreamServerHook
-from facegate.stream.messages import Result
+from tests.access.streaming import stream_video
 from tests.pg import create_database, drop_database
 from tests.stream.conftest import video_frames
 
@@ -67,15 +66,7 @@ def test_video_over_tcp_to_a_daily_record(settings: Settings, faces_dir: Path):
         assert enrolled.status_code == 200, enrolled.text
         http.post("/api/v1/people", json={"name": "Absent Colleague"})
         assert hook.server is not None
-        results: list[Result] = []
-        with Client("127.0.0.1", hook.server.port, "key", stream="lobby") as client:
-            for image in frames:
-                frame_id = client.send_frame(image)
-                while True:
-                    message = client.receive(timeout=60)
-                    if isinstance(message, Result) and message.frame_id == frame_id:
-                        results.append(message)
-                        break
+        results = stream_video(hook.server.port, "key", "lobby", frames)
         confirmed = [
             r
             for r in results

@@ -23,7 +23,7 @@ from facegate.stream import Client
 from facegate.stream.client import StreamError
 from facegate.stream.protocol import Result
 from tests.live.conftest import CAMERA, PERSON, Parts, decode
-from tests.serving import create_key, free_port, fresh, serving
+from tests.serving import create_key, enrol, free_port, fresh, serving
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +37,7 @@ def served(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     args = ("--workers", "2", "--stream-port", str(stream_port), "--camera", f"{CAMERA}={video}")
     with serving(data, port, *args, env=env) as base:
         headers = {"X-API-Key": admin}
-        person = httpx.post(f"{base}/api/v1/people", json={"name": PERSON}, headers=headers)
-        folder = faces_dir / "people" / PERSON
-        files = [("images", (p.name, p.read_bytes(), "image/jpeg")) for p in folder.iterdir()]
-        url = f"{base}/api/v1/people/{person.json()['id']}/faces"
-        assert httpx.post(url, files=files, headers=headers, timeout=60).status_code == 200
+        enrol(base, headers, PERSON, faces_dir / "people" / PERSON)
         yield {"base": base, "stream_port": stream_port, "recognize": recognize, "data": data,
                "monitor": monitor,
                "video": video}  # fmt: skip

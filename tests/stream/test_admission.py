@@ -53,7 +53,7 @@ def test_caps_are_checked_in_order_and_released_once():
 
 RAISE = """
 import resource
-from facegate.stream.admission import raise_open_files_limit
+from facegate.limits import raise_open_files_limit
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
 first, second = raise_open_files_limit(), raise_open_files_limit()

@@ -16,7 +16,6 @@ anti-passback state. Nothing here logs images or names.
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
@@ -28,7 +27,7 @@ from facegate.access.outputs import Dispatcher
 from facegate.access.policy import Holiday, Rule, Situation, Verdict, decide
 from facegate.access.store import AccessNotFound, AccessStore, Door, as_date
 from facegate.attendance.reports import csv_text
-from facegate.gallery.db import Row, Tx, utcnow
+from facegate.gallery.db import Row, Tx, advisory_key, utcnow
 
 _PG_LOCK_CLASS = 7265722  # advisory lock class: "(door, person) decision"
 _COLUMNS = (
@@ -114,11 +113,6 @@ class EventPage:
     total: int
 
 
-def _lock_key(door: str, person_id: int) -> int:
-    value = zlib.crc32(f"{door}\x00{person_id}".encode())
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
 class DoorEvents:
     """Decisions recorded as door events, and reading them back."""
 
@@ -144,7 +138,7 @@ class DoorEvents:
             return base
         if self.db.dialect == "postgres":
             tx.execute(
-                "SELECT pg_advisory_xact_lock(?, ?)", (_PG_LOCK_CLASS, _lock_key(door.name, pid))
+                "SELECT pg_advisory_xact_lock(?, ?)", (_PG_LOCK_CLASS, advisory_key(door.name, pid))
             )
         groups = tx.execute("SELECT group_id FROM access_group_members WHERE person_id = ?", (pid,))
         rules = tx.execute(

@@ -33,13 +33,12 @@ from facegate.access.outputs import Dispatcher, dispatcher_for
 from facegate.access.store import AccessStore
 from facegate.access.watcher import DoorWatcher
 from facegate.config import Settings
-from facegate.gallery.db import Database, utcnow
+from facegate.gallery.db import Database, utcnow, with_retries
 from facegate.observers import PromptSink, TrackObserver
 from facegate.services import Services
 
 log = logging.getLogger(__name__)
 
-WRITE_ATTEMPTS = 3
 PURGE_EVERY_S = 3600.0
 
 
@@ -121,25 +120,20 @@ class AccessService:
             self._decide(attempt)
 
     def _decide(self, attempt: Attempt) -> None:
-        for tries in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                outcome = self.events.decide(attempt, self.dispatcher)
-            except Exception as exc:
-                if tries == WRITE_ATTEMPTS:
-                    self.failed += 1
-                    log.error(
-                        "access: decision at door camera %s on track %s not recorded (%s)",
-                        attempt.camera,
-                        attempt.track_id,
-                        type(exc).__name__,
-                    )
-                    return
-                time.sleep(0.2 * 2**tries)
-                continue
-            if outcome is not None:
-                self.decided += 1
-                self.dispatcher.wake()
+        try:
+            outcome = with_retries(lambda: self.events.decide(attempt, self.dispatcher))
+        except Exception as exc:
+            self.failed += 1
+            log.error(
+                "access: decision at door camera %s on track %s not recorded (%s)",
+                attempt.camera,
+                attempt.track_id,
+                type(exc).__name__,
+            )
             return
+        if outcome is not None:
+            self.decided += 1
+            self.dispatcher.wake()
 
     def _maybe_purge(self) -> None:
         now = time.monotonic()

@@ -16,8 +16,8 @@ slowloris connections were all held for a whole test). ``GuardedHttpProtocol`` a
   over either answers 503 at once and is closed.
 
 ``facegate serve`` passes this class to uvicorn by name (each worker imports it) and first
-raises the soft ``RLIMIT_NOFILE`` to the hard limit (``raise_fd_limit``). Limits come from
-the ``FACEGATE_*`` settings, read once per process.
+raises the soft ``RLIMIT_NOFILE`` to the hard limit (``limits.raise_open_files_limit``).
+Limits come from the ``FACEGATE_*`` settings, read once per process.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from facegate.config import Settings
+from facegate.limits import FD_RESERVE
 
 log = logging.getLogger(__name__)
-FD_RESERVE = 256  # descriptors kept for the database, models, stream clients, logs
 
 
 @dataclass(frozen=True)
@@ -71,20 +71,6 @@ class HttpLimits:
 def limits() -> HttpLimits:
     """This process's limits (from the environment, once)."""
     return HttpLimits.from_settings(Settings())
-
-
-def raise_fd_limit() -> tuple[int, int]:
-    """Raise the soft open-files limit to the hard one (inherited by worker processes);
-    returns (before, after)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError):
-            return soft, soft
-        return soft, target
-    return soft, soft
 
 
 _per_ip: Counter[str] = Counter()  # open connections per client address, in this process

@@ -21,11 +21,11 @@ import time
 from facegate.attendance.service import Attendance
 from facegate.config import Settings
 from facegate.events import EventBus, RecognitionEvent, Subscription
+from facegate.gallery.db import with_retries
 from facegate.services import Services
 
 log = logging.getLogger(__name__)
 
-WRITE_ATTEMPTS = 3
 PURGE_EVERY_S = 3600.0
 
 
@@ -72,26 +72,21 @@ class Recorder:
             self._write(event)
 
     def _write(self, event: RecognitionEvent) -> None:
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                outcome = self.attendance.record(event)
-            except Exception as exc:
-                if attempt == WRITE_ATTEMPTS:
-                    self.failed += 1
-                    log.error(
-                        "attendance: event of person %s on track %s not logged (%s)",
-                        event.person_id,
-                        event.track_id,
-                        type(exc).__name__,
-                    )
-                    return
-                time.sleep(0.2 * 2**attempt)
-                continue
-            if outcome.event is not None:
-                self.recorded += 1
-            elif outcome.reason == "cooldown":
-                self.suppressed += 1
+        try:
+            outcome = with_retries(lambda: self.attendance.record(event))
+        except Exception as exc:
+            self.failed += 1
+            log.error(
+                "attendance: event of person %s on track %s not logged (%s)",
+                event.person_id,
+                event.track_id,
+                type(exc).__name__,
+            )
             return
+        if outcome.event is not None:
+            self.recorded += 1
+        elif outcome.reason == "cooldown":
+            self.suppressed += 1
 
     def _maybe_purge(self) -> None:
         now = time.monotonic()

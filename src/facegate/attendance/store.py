@@ -17,7 +17,6 @@ Nothing here logs images; snapshots are stored as given and erased after their r
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from typing import Any
 from facegate.attendance.rules import AttendancePolicy, Direction, cooldown_window
 from facegate.delivery import stored_time
 from facegate.events import EventKind
-from facegate.gallery.db import Database, Row, Tx, utcnow
+from facegate.gallery.db import Database, Row, Tx, advisory_key, utcnow
 
 # Advisory lock class for "(person, camera) cooldown check" on PostgreSQL (first int4 key).
 _PG_LOCK_CLASS = 7265721
@@ -98,12 +97,6 @@ class EventPage:
     total: int
 
 
-def _lock_key(person_id: int, camera: str) -> int:
-    # A signed int4 from (person, camera); collisions only make two pairs wait on each other.
-    value = zlib.crc32(f"{person_id}\x00{camera}".encode())
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
 class AttendanceStore:
     """Attendance events over the gallery's database (the migrations are the gallery's)."""
 
@@ -154,7 +147,7 @@ class AttendanceStore:
                 if self.db.dialect == "postgres":
                     tx.execute(
                         "SELECT pg_advisory_xact_lock(?, ?)",
-                        (_PG_LOCK_CLASS, _lock_key(new.person_id, new.camera)),
+                        (_PG_LOCK_CLASS, advisory_key(new.person_id, new.camera)),
                     )
                 low, high = cooldown_window(new.at, self.policy.cooldown)
                 near = tx.execute(

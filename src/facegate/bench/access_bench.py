@@ -66,12 +66,7 @@ def _walk(port: int, frames: Sequence[np.ndarray], fps: float) -> list[Result]:
             delay = start + index / fps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            frame_id = client.send_frame(image)
-            while True:
-                message = client.receive(timeout=60)
-                if isinstance(message, Result) and message.frame_id == frame_id:
-                    results.append(message)
-                    break
+            results.append(client.result_for(client.send_frame(image)))
     return results
 
 

@@ -14,6 +14,10 @@ import threading
 import numpy as np
 from PIL import Image
 
+# the face's box (left, top, right, bottom) in the dev photo people/Barack_Obama/fr_obama.jpg,
+# with a margin: the ``crop`` both abuse runs give ``crowd``
+FR_OBAMA_FACE = (320, 40, 660, 460)
+
 
 def lying_jpeg(width: int = 6300, height: int = 6300) -> bytes:
     """A ~600-byte baseline JPEG whose header claims ``width`` x ``height`` pixels: a real

@@ -111,11 +111,9 @@ def register(app: typer.Typer) -> None:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         # Connections cost file descriptors: use all the hard limit allows (workers inherit
         # it); the per-worker connection cap stays below it (api/http_guard.py).
-        from facegate.api.http_guard import raise_fd_limit
+        from facegate.limits import raise_open_files_limit
 
-        before, after = raise_fd_limit()
-        if after != before:
-            log.info("open files limit raised from %d to %d", before, after)
+        raise_open_files_limit()
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
         typer.echo(f"facegate: http://{shown}:{port}/ (API docs: http://{shown}:{port}/docs)")
         try:

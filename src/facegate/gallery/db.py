@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -263,3 +265,27 @@ def open_database(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def advisory_key(*parts: object) -> int:
+    """A signed int4 naming ``parts`` (e.g. a person and a camera) for PostgreSQL's
+    ``pg_advisory_xact_lock(class, key)``; collisions only make two pairs wait on each other."""
+    value = zlib.crc32("\x00".join(str(p) for p in parts).encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+WRITE_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+def with_retries(write: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
+    """``write()``, tried again after 0.4 s, 0.8 s, ... while it raises, up to ``attempts``
+    tries in all; the last try's exception propagates. For the background writers (attendance
+    recorder, door decisions) that must not lose a write to a briefly locked or reconnecting
+    database, and that log a write given up with ids only."""
+    for tries in range(1, attempts):
+        try:
+            return write()
+        except Exception:
+            time.sleep(0.2 * 2**tries)
+    return write()

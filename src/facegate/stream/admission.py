@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import resource
 from collections import Counter
 from dataclasses import dataclass
 
@@ -107,20 +106,3 @@ class Admission:
             self._pending_by_address[address] = left
         else:
             del self._pending_by_address[address]
-
-
-def raise_open_files_limit() -> int:
-    """Raise this process's soft limit of open files to its hard limit (idempotent); returns
-    the soft limit now in force. Every connection is a file descriptor, and a low soft limit
-    (often 1024) would run out before the connection caps are reached."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft == resource.RLIM_INFINITY or soft >= target:
-        return soft
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (ValueError, OSError) as exc:
-        log.warning("could not raise the open files limit from %d: %s", soft, exc)
-        return soft
-    log.info("open files limit raised from %d to %d", soft, target)
-    return target

@@ -239,3 +239,12 @@ class Client:
             elif isinstance(message, Bye):
                 self.close()
                 raise StreamClosed(f"server said BYE: {message.reason}")
+
+    def result_for(self, frame_id: int, timeout: float | None = 60.0) -> Result:
+        """``receive`` until the RESULT of ``frame_id``, skipping everything else (other
+        frames' results, ANNOTATED, prompts, non-fatal ERRORs); each message is waited for at
+        most ``timeout`` seconds. For a sender that sends one frame and waits for its answer."""
+        while True:
+            message = self.receive(timeout=timeout)
+            if isinstance(message, Result) and message.frame_id == frame_id:
+                return message

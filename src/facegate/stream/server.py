@@ -34,8 +34,9 @@ from typing import Any, Protocol
 
 from facegate import __version__
 from facegate.config import Settings
+from facegate.limits import FD_RESERVE, raise_open_files_limit
 from facegate.services import Services
-from facegate.stream.admission import Admission, AdmissionLimits, Ticket, raise_open_files_limit
+from facegate.stream.admission import Admission, AdmissionLimits, Ticket
 from facegate.stream.pipeline import FrameProcessor, StreamPipeline, TrackObserver
 from facegate.stream.protocol import Bye, ErrorCode, Hello, Limits, ProtocolError, Welcome, encode
 from facegate.stream.scheduler import FairScheduler
@@ -45,7 +46,6 @@ from facegate.stream.tracker import TrackerParams
 
 log = logging.getLogger(__name__)
 STREAM_SCOPE = "recognize"  # what a key needs to open a stream
-FD_RESERVE = 256  # descriptors kept for everything that is not a stream connection
 
 
 class KeyVerifier(Protocol):

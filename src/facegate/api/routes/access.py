@@ -20,6 +20,7 @@ from facegate.access.policy import parse_days, parse_minute
 from facegate.access.service import AccessService
 from facegate.access.store import DoorCamera
 from facegate.api.auth import api_key_header, bearer, require
+from facegate.api.routes.log_queries import check_day, local_moment
 from facegate.api.schemas import MAX_ID, error_responses
 from facegate.errors import FacegateError, InvalidInput
 
@@ -31,7 +32,6 @@ router = APIRouter(
 )
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 NamePath = Annotated[str, Path(min_length=1, max_length=64)]
-EARLIEST, LATEST = date(1970, 1, 2), date(2999, 12, 30)
 
 
 class AccessUnavailable(FacegateError):
@@ -114,11 +114,6 @@ class PersonAccessIn(_Strict):
 
 def _cameras(items: list[CameraIn]) -> list[DoorCamera]:
     return [DoorCamera(c.camera, c.direction) for c in items]
-
-
-def _check_date(value: date | None, field: str) -> None:
-    if value is not None and not EARLIEST <= value <= LATEST:
-        raise InvalidInput(f"{field} must be between {EARLIEST} and {LATEST}")
 
 
 # -- doors ------------------------------------------------------------------------------------
@@ -220,8 +215,8 @@ def list_rules(
 def add_rule(request: Request, body: RuleIn) -> dict[str, Any]:
     """Members of ``group`` may pass ``door`` on ``days`` from ``from`` to ``to`` (site time),
     optionally only between ``date_from`` and ``date_to``."""
-    _check_date(body.date_from, "date_from")
-    _check_date(body.date_to, "date_to")
+    check_day(body.date_from, "date_from")
+    check_day(body.date_to, "date_to")
     try:
         weekdays = parse_days(body.days)
         start, end = parse_minute(body.from_), parse_minute(body.to, end=True)
@@ -256,7 +251,7 @@ def list_holidays(request: Request) -> dict[str, Any]:
 @router.post("/holidays", status_code=status.HTTP_201_CREATED)
 def add_holiday(request: Request, body: HolidayIn) -> dict[str, Any]:
     """A date exception in site time (replaces one for the same date and door)."""
-    _check_date(body.date, "date")
+    check_day(body.date, "date")
     row = access_service(request).store.add_holiday(
         body.date, door=body.door, closed=body.closed, name=body.name
     )
@@ -302,11 +297,6 @@ def set_person_access(
     given: dict[str, Any] = {}
     for field in ("valid_from", "valid_until"):
         if field in body.model_fields_set:
-            value = getattr(body, field)
-            if value is not None:
-                if value.tzinfo is None:
-                    value = value.replace(tzinfo=svc.timezone)
-                _check_date(value.date(), field)
-            given[field] = value
+            given[field] = local_moment(getattr(body, field), svc.timezone, field)
     svc.store.set_person_access(person_id, blocked=body.blocked, **given)
     return person_access_dict(svc, person_id)

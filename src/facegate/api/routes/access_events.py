@@ -16,10 +16,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from facegate.access.events import events_csv
 from facegate.access.service import AccessService
 from facegate.api.auth import api_key_header, bearer, require
-from facegate.api.errors import error_response
-from facegate.api.routes.access import EARLIEST, LATEST, access_service
+from facegate.api.routes.access import access_service
+from facegate.api.routes.log_queries import csv_response, local_moment, snapshot_response
 from facegate.api.schemas import MAX_ID, error_responses
-from facegate.errors import InvalidInput
 
 router = APIRouter(
     prefix="/api/v1/access",
@@ -27,18 +26,6 @@ router = APIRouter(
     dependencies=[Depends(require("admin")), Depends(api_key_header), Depends(bearer)],
     responses=error_responses(401, 403, 422, 503),
 )
-CSV_TYPE = "text/csv; charset=utf-8"
-
-
-def _moment(value: datetime | None, svc: AccessService, field: str) -> datetime | None:
-    """A query time; without an offset it is the site's local time."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=svc.timezone)
-    if not EARLIEST <= value.date() <= LATEST:
-        raise InvalidInput(f"{field} must be between {EARLIEST} and {LATEST}")
-    return value
 
 
 def _page(svc: AccessService, query: dict[str, Any], limit: int, offset: int) -> dict[str, Any]:
@@ -83,8 +70,8 @@ async def list_events(
         "door": door or None,
         "person_id": person_id,
         "decision": decision,
-        "since": _moment(since, svc, "since"),
-        "until": _moment(until, svc, "until"),
+        "since": local_moment(since, svc.timezone, "since"),
+        "until": local_moment(until, svc.timezone, "until"),
         "after_id": after_id,
     }
     wants_csv = fmt == "csv" or (
@@ -92,11 +79,7 @@ async def list_events(
     )
     if wants_csv:
         page = await asyncio.to_thread(svc.events.events, **query, limit=0)
-        return Response(
-            events_csv(page.items, svc.timezone).encode(),
-            media_type=CSV_TYPE,
-            headers={"Content-Disposition": 'attachment; filename="door-events.csv"'},
-        )
+        return csv_response(events_csv(page.items, svc.timezone), "door-events.csv")
     return await asyncio.to_thread(_page, svc, query, limit, offset)
 
 
@@ -109,6 +92,4 @@ async def event_snapshot(
 ) -> Response:
     """The face snapshot kept with a door event (until its retention period ends)."""
     data = await asyncio.to_thread(access_service(request).events.snapshot, event_id)
-    if data is None:
-        return error_response("not_found", f"no snapshot for door event {event_id}")
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})
+    return snapshot_response(data, f"no snapshot for door event {event_id}")

@@ -20,8 +20,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from facegate.api.auth import api_key_header, bearer, require
-from facegate.api.errors import error_response
 from facegate.api.routes.deps import services
+from facegate.api.routes.log_queries import (
+    check_day,
+    csv_response,
+    local_moment,
+    snapshot_response,
+)
 from facegate.api.schemas import MAX_ID, ONE_IMAGE_BODY, error_responses
 from facegate.api.uploads import Payload, read_payload
 from facegate.attendance.reports import daily_csv, daily_report, events_csv
@@ -42,8 +47,6 @@ router = APIRouter(
     responses=error_responses(401, 403, 422, 503),
 )
 ADMIN = [Depends(require("admin"))]
-EARLIEST, LATEST = date(1970, 1, 2), date(2999, 12, 30)
-CSV_TYPE = "text/csv; charset=utf-8"
 
 
 class PersonRef(BaseModel):
@@ -138,25 +141,6 @@ def _name(value: object, field: str) -> str | None:
     return value
 
 
-def _moment(value: datetime | None, att: Attendance, field: str) -> datetime | None:
-    """A query time; without an offset it is the site's local time."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=att.policy.timezone)
-    if not EARLIEST <= value.date() <= LATEST:
-        raise InvalidInput(f"{field} must be between {EARLIEST} and {LATEST}")
-    return value
-
-
-def _csv_response(text: str, filename: str) -> Response:
-    return Response(
-        text.encode(),
-        media_type=CSV_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 @router.get("/events", dependencies=ADMIN, response_model=EventPageOut, responses=_CSV)
 async def list_events(
     request: Request,
@@ -178,19 +162,18 @@ async def list_events(
     if day is not None:
         if since is not None or until is not None:
             raise InvalidInput("give date or since/until, not both")
-        if not EARLIEST <= day <= LATEST:
-            raise InvalidInput(f"date must be between {EARLIEST} and {LATEST}")
+        check_day(day, "date")
         since, until = att.policy.day_window(day)
     query = {
         "person_id": person_id,
         "camera": _name(camera, "camera"),
-        "since": _moment(since, att, "since"),
-        "until": _moment(until, att, "until"),
+        "since": local_moment(since, att.policy.timezone, "since"),
+        "until": local_moment(until, att.policy.timezone, "until"),
         "kinds": [kind] if kind else None,
     }
     if fmt == "csv":
         page = await asyncio.to_thread(att.store.events, **query, limit=0)
-        return _csv_response(events_csv(page.items, att.policy), "attendance-events.csv")
+        return csv_response(events_csv(page.items, att.policy), "attendance-events.csv")
     page = await asyncio.to_thread(att.store.events, **query, limit=limit, offset=offset)
     return {
         "items": [e.as_dict() for e in page.items],
@@ -210,9 +193,7 @@ async def event_snapshot(
 ) -> Response:
     """The face snapshot kept with an event (until its retention period ends)."""
     data = await asyncio.to_thread(attendance(request).store.snapshot, event_id)
-    if data is None:
-        return error_response("not_found", f"no snapshot for event {event_id}")
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})
+    return snapshot_response(data, f"no snapshot for event {event_id}")
 
 
 @router.get("/daily", dependencies=ADMIN, response_model=DailyOut, responses=_CSV)
@@ -227,11 +208,10 @@ async def daily(
     events, late / left early, present or missing."""
     att = attendance(request)
     day = day or att.policy.working_day(utcnow())
-    if not EARLIEST <= day <= LATEST:
-        raise InvalidInput(f"date must be between {EARLIEST} and {LATEST}")
+    check_day(day, "date")
     rows = await asyncio.to_thread(daily_report, att.store, day)
     if fmt == "csv":
-        return _csv_response(daily_csv(day, rows, att.policy), f"attendance-{day}.csv")
+        return csv_response(daily_csv(day, rows, att.policy), f"attendance-{day}.csv")
     return {
         "date": day.isoformat(),
         "timezone": att.settings.attendance_timezone,

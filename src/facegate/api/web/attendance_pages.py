@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 
 from facegate.api.auth import page
+from facegate.api.routes.log_queries import EARLIEST, LATEST
 from facegate.api.schemas import MAX_ID
 from facegate.api.web.pages import Pages
 from facegate.attendance.reports import arrivals_per_hour, daily_report, person_history
@@ -22,7 +23,6 @@ from facegate.attendance.service import Attendance
 from facegate.errors import UnknownPerson
 from facegate.gallery.db import utcnow
 
-EARLIEST, LATEST = date(1970, 1, 2), date(2999, 12, 30)
 HISTORY_DAYS = 30
 RECENT_EVENTS = 50
 
