@@ -63,6 +63,11 @@ CASES = [
         ("granted", "rule", None),
     ),
     (
+        "left before the liveness verdict, even where undecided is allowed",
+        replace(BASE, liveness="left", undecided="allow"),
+        ("denied", "liveness_failed", None),
+    ),
+    (
         "spoof even when undecided is allowed",
         replace(BASE, liveness="spoof", undecided="allow"),
         ("denied", "liveness_failed", "spoof"),

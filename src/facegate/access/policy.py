@@ -10,8 +10,10 @@ Checks, in order (the first that fails is the reason):
 1. ``not_confirmed``: the face was at the door but its identity was never confirmed.
 2. ``unknown_person``: confirmed as nobody enrolled (raises the ``stranger`` alarm).
 3. ``blocked``: the person is on the block list (raises the ``blocked`` alarm).
-4. ``liveness_failed``: the liveness check says ``spoof`` (alarm ``spoof``), or could not
-   decide and the door's ``undecided`` policy is ``deny``.
+4. ``liveness_failed``: the liveness check says ``spoof`` (alarm ``spoof``), the face left
+   before the check could answer (``left``: whatever the door's ``undecided`` policy, since
+   nobody is there to let in), or it could not decide and the door's ``undecided`` policy is
+   ``deny``.
 5. ``pass_expired``: outside the person's ``valid_from`` / ``valid_until`` (a visitor pass;
    also when not yet valid).
 6. ``not_in_group``: no rule of this door names a group the person is in.
@@ -32,7 +34,7 @@ from typing import Literal
 
 Decision = Literal["granted", "denied"]
 Direction = Literal["in", "out"]
-LivenessState = Literal["live", "spoof", "undecided", "pending"]
+LivenessState = Literal["live", "spoof", "undecided", "pending", "left"]
 Undecided = Literal["deny", "allow"]
 
 REASONS: tuple[str, ...] = (
@@ -142,7 +144,7 @@ def decide(s: Situation) -> Verdict:
         return _denied("blocked", "blocked")
     if s.liveness == "spoof":
         return _denied("liveness_failed", "spoof")
-    if s.liveness in ("undecided", "pending") and s.undecided == "deny":
+    if s.liveness == "left" or (s.liveness in ("undecided", "pending") and s.undecided == "deny"):
         return _denied("liveness_failed")
     p = s.person_pass
     if (p.valid_from is not None and s.now < p.valid_from) or (

@@ -10,7 +10,9 @@ Per track at a door:
 - when the track's identity is confirmed (a person, or confirmed unknown), the door's
   liveness check is asked once (``TrackLiveness.request``) and fed every frame; the attempt
   is made when its verdict is no longer ``pending`` or after ``liveness_timeout_s`` (then
-  ``undecided``; a challenge is given its own time limit if that is longer). At most one
+  ``undecided``; a challenge is given its own time limit if that is longer). A confirmed
+  face that leaves while its verdict is pending is decided with liveness ``left`` (denied,
+  ``liveness_failed``, whatever the door's ``undecided`` policy). At most one
   decision per track and identity: a track whose confirmed identity changes (re-verified
   after a box jump) is decided again for the new identity.
 - a face at the door for ``unconfirmed_after_s``, at least ``unconfirmed_min_px`` across
@@ -69,6 +71,7 @@ class _Track:
     snapshot: bytes | None = None  # taken once the face stayed long enough unconfirmed
     box: tuple[float, float, float, float, int, int] | None = None
     missing: int = 0  # frames in a row without this track
+    pending: Attempt | None = None  # what to decide if the face leaves before liveness answers
 
 
 # Frames a track may be absent before it counts as gone. Longer than the tracker's coasting
@@ -166,7 +169,9 @@ class DoorWatcher:
             if track.missing <= GONE_AFTER_FRAMES:
                 continue
             del self._tracks[gone]
-            if not track.ever_confirmed and track.snapshot is not None:
+            if track.pending is not None:  # confirmed, then gone before liveness answered
+                self._emit(track.pending)
+            elif not track.ever_confirmed and track.snapshot is not None:
                 self._emit(
                     Attempt(
                         door=view.door.name,
@@ -207,9 +212,16 @@ class DoorWatcher:
         state, method = verdict.state, verdict.method
         if state == "pending":
             if now - track.requested < self._wait_s(view.door.liveness):
+                if track.pending is None:
+                    # Should the face leave before the verdict (a photo pulled away when the
+                    # challenge appears), this is what is decided: denied, never granted.
+                    track.pending = self._attempt(
+                        view, face, image, now, "left", f"left ({method}, before a verdict)"
+                    )
                 return
             state, method = "undecided", f"{method}, timed out"
         track.decided.add(identity)
+        track.pending = None
         self._emit(self._attempt(view, face, image, now, state, f"{state} ({method})"))
 
     def _wait_s(self, mode: str) -> float:
