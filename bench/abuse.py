@@ -1,5 +1,5 @@
 """Hostile clients against a real ``facegate serve``: what they cost the server and everyone
-else (docs/security-limits.md quotes the numbers).
+else (docs/security.md ("Limits") quotes the numbers).
 
     PYTHONPATH=$PWD/src .venv/bin/python bench/abuse.py [--seconds 6]
 

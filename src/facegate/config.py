@@ -237,7 +237,7 @@ class Settings(BaseSettings):
     )
 
     # Hardening: the cost of one request or connection is bounded before work starts
-    # (docs/security-limits.md). Appended block: keep these limits here.
+    # (docs/security.md ("Limits")). Appended block: keep these limits here.
     api_max_body_bytes: int = Field(
         64 * 1024, ge=1024, description="body of a route that takes no images (JSON, forms)"
     )

@@ -5,7 +5,7 @@ served, and the server's memory stays bounded.
 Select with ``-m abuse``. Attackers connect from 127.0.0.2 / 127.0.0.3 so that the
 per-address connection cap applies to them and not to the well-behaved client on 127.0.0.1.
 Latency is measured, printed (``-s``) and asserted only with bounds no healthy run comes near
-("answered at all within 30 s"); the numbers in docs/security-limits.md come from
+("answered at all within 30 s"); the numbers in docs/security.md ("Limits") come from
 ``bench/abuse.py``.
 """
 

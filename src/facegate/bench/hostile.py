@@ -2,7 +2,7 @@
 
 Each builder returns the bytes an attacker (or a careless integrator) would send; none of
 them is stored in the repository. They are small on the wire and expensive if the server
-trusts them: that asymmetry is what the limits in docs/security-limits.md bound.
+trusts them: that asymmetry is what the limits in docs/security.md ("Limits") bound.
 """
 
 from __future__ import annotations

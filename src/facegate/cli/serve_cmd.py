@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
                 log_level=log_level,
                 proxy_headers=False,  # api_trusted_proxies does it inside the app
                 log_config=log_config(),
-                # Header/body deadlines and connection caps (docs/security-limits.md).
+                # Header/body deadlines and connection caps (docs/security.md ("Limits")).
                 http="facegate.api.http_guard:GuardedHttpProtocol",
                 ws_max_size=64 * 1024,  # the event socket only ever receives keep-alives
                 # MJPEG viewers and event sockets never end by themselves: give them a few
