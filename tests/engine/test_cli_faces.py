@@ -95,7 +95,9 @@ def test_verify_bad_input_exit_2(faces_dir: Path, tmp_path: Path, kind: str):
         cv2.imwrite(str(other), np.full((200, 200, 3), 90, np.uint8))
     code, payload = run("verify", good, str(other), "--json")
     assert code == 2
-    assert payload["error"]["code"] == {"no-face": "no_face"}.get(kind, "bad_image")
+    # a PDF is a known format that is not an image: refused as such (415 over HTTP)
+    expected = {"no-face": "no_face", "not-an-image": "unsupported_image"}
+    assert payload["error"]["code"] == expected.get(kind, "bad_image")
 
 
 def test_verify_model_problem_exit_3(faces_dir: Path, tmp_path: Path, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from facegate.bench.cut_clips import FACE_SIDE, HEIGHT, WIDTH, Segment, cut_clip, photo
@@ -22,9 +23,22 @@ def test_clear_cuts_are_found_and_nothing_else_is_called_a_cut(faces_dir):
     )
     detector = SceneCutDetector()
     cuts = [i for i, (image, _) in enumerate(clip) if detector.is_cut(image)]
-    # Blair -> Chirac (30) changes the histogram too little to call the frame a cut: that
-    # is left to the per-track check (test_cuts.py runs the pipeline without cut detection).
-    assert cuts == [10, 20]
+    # Blair -> Chirac (30) is found too since frames are compared at the same brightness
+    # (it was missed before: the per-track check caught it; test_cuts.py runs that alone).
+    assert cuts == [10, 20, 30]
+
+
+def test_a_brightness_step_is_not_a_cut(faces_dir):
+    """An exposure or gain step of the camera brightens everything at once: not a cut, or a
+    flickering camera would end its tracks before any name confirms."""
+    from facegate.eval.video import synthetic_frames
+
+    image = cv2.imread(str(faces_dir / "people" / "Joseph_Biden" / "fr_biden.jpg"))
+    detector = SceneCutDetector()
+    frames = list(synthetic_frames(image, 12))  # drifting, growing, +-5 % flicker
+    frames += [np.clip(frames[-1].astype(np.float32) * g, 0, 255).astype(np.uint8)
+               for g in (1.15, 0.85, 1.25)]  # fmt: skip
+    assert not any(detector.is_cut(frame) for frame in frames)
 
 
 def test_a_real_video_without_cuts_has_none(faces_dir):

@@ -41,6 +41,12 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
     return cv2.resize(grey, (THUMB_SIDE, THUMB_SIDE), interpolation=cv2.INTER_AREA)
 
 
+def _histogram(thumb: np.ndarray) -> np.ndarray:
+    """The thumbnail's grey histogram, as shares of its pixels."""
+    bins = np.minimum(thumb // (256 // HIST_BINS), HIST_BINS - 1).astype(np.int64)
+    return np.bincount(bins.ravel(), minlength=HIST_BINS).astype(np.float32) / thumb.size
+
+
 class SceneCutDetector:
     """Says whether a frame is a hard cut from the previous one (see the module docstring).
 
@@ -52,7 +58,8 @@ class SceneCutDetector:
       synthetic clips' jitter); at cuts 11.0-20.1 (synthetic) and 26-30 (Hamilton).
     - ``min_histogram_change``: L1 distance (0-2) of the thumbnails' 32-bin grey
       histograms. Without a cut at most 0.18 (Hamilton), 0.14 (synthetic); at cuts
-      0.23-0.36 (synthetic) and 0.37-0.81 (Hamilton).
+      0.23-0.36 (synthetic) and 0.37-0.81 (Hamilton). The new frame is first brought to the
+      previous one's mean brightness, so an exposure step of the camera is no cut.
 
     Both must be exceeded: the Hamilton clip's three cuts are found and nothing else. A cut
     between two very similar frames can be missed; the per-track checks catch those.
@@ -62,23 +69,24 @@ class SceneCutDetector:
         self.min_difference = min_difference
         self.min_histogram_change = min_histogram_change
         self._previous: np.ndarray | None = None
-        self._histogram: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the previous frame: the next one is compared with nothing."""
-        self._previous = self._histogram = None
+        self._previous = None
 
     def is_cut(self, image: np.ndarray) -> bool:
         """Whether ``image`` is a cut from the frame given last time (never the first one)."""
-        thumb = _thumbnail(image)
-        histogram = np.bincount((thumb // (256 // HIST_BINS)).ravel(), minlength=HIST_BINS)
-        histogram = histogram.astype(np.float32) / thumb.size
-        previous, previous_histogram = self._previous, self._histogram
-        self._previous, self._histogram = thumb, histogram
-        if previous is None or previous_histogram is None:
+        thumb = _thumbnail(image).astype(np.float32)
+        previous = self._previous
+        self._previous = thumb
+        if previous is None:
             return False
-        difference = float(np.abs(thumb.astype(np.float32) - previous).mean())
-        change = float(np.abs(histogram - previous_histogram).sum())
+        # A camera's exposure or gain step brightens the whole picture at once: that is no
+        # cut. Compare the new frame brought to the previous one's mean brightness.
+        gain = float(previous.mean()) / max(float(thumb.mean()), 1.0)
+        levelled = np.clip(thumb * gain, 0, 255)
+        difference = float(np.abs(levelled - previous).mean())
+        change = float(np.abs(_histogram(levelled) - _histogram(previous)).sum())
         return difference >= self.min_difference and change >= self.min_histogram_change
 
 
