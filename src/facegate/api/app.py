@@ -45,7 +45,7 @@ from facegate.api.routes import (
 from facegate.api.routes import live as live_routes
 from facegate.api.security import LocalOnly, SecurityHeaders
 from facegate.api.serve_hooks import serve_hooks
-from facegate.api.web import access_pages, attendance_pages, pages
+from facegate.api.web import access_pages, api_docs, attendance_pages, pages
 from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
 from facegate.live.hook import LiveHook
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
         version="1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from the swagger-ui-bundle package (api/web/api_docs.py)
         redoc_url=None,
     )
     app.state.settings = settings
@@ -132,7 +132,8 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     live_routes.install(app)
     attendance_pages.install(app)
     access_pages.install(app)
-    for path in (app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url):
+    api_docs.install(app)
+    for path in (app.openapi_url,):
         if path:
             declare_public(app, path)
     check_declared(app)
@@ -144,7 +145,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if not settings.api_auth:
         app.add_middleware(LocalOnly, allowed_hosts=settings.api_allowed_hosts)
-    app.add_middleware(SecurityHeaders, docs_path=app.docs_url)
+    app.add_middleware(SecurityHeaders, docs_path=api_docs.DOCS_PATH)
     if settings.api_trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.api_trusted_proxies)
     return app

@@ -4,8 +4,9 @@ and trusting a TLS-terminating proxy. All are plain ASGI middleware (no body buf
 - ``SecurityHeaders`` adds to every answer a Content-Security-Policy fit for the pages (only
   same-origin scripts, styles, images, fetches and WebSockets; ``data:``/``blob:`` images for
   the identify and enrol previews; no framing), ``X-Content-Type-Options: nosniff``,
-  ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer``. FastAPI's ``/docs`` page
-  loads Swagger UI from a CDN with an inline script, so it alone gets a policy allowing that.
+  ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer``. The ``/docs`` page
+  starts Swagger UI (served from this server) with an inline script, so it alone gets a
+  policy allowing that.
 - ``LocalOnly`` runs when authentication is off: only loopback ``Host`` names (plus
   ``api_allowed_hosts``) are served, which defeats DNS rebinding, and a request that changes
   something must not come from another origin (a page elsewhere posting to localhost).
@@ -26,11 +27,12 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-_SWAGGER_CDN = "https://cdn.jsdelivr.net"
+# /docs: Swagger UI's files come from this server (api/web/api_docs.py); its page starts them
+# with one inline script.
 DOCS_CSP = (
-    f"default-src 'self'; script-src 'self' 'unsafe-inline' {_SWAGGER_CDN}; "
-    f"style-src 'self' {_SWAGGER_CDN}; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
 STATIC_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
