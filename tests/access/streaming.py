@@ -11,6 +11,7 @@ import numpy as np
 
 from facegate.stream import Client
 from facegate.stream.messages import Result
+from tests.serving import fresh
 
 
 def stream_video(
@@ -33,3 +34,11 @@ def wait_for_events(
         if len(events) >= count or time.monotonic() > deadline:
             return events
         time.sleep(0.1)
+
+
+def events(served: dict[str, Any], door: str) -> list[dict[str, Any]]:
+    """A running server's door events (``served``: its base URL and admin headers)."""
+    with fresh(served["base"]) as http:
+        answer = http.get("/api/v1/access/events", params={"door": door}, headers=served["admin"])
+    assert answer.status_code == 200, answer.text
+    return answer.json()["events"]  # type: ignore[no-any-return]

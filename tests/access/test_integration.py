@@ -35,9 +35,9 @@ from facegate.bench.liveness_synth import face_print, photo_attack
 from facegate.bench.local_peers import BrokerUnavailable, Mosquitto, Receiver, Subscriber
 from facegate.stream import Client
 from facegate.stream.messages import Challenge, ChallengeResult, ChallengeStep, Result
-from tests.access.streaming import stream_video
+from tests.access.streaming import events, stream_video
 from tests.pg import create_database, drop_database
-from tests.serving import create_key, free_port, fresh, serving
+from tests.serving import create_key, free_port, serving
 from tests.stream.conftest import video_frames
 
 PERSON = "Barack_Obama"
@@ -170,13 +170,6 @@ def _setup(
         "biden": video_frames(faces_dir / "videos" / "biden.mp4", FRAMES),
         "faces_dir": faces_dir,
     }  # fmt: skip
-
-
-def events(served: dict[str, Any], door: str) -> list[dict[str, Any]]:
-    with fresh(served["base"]) as http:
-        answer = http.get("/api/v1/access/events", params={"door": door}, headers=served["admin"])
-    assert answer.status_code == 200, answer.text
-    return answer.json()["events"]  # type: ignore[no-any-return]
 
 
 def wait_events(

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.access.streaming import stream_video
+from tests.access.streaming import events, stream_video
 from tests.pg import create_database, drop_database
-from tests.serving import FACEGATE, create_key, enrol, free_port, fresh, serving
+from tests.serving import FACEGATE, create_key, enrol, free_port, serving
 from tests.stream.conftest import video_frames
 
 FRAMES = 45
@@ -72,13 +72,6 @@ def _serve(
             "obama": video_frames(faces_dir / "videos" / "obama.mp4", FRAMES),
             "biden": video_frames(faces_dir / "videos" / "biden.mp4", FRAMES),
         }  # fmt: skip
-
-
-def events(served: dict[str, Any], door: str) -> list[dict[str, Any]]:
-    with fresh(served["base"]) as http:
-        answer = http.get("/api/v1/access/events", params={"door": door}, headers=served["admin"])
-    assert answer.status_code == 200, answer.text
-    return answer.json()["events"]  # type: ignore[no-any-return]
 
 
 def stream_until(
