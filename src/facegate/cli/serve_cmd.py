@@ -22,12 +22,15 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from facegate.cli.app import EXIT_ENVIRONMENT
 from facegate.cli.options import DatabaseUrlOption, DataDirOption
+
+if TYPE_CHECKING:
+    from facegate.config import Settings
 
 log = logging.getLogger("facegate.serve")
 
@@ -97,13 +100,14 @@ def register(app: typer.Typer) -> None:
         if cameras_file is not None:
             os.environ["FACEGATE_CAMERAS_FILE"] = str(cameras_file.resolve())
         _live_environment(workers, stream_port, no_stream, camera or [])
-        try:
-            Settings()  # every worker reads the same: fail once, here, with a masked message
-        except (InvalidSettings, ValueError) as exc:
-            raise typer.BadParameter(str(exc).splitlines()[0]) from None
         if stream_host is not None or "FACEGATE_STREAM_HOST" not in os.environ:
             os.environ["FACEGATE_STREAM_HOST"] = stream_host or host
-        _check_ports(host, port, no_stream)
+        try:
+            # every worker reads the same: fail once, here, with a masked message
+            settings = Settings()
+        except (InvalidSettings, ValueError) as exc:
+            raise typer.BadParameter(str(exc).splitlines()[0]) from None
+        _check_ports(host, port, settings)
         metrics_dir = None
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Per-worker metric files, summed by whichever worker answers /metrics.
@@ -138,23 +142,19 @@ def register(app: typer.Typer) -> None:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _check_ports(host: str, port: int, no_stream: bool) -> None:
+def _check_ports(host: str, port: int, settings: Settings) -> None:
     """Fail at once, saying which port and how to change it, when a port is taken (uvicorn
     and the stream server would otherwise fail later with a long traceback)."""
-    from facegate.config import Settings
-
     wanted = [(host, port, "HTTP", "--port PORT (make run PORT=...)")]
-    if not no_stream:
-        settings = Settings()
-        if settings.stream_server and settings.stream_port:
-            wanted.append(
-                (
-                    settings.stream_host,
-                    settings.stream_port,
-                    "TCP stream",
-                    "--stream-port PORT (make run STREAM_PORT=...), or --no-stream",
-                )
+    if settings.stream_server and settings.stream_port:  # --no-stream turned it off
+        wanted.append(
+            (
+                settings.stream_host,
+                settings.stream_port,
+                "TCP stream",
+                "--stream-port PORT (make run STREAM_PORT=...), or --no-stream",
             )
+        )
     for address, number, what, how in wanted:
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
