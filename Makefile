@@ -87,17 +87,21 @@ fonts:
 test: setup postgres chromium fonts mosquitto
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 # The edit loop: everything but the slow, PostgreSQL and multi-process/browser tiers.
 test-fast: setup
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow and not postgres and not processes"
 
+# mypy checks src (strict; [tool.mypy] in pyproject.toml names what it checks).
 lint: setup
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format src tests
@@ -107,4 +111,4 @@ bench: setup
 	$(BIN)/facegate bench engine --video ../shared/data/faces/videos/short_hamilton_clip.mp4 --json
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

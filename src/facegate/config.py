@@ -367,7 +367,8 @@ class Settings(BaseSettings):
     # Challenge-response: the person turns the head in a random order of steps.
     liveness_challenge_steps: int = Field(3, ge=1, le=6, description="steps per challenge")
     liveness_challenge_directions: list[Literal["left", "right", "up"]] = Field(
-        default_factory=lambda: ["left", "right", "up"], min_length=1
+        ["left", "right", "up"],
+        min_length=1,  # pydantic copies a list default per instance
     )
     liveness_challenge_timeout_s: float = Field(12.0, gt=0, description="whole challenge")
     liveness_yaw_target_deg: float = Field(

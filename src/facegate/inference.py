@@ -74,7 +74,7 @@ class InferencePool:
         """Run ``fn`` on the pool from a plain thread and wait for the result."""
         self._admit()
         try:
-            future = self._executor.submit(self._wrap, fn, *args, **kwargs)
+            future = self._executor.submit(lambda: self._wrap(fn, *args, **kwargs))
         except RuntimeError:
             self._release()
             raise

@@ -139,13 +139,13 @@ class RecognitionService:
                 pending.append((len(reports) - 1, template))
         if pending:
             stored = self.gallery.add_templates(person_id, [t for _, t in pending])
-            for (position, _), template in zip(pending, stored, strict=True):
+            for (position, _), saved in zip(pending, stored, strict=True):
                 report = reports[position]
-                if template is None:  # enrolled concurrently by someone else
+                if saved is None:  # enrolled concurrently by someone else
                     reports[position] = EnrolledImage(report.label, "duplicate", report.reasons)
                 else:
                     reports[position] = EnrolledImage(
-                        report.label, "accepted", template_id=template.id, face=report.face
+                        report.label, "accepted", template_id=saved.id, face=report.face
                     )
         return reports
 
@@ -155,8 +155,10 @@ class RecognitionService:
         try:
             image = self.engine.load(data)
             face = self.engine.main_face(image, dominance=SUBJECT_DOMINANCE)
-        except (NoFace, SeveralFaces) as exc:
-            return EnrolledImage(label, exc.code, (str(exc),)), None  # type: ignore[arg-type]
+        except NoFace as exc:
+            return EnrolledImage(label, "no_face", (str(exc),)), None
+        except SeveralFaces as exc:
+            return EnrolledImage(label, "several_faces", (str(exc),)), None
         except (BadImage, ImageTooLarge) as exc:
             return EnrolledImage(label, "bad_image", (str(exc),)), None
         if enforce_quality and not face.quality.ok:

@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 
 from facegate.access.messages import DoorMessage
 from facegate.access.outputs import Dispatcher
-from facegate.access.policy import Holiday, Rule, Situation, Verdict, decide
+from facegate.access.policy import Holiday, LivenessState, Rule, Situation, Verdict, decide
+from facegate.access.sql import as_day
 from facegate.access.store import AccessNotFound, AccessStore, Door, as_date
 from facegate.attendance.reports import csv_text
 from facegate.gallery.db import Row, Tx, advisory_key, utcnow
@@ -57,7 +58,7 @@ class Attempt:
     score: float | None
     track_id: int | None
     seen: float
-    liveness: str = "live"
+    liveness: LivenessState = "live"
     liveness_note: str | None = None
     box: tuple[float, float, float, float, int, int] | None = None
     snapshot: bytes | None = None
@@ -128,7 +129,7 @@ class DoorEvents:
             timezone=self.timezone,
             confirmed=attempt.confirmed,
             person_id=attempt.person_id,
-            liveness=attempt.liveness,  # type: ignore[arg-type]
+            liveness=attempt.liveness,
             undecided=door.undecided,
             direction="out" if attempt.direction == "out" else "in",
             anti_passback=door.anti_passback,
@@ -165,7 +166,7 @@ class DoorEvents:
                 for r in rules
             ),
             holidays=tuple(
-                Holiday(as_date(h[0]), bool(h[1]), None if h[2] is None else int(h[2]))  # type: ignore[arg-type]
+                Holiday(as_day(h[0]), bool(h[1]), None if h[2] is None else int(h[2]))
                 for h in holidays
             ),
             inside=bool(inside and inside[0][0]),

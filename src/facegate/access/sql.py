@@ -32,6 +32,14 @@ def as_date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def as_day(value: Any) -> date:
+    """A NOT NULL date column (SQLite gives text, PostgreSQL a date)."""
+    day = as_date(value)
+    if day is None:
+        raise ValueError("a NOT NULL date column held NULL")
+    return day
+
+
 class SqlBase:
     """The database, times as stored, and people by id or name."""
 

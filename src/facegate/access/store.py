@@ -25,7 +25,7 @@ from facegate.access.policy import (
     format_days,
     format_minute,
 )
-from facegate.access.sql import AccessNotFound, as_date, clean_name
+from facegate.access.sql import AccessNotFound, as_date, as_day, clean_name
 from facegate.errors import Conflict, InvalidInput
 from facegate.gallery.db import Row, Tx, utcnow
 from facegate.liveness import LivenessMode
@@ -349,7 +349,7 @@ class AccessStore(Membership):
             HolidayRow(
                 int(r[0]),
                 r[1],
-                Holiday(as_date(r[2]), bool(r[3]), None if r[4] is None else int(r[4])),  # type: ignore[arg-type]
+                Holiday(as_day(r[2]), bool(r[3]), None if r[4] is None else int(r[4])),
                 r[5],
             )
             for r in rows

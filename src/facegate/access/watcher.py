@@ -37,6 +37,7 @@ import numpy as np
 
 from facegate.access.directory import DoorDirectory, DoorView
 from facegate.access.events import Attempt
+from facegate.access.policy import LivenessState
 from facegate.liveness import LivenessMode, LivenessVerdict, TrackLiveness, track_liveness
 from facegate.observers import PromptSink
 from facegate.stream.announce import face_snapshot
@@ -235,7 +236,13 @@ class DoorWatcher:
         return self.liveness_timeout_s
 
     def _attempt(
-        self, view: DoorView, face: Any, image: np.ndarray, now: float, state: str, note: str
+        self,
+        view: DoorView,
+        face: Any,
+        image: np.ndarray,
+        now: float,
+        state: LivenessState,
+        note: str,
     ) -> Attempt:
         return Attempt(
             door=view.door.name,

@@ -15,6 +15,7 @@ committed tests/api/route_scopes.json and then check route by route against a re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar, cast
 
@@ -22,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIWebSocketRoute, RouteContext, iter_route_contexts
 from starlette.routing import Mount, Route, compile_path
+from starlette.types import Scope
 
 Access = Literal["public", "recognize", "monitor", "checkin", "admin"]
 ACCESS_LEVELS: tuple[Access, ...] = ("public", "recognize", "monitor", "checkin", "admin")
@@ -109,11 +111,15 @@ def route_access(app: FastAPI) -> dict[str, Access | None]:
     return dict(sorted(table.items()))
 
 
-def required_access(app: FastAPI, scope: dict[str, Any]) -> Access | None:
+# A route as the request gate matches it: path regex, methods, declared access.
+_Pattern = tuple[re.Pattern[str], frozenset[str], Access | None]
+
+
+def required_access(app: FastAPI, scope: Scope) -> Access | None:
     """Who may call the route that will serve this HTTP request (None: no route matches, or
     it declares nothing). The request gate asks before any body is read, so a key of the
     wrong scope is refused before the server parses what it sent."""
-    table = app.state.__dict__.get("_access_patterns")
+    table: list[_Pattern] | None = app.state.__dict__.get("_access_patterns")
     if table is None:
         table = app.state._access_patterns = [
             (compile_path(str(ctx.path))[0], frozenset(ctx.methods or ()), access)

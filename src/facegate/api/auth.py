@@ -101,13 +101,13 @@ def page(scope: Scope) -> Callable[..., ApiKey | None]:
         if not request.app.state.settings.api_auth:
             return None
         secret = request.cookies.get(SESSION_COOKIE)
-        key = request.app.state.keys.authenticate(secret) if secret else None
+        key: ApiKey | None = request.app.state.keys.authenticate(secret) if secret else None
         if key is None:
             raise NeedLogin
         request.state.key = key
         if not key.allows(scope):
             raise PageForbidden
-        return key  # type: ignore[no-any-return]
+        return key
 
     dependency.__name__ = f"page_{scope}"
     return mark(dependency, scope)

@@ -146,7 +146,7 @@ class RequestGate:
         if key is None:
             return 401, "unauthorized", "the API key is unknown or has been revoked"
         needed = required_access(scope["app"], scope)
-        if needed not in (None, "public") and not key.allows(needed):
+        if needed is not None and needed != "public" and not key.allows(needed):
             return (
                 403,
                 "forbidden",

@@ -103,7 +103,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._body_bytes = 0
 
     # connection life
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(  # type: ignore[override]  # uvicorn's own signature narrows it too
+        self, transport: asyncio.Transport
+    ) -> None:
         super().connection_made(transport)
         lim = self.limits
         ip = self.client[0] if self.client else None

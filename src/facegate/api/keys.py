@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from facegate.choices import one_of
 from facegate.errors import InvalidInput
-from facegate.gallery.db import Database, utcnow
+from facegate.gallery.db import Database, Row, utcnow
 
 Scope = Literal["admin", "recognize", "monitor", "checkin"]
 SCOPES: tuple[Scope, ...] = ("admin", "recognize", "monitor", "checkin")
@@ -72,6 +73,14 @@ class ApiKey:
         }
 
 
+def stored_scope(value: object) -> Scope:
+    """A scope as read from the database (one of ``SCOPES``; anything else is corruption)."""
+    scope = one_of(value, SCOPES)
+    if scope is None:
+        raise ValueError(f"api_keys holds an unknown scope {value!r}")
+    return scope
+
+
 def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -85,11 +94,11 @@ class KeyStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _key(self, row: tuple[object, ...]) -> ApiKey:
+    def _key(self, row: Row) -> ApiKey:
         return ApiKey(
-            id=int(row[0]),  # type: ignore[call-overload]
+            id=int(row[0]),
             name=str(row[1]),
-            scope=row[2],  # type: ignore[arg-type]
+            scope=stored_scope(row[2]),
             prefix=str(row[3]),
             created_at=self.db.from_db_time(row[4]),
             revoked_at=self.db.from_db_time(row[5]) if row[5] is not None else None,

@@ -108,7 +108,7 @@ class Metrics:
         for found in await asyncio.gather(*(source() for source in self.scrape_sources)):
             families.extend(found)
         text = await asyncio.to_thread(self.render)
-        return text + generate_latest(_Families(families)) if families else text  # type: ignore[arg-type]
+        return text + generate_latest(_Families(families)) if families else text
 
 
 class _Families:

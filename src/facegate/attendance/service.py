@@ -17,7 +17,7 @@ from facegate.attendance.rules import AttendancePolicy, Direction
 from facegate.attendance.store import AttendanceStore, NewEvent, Recorded, retention_cutoffs
 from facegate.attendance.webhooks import Outbox, WebhookWorker
 from facegate.config import Settings
-from facegate.events import RecognitionEvent
+from facegate.events import EventKind, RecognitionEvent
 from facegate.gallery.db import Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,8 @@ class Attendance:
     def record(self, event: RecognitionEvent, *, direction: Direction | None = None) -> Recorded:
         """Log one recognition through the cooldown rule. Unknown faces are logged only when
         ``attendance_log_unknown`` is on; a known face's webhook is sent right after."""
+        kind: EventKind
+        person_id: int | None
         if event.kind == "unknown" or event.person_id is None:
             if not self.settings.attendance_log_unknown:
                 return Recorded(None, reason="unknown_off")
@@ -101,7 +103,7 @@ class Attendance:
             kind, person_id = event.kind, event.person_id
         outcome = self.store.record(
             NewEvent(
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 camera=event.stream,
                 direction=direction or self.direction(event.stream),
                 at=event.at,

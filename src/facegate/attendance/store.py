@@ -227,7 +227,8 @@ class AttendanceStore:
     ) -> EventPage:
         """Events matching every given filter, newest first; ``since`` inclusive, ``until``
         exclusive. ``limit`` 0 means no limit (reports)."""
-        where, params = ["1 = 1"], []
+        where = ["1 = 1"]
+        params: list[Any] = []
         if person_id is not None:
             where.append("e.person_id = ?")
             params.append(person_id)

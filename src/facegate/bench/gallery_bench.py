@@ -60,7 +60,7 @@ class GalleryBenchResult:
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
-    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    return np.asarray(rows / np.linalg.norm(rows, axis=1, keepdims=True), np.float32)
 
 
 def random_unit_vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:

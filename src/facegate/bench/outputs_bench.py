@@ -17,6 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from facegate.access.messages import DoorMessage
 from facegate.access.outputs import (
     DoorOutputs,
@@ -78,7 +80,7 @@ def run_outputs_bench(
     store = open_store(settings)
     dispatcher = dispatcher_for(settings, store.db)
     outputs = DoorOutputs(
-        webhooks=[WebhookOutput(url=webhook.url, secret="bench-secret")],
+        webhooks=[WebhookOutput(url=webhook.url, secret=SecretStr("bench-secret"))],
         mqtt=MqttOutput(topic_prefix=PREFIX) if broker else None,
         relay=RelayOutput(url=relay.url, body='{"door": "{door}", "pulse_ms": {pulse_ms}}'),
     )

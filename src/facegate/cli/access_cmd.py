@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -22,6 +22,7 @@ import typer
 from facegate.access.events import DoorEvents, events_csv
 from facegate.access.policy import format_days, format_minute, parse_days, parse_minute
 from facegate.access.store import AccessStore, RuleRow
+from facegate.choices import one_of
 from facegate.cli.app import EXIT_BAD_INPUT, print_json, reported
 from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag, make_settings
 from facegate.config import Settings
@@ -58,10 +59,17 @@ def opened(
         store.close()
 
 
-def choice(value: str | None, allowed: tuple[str, ...], option: str) -> Any:
-    if value is not None and value not in allowed:
+C = TypeVar("C", bound=str)  # one of an option's allowed values
+
+
+def choice(value: str | None, allowed: tuple[C, ...], option: str) -> C | None:
+    """An option's text as one of ``allowed`` (typed as their Literal), None when absent."""
+    if value is None:
+        return None
+    chosen = one_of(value, allowed)
+    if chosen is None:
         raise bad_input(f"{option} must be one of {', '.join(allowed)}")
-    return value
+    return chosen
 
 
 # -- rules ------------------------------------------------------------------------------------

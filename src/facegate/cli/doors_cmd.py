@@ -12,10 +12,12 @@ import typer
 from pydantic import ValidationError
 
 from facegate.access.outputs import DoorOutputs
+from facegate.access.policy import Undecided
 from facegate.access.store import DoorCamera
 from facegate.cli.access_cmd import bad_input, choice, opened
 from facegate.cli.app import print_json, reported
 from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag
+from facegate.liveness import LIVENESS_MODES
 
 doors_app = typer.Typer(
     help="Doors: cameras, liveness, anti-passback, outputs.", no_args_is_help=True
@@ -29,6 +31,7 @@ CameraOption = Annotated[
     typer.Option("--camera", help="camera or TCP stream name, optionally NAME:in or NAME:out"),
 ]
 LivenessOption = Annotated[str | None, typer.Option("--liveness", help="off | challenge | passive")]
+UNDECIDED: tuple[Undecided, ...] = ("deny", "allow")
 UndecidedOption = Annotated[
     str | None,
     typer.Option("--undecided", help="what an undecided liveness check means: deny | allow"),
@@ -46,7 +49,7 @@ def _cameras(values: list[str]) -> list[DoorCamera]:
         name, direction = value, "in"
         if value.endswith((":in", ":out")):
             name, _, direction = value.rpartition(":")
-        cameras.append(DoorCamera(name, direction))  # type: ignore[arg-type]
+        cameras.append(DoorCamera(name, "out" if direction == "out" else "in"))
     return cameras
 
 
@@ -113,13 +116,13 @@ def doors_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a door watched by the given cameras (server cameras or TCP stream names)."""
-    choice(liveness, ("off", "challenge", "passive"), "--liveness")
-    choice(undecided, ("deny", "allow"), "--undecided")
+    mode = choice(liveness, LIVENESS_MODES, "--liveness")
+    if_undecided = choice(undecided, UNDECIDED, "--undecided")
     outputs = _outputs(outputs_json, webhook, relay_url, mqtt_topic)
     with reported(as_json=as_json), opened(data_dir, database_url) as (store, _):
         door = store.add_door(
-            name, _cameras(camera or []), liveness=liveness or "off",  # type: ignore[arg-type]
-            undecided=undecided or "deny", anti_passback=anti_passback, outputs=outputs,  # type: ignore[arg-type]
+            name, _cameras(camera or []), liveness=mode or "off",
+            undecided=if_undecided or "deny", anti_passback=anti_passback, outputs=outputs,
         )  # fmt: skip
     if as_json:
         print_json(door.as_dict())
@@ -149,13 +152,13 @@ def doors_set(
     as_json: JsonFlag = False,
 ) -> None:
     """Change a door (only what is given; ``--outputs-json`` replaces all outputs)."""
-    choice(liveness, ("off", "challenge", "passive"), "--liveness")
-    choice(undecided, ("deny", "allow"), "--undecided")
+    mode = choice(liveness, LIVENESS_MODES, "--liveness")
+    if_undecided = choice(undecided, UNDECIDED, "--undecided")
     outputs = _outputs(outputs_json, webhook, relay_url, mqtt_topic)
     with reported(as_json=as_json), opened(data_dir, database_url) as (store, _):
         door = store.update_door(
-            name, cameras=None if camera is None else _cameras(camera), liveness=liveness,  # type: ignore[arg-type]
-            undecided=undecided, anti_passback=anti_passback, enabled=enabled,  # type: ignore[arg-type]
+            name, cameras=None if camera is None else _cameras(camera), liveness=mode,
+            undecided=if_undecided, anti_passback=anti_passback, enabled=enabled,
             outputs=outputs, new_name=rename,
         )  # fmt: skip
     if as_json:

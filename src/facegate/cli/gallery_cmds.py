@@ -137,25 +137,13 @@ def enrol_folder(
     results = []
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
-        typer.progressbar(
-            length=len(jobs), label="enrolling", file=None if show_progress else _Null()
-        ) as bar,
+        typer.progressbar(length=len(jobs), label="enrolling", hidden=not show_progress) as bar,
     ):
         futures = [pool.submit(enrol_person, service, n, n, files) for n, files in jobs]
         for future in futures:
             results.append(future.result())
             bar.update(1)
     return results
-
-
-class _Null:
-    """A file that discards writes (progress bar off in --json mode)."""
-
-    def write(self, _: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        return None
 
 
 @people_app.command("list")

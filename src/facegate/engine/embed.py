@@ -69,7 +69,7 @@ class Preprocessing:
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Row-wise unit vectors; a zero row stays zero instead of becoming NaN."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return np.asarray(vectors / np.maximum(norms, 1e-12), np.float32)
 
 
 class SFaceRecognizer:

@@ -32,8 +32,12 @@ class Box:
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        """``(x, y, w, h)`` to 0.1 pixel, as events and stream results carry a box."""
+        return (round(self.x, 1), round(self.y, 1), round(self.w, 1), round(self.h, 1))
+
     def as_list(self) -> list[float]:
-        return [round(self.x, 1), round(self.y, 1), round(self.w, 1), round(self.h, 1)]
+        return list(self.as_tuple())
 
 
 @dataclass(frozen=True, slots=True)

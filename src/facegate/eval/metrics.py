@@ -12,8 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Scores and labels come as plain lists from callers and as arrays from the evaluation code;
+# every function takes both and converts once with np.asarray.
+Scores = Sequence[float] | np.ndarray
+Labels = Sequence[bool] | np.ndarray
 
-def _as_arrays(scores: Sequence[float], labels: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+
+def _as_arrays(scores: Scores, labels: Labels) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
     if s.shape != y.shape or s.ndim != 1:
@@ -21,7 +26,7 @@ def _as_arrays(scores: Sequence[float], labels: Sequence[bool]) -> tuple[np.ndar
     return s, y
 
 
-def threshold_at_far(impostor_scores: Sequence[float], far: float) -> float:
+def threshold_at_far(impostor_scores: Scores, far: float) -> float:
     """The lowest threshold whose false-accept rate on these impostor scores is <= ``far``.
 
     With ``n`` impostors at most ``floor(far * n)`` may score at or above the threshold, so the
@@ -36,7 +41,7 @@ def threshold_at_far(impostor_scores: Sequence[float], far: float) -> float:
     return float(np.nextafter(imp[allowed], np.inf))
 
 
-def tar_at_far(scores: Sequence[float], labels: Sequence[bool], far: float) -> tuple[float, float]:
+def tar_at_far(scores: Scores, labels: Labels, far: float) -> tuple[float, float]:
     """(true-accept rate, threshold) at the threshold chosen for ``far`` on the impostors."""
     s, y = _as_arrays(scores, labels)
     threshold = threshold_at_far(s[~y], far)
@@ -45,7 +50,7 @@ def tar_at_far(scores: Sequence[float], labels: Sequence[bool], far: float) -> t
     return tar, threshold
 
 
-def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+def auc(scores: Scores, labels: Labels) -> float:
     """Area under the ROC curve: the chance a random genuine pair outscores a random impostor
     (ties count half), computed from ranks so it is exact."""
     s, y = _as_arrays(scores, labels)
@@ -66,13 +71,13 @@ def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     return float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def accuracy_at(scores: Sequence[float], labels: Sequence[bool], threshold: float) -> float:
+def accuracy_at(scores: Scores, labels: Labels, threshold: float) -> float:
     """Fraction of pairs decided correctly at ``threshold``."""
     s, y = _as_arrays(scores, labels)
     return float(np.mean((s >= threshold) == y))
 
 
-def best_threshold(scores: Sequence[float], labels: Sequence[bool]) -> float:
+def best_threshold(scores: Scores, labels: Labels) -> float:
     """The threshold with the highest accuracy; among equals, the middle of the best range.
 
     Candidates are the midpoints between consecutive distinct scores (and the extremes), so
@@ -111,7 +116,7 @@ def contiguous_folds(n: int, k: int) -> list[np.ndarray]:
     return [np.asarray(part) for part in np.array_split(np.arange(n), k)]
 
 
-def kfold_accuracy(scores: Sequence[float], labels: Sequence[bool], k: int) -> FoldResult:
+def kfold_accuracy(scores: Scores, labels: Labels, k: int) -> FoldResult:
     """LFW-style accuracy: for each fold, pick the threshold on the rest and test on it."""
     s, y = _as_arrays(scores, labels)
     folds = contiguous_folds(len(s), k)
@@ -135,9 +140,9 @@ class OpenSetResult:
 
 
 def open_set_metrics(
-    known_correct: Sequence[bool],
-    known_scores: Sequence[float],
-    unknown_scores: Sequence[float],
+    known_correct: Labels,
+    known_scores: Scores,
+    unknown_scores: Scores,
     fpirs: Sequence[float] = (0.01, 0.1),
 ) -> OpenSetResult:
     """Metrics from each probe's best gallery match.

@@ -27,7 +27,7 @@ import numpy as np
 from facegate.config import Settings
 from facegate.gallery.db import PostgresDatabase, open_database
 from facegate.gallery.index import Hits, IndexParams, VectorIndex
-from facegate.gallery.matcher import Match, Matcher, MatcherParams, aggregate
+from facegate.gallery.matcher import Match, Matcher, MatcherParams, Ranked, aggregate
 from facegate.gallery.operating_point import FALLBACK_THRESHOLD, OperatingPoint
 from facegate.gallery.store import UNSET, SqlStore
 from facegate.gallery.types import Change, JsonObject, NewTemplate, Person, PersonPage, Template
@@ -260,7 +260,7 @@ class Gallery:
     def identify_many(self, probes: Sequence[np.ndarray]) -> list[Match]:
         """``identify`` for every face of a frame, with one catch-up and one name lookup."""
         self.sync()
-        ranked = []
+        ranked: list[list[Ranked]] = []
         operating = self.operating_point
         with self._lock:
             index = self._index

@@ -157,7 +157,8 @@ class VectorIndex:
     def _vectors(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros((0, self.dim), np.float32)
-        return self._faiss.reconstruct_batch(np.asarray(rows, np.int64))
+        vectors: np.ndarray = self._faiss.reconstruct_batch(np.asarray(rows, np.int64))
+        return vectors
 
     def contents(self) -> dict[int, int]:
         """Live template id → person id (for tests and diagnostics)."""

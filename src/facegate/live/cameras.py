@@ -34,7 +34,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from typing import Literal, Protocol
 
 import cv2
@@ -61,7 +61,7 @@ def parse_camera_option(text: str) -> CameraConfig:
 class Source(Protocol):
     """What a camera reads: ``FrameSource`` or a test's stand-in."""
 
-    def __iter__(self) -> Iterable[SourceFrame]: ...
+    def __iter__(self) -> Iterator[SourceFrame]: ...
 
     def close(self) -> None: ...
 

@@ -141,7 +141,9 @@ class Relay:
             gone.cancel()
             channel.remove_viewer(viewer)
 
-    async def _send_events(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    async def _send_events(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         writer.write(b'{"ok": true}\n')
         gone = asyncio.get_running_loop().create_task(reader.read(1))
         with self.events.subscribe() as sub:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from facegate.config import Settings
-from facegate.liveness import LivenessMode, LivenessVerdict
+from facegate.liveness import LivenessMode, LivenessVerdict, VerdictState
 from facegate.liveness.challenge import ChallengeRules, ChallengeRun, StepResult, random_steps
 from facegate.liveness.model import SpoofModel, spoof_model
 from facegate.liveness.passive import PassiveRules, PassiveTrack
@@ -209,7 +209,7 @@ class StreamLiveness:
         if self.model is None or not track.scores:
             return None
         score = float(np.mean(track.scores))
-        state = "live" if score >= self.model.config.threshold else "spoof"
+        state: VerdictState = "live" if score >= self.model.config.threshold else "spoof"
         return LivenessVerdict(
             state, self.model.method, "model score", {"model_score": round(score, 4)}
         )

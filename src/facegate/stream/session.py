@@ -24,7 +24,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from facegate.stream.pipeline import FrameFailure, FrameIn, FrameResult, StreamPipeline
@@ -73,15 +73,14 @@ class _Ready:
 
 def to_result(r: FrameResult, drops: Drops, sent: float, send_ms: float) -> Result:
     """The protocol's RESULT for a pipeline result (pixels to 0.1, milliseconds to 0.001)."""
-    t = r.timings_ms
-    ms = [round(v, 3) for v in (t.receive, t.decode, t.detect, t.embed, t.match, t.encode)]
+    stages = {name: round(ms, 3) for name, ms in asdict(r.timings_ms).items()}
     return Result(
         frame_id=r.frame_id,
         timestamps=Timestamps(r.captured, r.received, r.processed, sent),
-        timings_ms=Timings(*ms, round(send_ms, 3)),
+        timings_ms=Timings(**stages, send=round(send_ms, 3)),
         faces=tuple(
             FaceResult(
-                box=(round(f.box.x, 1), round(f.box.y, 1), round(f.box.w, 1), round(f.box.h, 1)),
+                box=f.box.as_tuple(),
                 track_id=f.track_id,
                 person=None if f.person_id is None else PersonRef(f.person_id, f.person_name or ""),
                 score=round(f.score, 4),

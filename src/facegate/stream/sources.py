@@ -98,10 +98,10 @@ class FrameSource:
                 self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             else:
                 for path in self._files:
-                    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-                    if image is not None:
+                    still = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                    if still is not None:
                         produced = True
-                        yield image
+                        yield still
                 if not self.loop:
                     return
             if not produced:

@@ -42,9 +42,10 @@ class AccessUnavailable(FacegateError):
 
 def access_service(request: Request) -> AccessService:
     hook = getattr(request.app.state, "access_hook", None)
-    if hook is None or hook.access is None:
+    running: AccessService | None = None if hook is None else hook.access
+    if running is None:
         raise AccessUnavailable("access control is not running")
-    return hook.access  # type: ignore[no-any-return]
+    return running
 
 
 class _Strict(BaseModel):

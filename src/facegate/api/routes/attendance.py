@@ -12,6 +12,7 @@ cooldown of their own and let one photo be logged without end.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -116,7 +117,7 @@ class CheckinOut(BaseModel):
     unknown_faces: int
 
 
-_CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
+_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
 class AttendanceUnavailable(FacegateError):
@@ -127,9 +128,10 @@ class AttendanceUnavailable(FacegateError):
 
 def attendance(request: Request) -> Attendance:
     hook = getattr(request.app.state, "attendance_hook", None)
-    if hook is None or hook.attendance is None:
+    running: Attendance | None = None if hook is None else hook.attendance
+    if running is None:
         raise AttendanceUnavailable("the attendance log is not running")
-    return hook.attendance  # type: ignore[no-any-return]
+    return running
 
 
 def _name(value: object, field: str) -> str | None:
@@ -164,17 +166,18 @@ async def list_events(
             raise InvalidInput("give date or since/until, not both")
         check_day(day, "date")
         since, until = att.policy.day_window(day)
-    query = {
-        "person_id": person_id,
-        "camera": _name(camera, "camera"),
-        "since": local_moment(since, att.policy.timezone, "since"),
-        "until": local_moment(until, att.policy.timezone, "until"),
-        "kinds": [kind] if kind else None,
-    }
+    events = functools.partial(
+        att.store.events,
+        person_id=person_id,
+        camera=_name(camera, "camera"),
+        since=local_moment(since, att.policy.timezone, "since"),
+        until=local_moment(until, att.policy.timezone, "until"),
+        kinds=[kind] if kind else None,
+    )
     if fmt == "csv":
-        page = await asyncio.to_thread(att.store.events, **query, limit=0)
+        page = await asyncio.to_thread(events, limit=0)
         return csv_response(events_csv(page.items, att.policy), "attendance-events.csv")
-    page = await asyncio.to_thread(att.store.events, **query, limit=limit, offset=offset)
+    page = await asyncio.to_thread(events, limit=limit, offset=offset)
     return {
         "items": [e.as_dict() for e in page.items],
         "total": page.total,
@@ -285,7 +288,7 @@ async def checkin(request: Request) -> dict[str, Any]:
             person_id=None if person is None else person.id,
             person_name=None if person is None else person.name,
             score=item.match.score,
-            box=tuple(item.face.box.as_list()),  # type: ignore[arg-type]
+            box=item.face.box.as_tuple(),
             snapshot=snapshot,
         )
         # Live viewers see every face; the recorder logs unknown ones if that is enabled

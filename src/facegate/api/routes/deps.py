@@ -9,8 +9,10 @@ from facegate.services import Services
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    found: Services = request.app.state.services
+    return found
 
 
 def metrics(request: Request) -> Metrics:
-    return request.app.state.metrics  # type: ignore[no-any-return]
+    found: Metrics = request.app.state.metrics
+    return found

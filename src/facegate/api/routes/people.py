@@ -8,7 +8,7 @@ inference pool like every other image.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
@@ -92,10 +92,18 @@ def get_person(person_id: PersonId, request: Request) -> dict[str, object]:
     return {**person_summary(person), "faces": faces}
 
 
+class _PersonChanges(TypedDict, total=False):
+    """The keyword arguments of ``Gallery.update_person`` that a PATCH sets."""
+
+    name: str
+    external_id: str | None
+    metadata: dict[str, Any]
+
+
 @router.patch("/people/{person_id}", response_model=PersonOut, responses=error_responses(404, 409))
 def update_person(person_id: PersonId, body: PersonUpdate, request: Request) -> dict[str, object]:
     """Change the name, external id (``null`` clears it) or metadata (replaced whole)."""
-    changes: dict[str, object] = {}
+    changes: _PersonChanges = {}
     fields = body.model_fields_set
     if "name" in fields:
         if body.name is None:

@@ -110,12 +110,12 @@ async def verify(request: Request) -> dict[str, object]:
     image = payload.image("image")
     other = payload.optional_image("image_b")
     person_id = int_value(payload, "person_id")
-    if (other is None) == (person_id is None):
-        raise InvalidInput("give either image_b (a second photo) or person_id, not both")
-    if person_id is not None:
+    if person_id is not None and other is None:
         result = await svc.inference.run(svc.recognition.verify_person, image, person_id)
-    else:
+    elif other is not None and person_id is None:
         result = await svc.inference.run(svc.recognition.verify_images, image, other)
+    else:
+        raise InvalidInput("give either image_b (a second photo) or person_id, not both")
     metrics(request).faces.labels("verify").inc(len(result.faces))
     return {
         "same_person": result.same_person,

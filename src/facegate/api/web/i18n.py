@@ -13,6 +13,7 @@ from facegate.api.web.texts_access import ACCESS_TEXTS
 from facegate.api.web.texts_attendance import ATTENDANCE_TEXTS
 from facegate.api.web.texts_live import LIVE_TEXTS
 from facegate.api.web.texts_liveness import LIVENESS_TEXTS
+from facegate.choices import one_of
 
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
@@ -170,6 +171,4 @@ def parse_accept_language(header: str) -> Lang:
 
 
 def choose(cookie: str | None, accept_language: str | None) -> Lang:
-    if cookie in LANGS:
-        return cookie  # type: ignore[return-value]
-    return parse_accept_language(accept_language or "")
+    return one_of(cookie, LANGS) or parse_accept_language(accept_language or "")
