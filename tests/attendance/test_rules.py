@@ -9,7 +9,6 @@ from facegate.attendance.rules import (
     AttendancePolicy,
     Sighting,
     daily_record,
-    in_cooldown,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -38,15 +37,6 @@ def test_day_window_across_daylight_saving():
     berlin = AttendancePolicy(timezone=ZoneInfo("Europe/Berlin"), day_start=time(4, 0))
     start, end = berlin.day_window(date(2026, 3, 28))  # clocks go forward on the 29th, 02:00
     assert end - start == timedelta(hours=23)
-
-
-def test_cooldown():
-    t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    five = timedelta(minutes=5)
-    assert not in_cooldown(None, t, five)
-    assert in_cooldown(t, t + timedelta(minutes=4, seconds=59), five)
-    assert not in_cooldown(t, t + five, five)
-    assert not in_cooldown(t, t - timedelta(seconds=1), five)  # out-of-order clock: log it
 
 
 def test_daily_record_first_in_last_out_and_flags():

@@ -37,7 +37,8 @@ Direction = Literal["in", "out"]
 LivenessState = Literal["live", "spoof", "undecided", "pending", "left"]
 Undecided = Literal["deny", "allow"]
 
-REASONS: tuple[str, ...] = (
+# Why a door decided as it did, and the alarm it raised (the checks above, in order).
+Reason = Literal[
     "rule",
     "not_confirmed",
     "unknown_person",
@@ -47,8 +48,8 @@ REASONS: tuple[str, ...] = (
     "not_in_group",
     "outside_hours",
     "anti_passback",
-)
-ALARMS: tuple[str, ...] = ("stranger", "blocked", "spoof")
+]
+Alarm = Literal["stranger", "blocked", "spoof"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = 0b1111111
 DAY_MINUTES = 1440
@@ -122,15 +123,15 @@ class Situation:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     decision: Decision
-    reason: str
-    alarm: str | None = None
+    reason: Reason
+    alarm: Alarm | None = None
 
     @property
     def granted(self) -> bool:
         return self.decision == "granted"
 
 
-def _denied(reason: str, alarm: str | None = None) -> Verdict:
+def _denied(reason: Reason, alarm: Alarm | None = None) -> Verdict:
     return Verdict("denied", reason, alarm)
 
 

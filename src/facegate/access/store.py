@@ -386,16 +386,4 @@ class AccessStore(Membership):
 def _outputs_json(outputs: DoorOutputs | None) -> str:
     """The outputs as stored: secrets in clear (the database is the secret store, like the
     API keys' hashes); never shown by ``Door.as_dict``."""
-    if outputs is None:
-        return "{}"
-    data = outputs.model_dump(mode="python", exclude_none=True)
-    return json.dumps(_reveal(data), separators=(",", ":"))
-
-
-def _reveal(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _reveal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_reveal(v) for v in value]
-    get = getattr(value, "get_secret_value", None)
-    return get() if callable(get) else value
+    return "{}" if outputs is None else outputs.stored_json()

@@ -26,7 +26,6 @@ from starlette.routing import Mount, Route, compile_path
 from starlette.types import Scope
 
 Access = Literal["public", "recognize", "monitor", "checkin", "admin"]
-ACCESS_LEVELS: tuple[Access, ...] = ("public", "recognize", "monitor", "checkin", "admin")
 _MARK = "__facegate_access__"
 F = TypeVar("F", bound=Callable[..., Any])
 

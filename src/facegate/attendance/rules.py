@@ -48,17 +48,12 @@ class AttendancePolicy:
         return start.astimezone(UTC_ZONE), end.astimezone(UTC_ZONE)
 
 
-def in_cooldown(last: datetime | None, now: datetime, cooldown: timedelta) -> bool:
-    """Whether an event at ``now`` repeats one logged at ``last`` on the same camera."""
-    return last is not None and timedelta(0) <= now - last < cooldown
-
-
 def cooldown_window(now: datetime, cooldown: timedelta) -> tuple[datetime, datetime]:
     """The open interval around ``now`` in which a logged event of the same person on the same
     camera makes ``now`` a repeat. The durable log checks both sides, not only the last event:
     with several worker processes (or a recorder catching up) events can be committed out of
     time order, and one walk past a door must still be one event whatever order it arrives in.
-    A clock that jumps back by more than the cooldown still logs (as ``in_cooldown`` does)."""
+    A clock that jumps back by more than the cooldown still logs."""
     return now - cooldown, now + cooldown
 
 

@@ -209,19 +209,6 @@ def facegate_work(engine: FaceEngine) -> Callable[[np.ndarray], int]:
     return work
 
 
-def facegate_run(
-    engine: FaceEngine,
-    frames: Sequence[np.ndarray],
-    threads: int,
-    *,
-    pool_size: int,
-    label: str = "facegate",
-) -> RunStats:
-    """Warm up, then time facegate over ``frames`` in one go (used for A/B experiments)."""
-    warm_up(engine, frames, threads)
-    return run_frames(label, facegate_work(engine), frames, threads, {"pool_size": pool_size})
-
-
 BASELINE_NOTES: dict[str, Any] = {
     "detector": "hog",
     "number_of_times_to_upsample": 1,

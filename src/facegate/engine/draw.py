@@ -1,5 +1,5 @@
 """Boxes and names drawn on an image: the annotated JPEG of ``/api/v1/identify?annotate=true``
-and, later, the live view's overlay.
+and the annotated frames of streams and cameras (stream/annotate.py, the live view).
 
 Names are drawn with Pillow and a TrueType font because OpenCV's ``putText`` only knows the
 Hershey fonts, which have no Chinese glyphs (a name like 张伟 would come out as ``??``). The

@@ -123,10 +123,6 @@ class Gallery:
         """The revision this process's index reflects."""
         return self._revision
 
-    @property
-    def index_kind(self) -> str:
-        return self._index.kind if self._index is not None else "exact"
-
     def rebuild(self) -> None:
         """Rebuild the index from a consistent snapshot of the database."""
         snapshot = self.store.snapshot()

@@ -401,10 +401,6 @@ class SqlStore(RevisionLog):
             rows = tx.execute("SELECT thumbnail FROM templates WHERE id = ?", (template_id,))
         return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
-    def has_source(self, person_id: int, source_sha256: str) -> bool:
-        """Whether this person already has a template from this photo (resumable enrolment)."""
-        return source_sha256 in self.sources(person_id)
-
     def sources(self, person_id: int) -> set[str]:
         """The source-photo hashes of a person's templates (one query for a whole folder)."""
         with self.db.read() as tx:

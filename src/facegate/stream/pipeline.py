@@ -1,7 +1,7 @@
 """Per-stream frame processing: a one-frame slot, stage timings, tracking and recognition.
 
-The pipeline knows nothing of sockets. A source (the TCP server today, server-side cameras
-later) calls ``StreamPipeline.submit`` with each frame as it arrives and gets a typed
+The pipeline knows nothing of sockets. A source (the TCP server, or a server-side camera of
+live/cameras.py) calls ``StreamPipeline.submit`` with each frame as it arrives and gets a typed
 ``FrameResult`` (or a ``FrameFailure``) back through a callback. In between:
 
 - **One-frame slot.** A frame that arrives while an earlier one still waits replaces it

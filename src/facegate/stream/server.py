@@ -30,7 +30,7 @@ import logging
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from facegate import __version__
 from facegate.config import Settings
@@ -70,7 +70,7 @@ class AllowAll:
     """Every key is accepted with every scope: for ``--no-auth``, tests and benchmarks."""
 
     def verify(self, key: str) -> set[str] | None:
-        return {"recognize", "enrol", "admin"}
+        return {"recognize", "monitor", "checkin", "admin"}
 
 
 def limits_from_settings(settings: Settings) -> Limits:
@@ -298,16 +298,3 @@ class StreamServer:
     def stats(self) -> list[StreamStats]:
         """One snapshot per connected stream (fps, latency, drops, stage means)."""
         return [s.stats.snapshot(s.pipeline) for s in self._sessions.values()]
-
-    def stats_dict(self) -> dict[str, Any]:
-        """``stats()`` as JSON-ready values, with totals, for ``/metrics`` and the live page."""
-        streams = [s.as_dict() for s in self.stats()]
-        return {
-            "connections": len(self._connections),
-            "pending": self.admission.pending,
-            "refused": dict(self.admission.refused),
-            "streams": streams,
-            "inference_inflight": self.scheduler.inflight,
-            "frames_started": self.scheduler.turns,
-            "errors_sent": dict(self.errors_sent),
-        }
