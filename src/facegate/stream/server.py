@@ -209,8 +209,10 @@ class StreamServer:
             writer.write(encode(exc.to_message(), self.limits))
             writer.close()
 
-    def may_stream(self, scopes: set[str] | None) -> bool:
-        """The one rule for who may stream: a known key with the ``recognize`` scope."""
+    def key_may_stream(self, api_key: str) -> bool:
+        """The one rule for who may stream: a known key with the ``recognize`` scope. Blocking
+        (the verifier may query a database): called on a worker thread."""
+        scopes = self.verifier.verify(api_key)
         return scopes is not None and STREAM_SCOPE in scopes
 
     def attach(self, session: Session, hello: Hello) -> StreamPipeline:
@@ -287,7 +289,7 @@ class StreamServer:
         out: list[bool] = []
         for key in keys:
             try:
-                out.append(self.may_stream(self.verifier.verify(key)))
+                out.append(self.key_may_stream(key))
             except Exception as exc:  # never log the key itself
                 log.warning("stream key re-check could not verify a key: %s", type(exc).__name__)
                 out.append(True)

@@ -22,10 +22,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from facegate.stream.pipeline import FrameFailure, FrameIn, FrameResult, StreamPipeline
 from facegate.stream.protocol import (
@@ -39,6 +39,7 @@ from facegate.stream.protocol import (
     FaceResult,
     Frame,
     Hello,
+    Limits,
     Message,
     PersonRef,
     Ping,
@@ -47,6 +48,7 @@ from facegate.stream.protocol import (
     Result,
     Timestamps,
     Timings,
+    Welcome,
     check_client_header,
     check_client_message,
     decode_body,
@@ -56,11 +58,31 @@ from facegate.stream.protocol import (
 )
 from facegate.stream.stats import SessionStats
 
-if TYPE_CHECKING:
-    from facegate.stream.server import StreamServer
-
 log = logging.getLogger(__name__)
 CLOSE_GRACE_S = 1.0
+
+
+class SessionHost(Protocol):
+    """What a session needs from the server that accepted it (``StreamServer``), and no
+    more: the session never sees the server's other sessions, admission or scheduler, and
+    this module does not import server.py."""
+
+    limits: Limits
+    send_queue: int  # outgoing messages queued per client before results are dropped
+    too_slow_drops: int  # results dropped in a row before ERROR too_slow
+    errors_sent: Counter[str]  # fatal errors sent, by code
+
+    def key_may_stream(self, api_key: str) -> bool:
+        """Whether this key may stream (blocking: it may query a database)."""
+        ...
+
+    def attach(self, session: Session, hello: Hello) -> StreamPipeline:
+        """A pipeline for a greeted session (raises ``busy`` when the server is full)."""
+        ...
+
+    def detach(self, session: Session) -> None: ...
+
+    def welcome(self, session_id: str) -> Welcome: ...
 
 
 @dataclass(slots=True)
@@ -100,7 +122,7 @@ class Session:
 
     def __init__(
         self,
-        server: StreamServer,
+        server: SessionHost,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         session_id: str,
@@ -181,13 +203,13 @@ class Session:
 
     async def _greet(self, hello: Hello) -> None:
         try:
-            scopes = await asyncio.to_thread(self.server.verifier.verify, hello.api_key)
+            allowed = await asyncio.to_thread(self.server.key_may_stream, hello.api_key)
         except Exception:  # e.g. the key database is unreachable: refuse, say why in the log
             log.exception("stream session %s: API key check failed", self.id)
             raise ProtocolError(
                 ErrorCode.INTERNAL, "the API key could not be checked", fatal=True
             ) from None
-        if not self.server.may_stream(scopes):
+        if not allowed:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "API key unknown or without recognize")
         self.hello = hello
         self._loop = asyncio.get_running_loop()
