@@ -246,6 +246,8 @@ class SqlStore(RevisionLog):
                 )
                 if not rows:
                     raise UnknownPerson(f"no person with id {person_id}")
+                # A new revision (with nothing to replay) tells every worker's name cache.
+                self._bump(tx)
                 return self._get_person(tx, person_id)
         except Exception as error:
             if self.db.is_unique_violation(error):
