@@ -8,9 +8,11 @@ the same row at once and a process killed mid-send lets the lease expire and the
 again), POSTs them, deletes delivered rows and reschedules failures with exponential backoff
 until ``max_attempts``, when the row is kept with ``gave_up_at`` for inspection.
 
-Delivery is at least once: receivers should de-duplicate on ``event.id`` (inside the signed
-body). The signature is ``X-Facegate-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>``;
-``X-Facegate-Timestamp`` is the send time in Unix seconds.
+Delivery is at least once: receivers should de-duplicate on ``webhook-id``
+(``attendance-<event id>``, the same on every retry and from every host) or ``event.id``
+inside the signed body. Headers follow Standard Webhooks (``facegate.delivery``):
+``webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>``; the older
+``X-Facegate-Signature`` (body only) is still sent and deprecated.
 """
 
 from __future__ import annotations
@@ -200,7 +202,12 @@ class WebhookWorker:
 
     def _send(self, client: httpx.Client, delivery: Delivery) -> None:
         error = post_signed(
-            client, delivery.url, delivery.body.encode(), self.secret, str(delivery.id)
+            client,
+            delivery.url,
+            delivery.body.encode(),
+            self.secret,
+            str(delivery.id),
+            webhook_id=f"attendance-{delivery.event_id}",
         )
         if error is None:
             self.outbox.delivered(delivery.id)
