@@ -1,5 +1,6 @@
 """Standard Webhooks headers on attendance webhooks (door webhooks: tests/access_outputs),
-checked by a real HTTP receiver that verifies the signature the way the spec (https://www.standardwebhooks.com) describes:
+checked by a real HTTP receiver that verifies the signature the way the spec
+(https://www.standardwebhooks.com) describes:
 base64 HMAC-SHA256 over ``{webhook-id}.{webhook-timestamp}.{body}`` with the base64-decoded
 ``whsec_`` secret. The verification here is written from the spec, not with facegate's own
 helper, so a wrong implementation on both sides cannot pass."""
