@@ -14,6 +14,8 @@ threads; one place holds what they must do alike, so a receiver verifies both th
   ``X-Facegate-Timestamp`` and ``X-Facegate-Delivery`` (the delivery id);
 - the retry delay (doubling, capped);
 - how an outbox time is stored (sortable text on SQLite) and how due rows are locked;
+- which clock decides: the database's (:class:`DbClock`), never a host's own, so a host whose
+  clock runs ahead cannot take over a row another host has leased (a double send);
 - what an error is reported as: a short kind (``HTTP 503``, ``ConnectError``), never a URL,
   a header or a body, which may carry secrets.
 """
@@ -27,12 +29,12 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from facegate.gallery.db import Database
+from facegate.gallery.db import Database, Tx, db_now, utcnow
 
 WEBHOOK_ID_HEADER = "webhook-id"
 WEBHOOK_TIMESTAMP_HEADER = "webhook-timestamp"
@@ -177,3 +179,27 @@ def skip_locked(db: Database) -> str:
     """The clause that lets several processes claim due rows at once without waiting on each
     other (PostgreSQL); SQLite's write transactions are serialised anyway."""
     return " FOR UPDATE SKIP LOCKED" if db.dialect == "postgres" else ""
+
+
+class DbClock:
+    """The database's clock as this host sees it, for every lease and due-time decision.
+
+    ``sync(tx)`` reads the database's ``now()`` inside a transaction that runs anyway (the
+    claim) and remembers its offset from the host clock; ``now()`` applies that offset to the
+    host clock in between, without a round trip. ``host`` is injectable (tests skew it)."""
+
+    def __init__(self, db: Database, host: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.host = host
+        self.offset = timedelta(0)
+
+    def sync(self, tx: Tx) -> datetime:
+        """The database's time now (inside ``tx``), remembering the host clock's offset."""
+        if self.db.dialect == "sqlite":
+            return self.now()  # one host, one clock
+        now = db_now(self.db, tx)
+        self.offset = now - self.host()
+        return now
+
+    def now(self) -> datetime:
+        return self.host() + self.offset

@@ -8,7 +8,7 @@ API's lifespan hook or a CLI command) over the gallery's database connection.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,7 +58,9 @@ def camera_directions(settings: Settings) -> dict[str, Direction]:
 class Attendance:
     """The store, the webhook outbox and its delivery thread, and the camera directions."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, host_clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.settings = settings
         self.policy = policy_from_settings(settings)
         self.directions = camera_directions(settings)
@@ -68,7 +70,7 @@ class Attendance:
             webhook_urls=settings.attendance_webhook_urls,
             keep_snapshots=settings.attendance_snapshots,
         )
-        self.outbox = Outbox(self.store)
+        self.outbox = Outbox(self.store, host_clock)  # leases on the database's clock
         secret = settings.attendance_webhook_secret
         self.webhooks = WebhookWorker(
             self.outbox,

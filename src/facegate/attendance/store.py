@@ -25,7 +25,7 @@ from typing import Any
 from facegate.attendance.rules import AttendancePolicy, Direction, cooldown_window
 from facegate.delivery import stored_time
 from facegate.events import EventKind
-from facegate.gallery.db import Database, Row, Tx, advisory_key, utcnow
+from facegate.gallery.db import Database, Row, Tx, advisory_key, db_now
 
 # Advisory lock class for "(person, camera) cooldown check" on PostgreSQL (first int4 key).
 _PG_LOCK_CLASS = 7265721
@@ -169,7 +169,7 @@ class AttendanceStore:
                     float(new.score),
                     new.track_id,
                     snapshot,
-                    self.t(utcnow()),
+                    self.t(db_now(self.db, tx)),
                 ),
             )
             event = self._get(tx, int(rows[0][0]))
@@ -179,7 +179,7 @@ class AttendanceStore:
 
     def _queue_webhooks(self, tx: Tx, event: AttendanceEvent) -> None:
         body = json.dumps(self.webhook_body(event), ensure_ascii=False, separators=(",", ":"))
-        now = self.t(utcnow())
+        now = self.t(db_now(self.db, tx))  # due now on the database's clock
         tx.executemany(
             "INSERT INTO attendance_webhooks (event_id, url, body, next_attempt_at) "
             "VALUES (?, ?, ?, ?)",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +30,7 @@ from facegate.delivery import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    DbClock,
     backoff_s,
     post_signed,
     quiet_http_logs,
@@ -65,24 +67,29 @@ class Delivery:
 
 
 class Outbox:
-    """The ``attendance_webhooks`` table."""
+    """The ``attendance_webhooks`` table. Due times and leases are judged on the database's
+    clock (``clock``), so hosts with skewed clocks never both hold one row."""
 
-    def __init__(self, store: AttendanceStore) -> None:
+    def __init__(self, store: AttendanceStore, host_clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.db = store.db
+        self.clock = DbClock(self.db, host_clock)
 
-    def claim(self, now: datetime, lease: timedelta, limit: int = 20) -> list[Delivery]:
-        """Take up to ``limit`` due rows for ``lease`` (attempts counted on claim)."""
+    def claim(self, now: datetime | None, lease: timedelta, limit: int = 20) -> list[Delivery]:
+        """Take up to ``limit`` due rows for ``lease`` (attempts counted on claim). ``now``
+        None: the database's clock decides (tests pass a time to look ahead)."""
         lock = skip_locked(self.db)
         with self.db.read() as tx:  # cheap check first: a write would take SQLite's lock
             due = tx.execute(
                 "SELECT 1 FROM attendance_webhooks WHERE gave_up_at IS NULL "
                 "AND next_attempt_at <= ? LIMIT 1",
-                (self.store.t(now),),
+                (self.store.t(now or self.clock.sync(tx)),),
             )
         if not due:
             return []
         with self.db.write() as tx:
+            if now is None:
+                now = self.clock.sync(tx)
             rows = tx.execute(
                 "SELECT id, event_id, url, body, attempts FROM attendance_webhooks "
                 "WHERE gave_up_at IS NULL AND next_attempt_at <= ? "
@@ -102,7 +109,7 @@ class Outbox:
             tx.executemany(
                 "UPDATE attendance_webhooks SET attempts = attempts - 1, next_attempt_at = ? "
                 "WHERE id = ?",
-                [(self.store.t(utcnow()), d.id) for d in deliveries],
+                [(self.store.t(self.clock.now()), d.id) for d in deliveries],
             )
 
     def delivered(self, delivery_id: int) -> None:
@@ -115,7 +122,7 @@ class Outbox:
             if retry_at is None:
                 tx.execute(
                     "UPDATE attendance_webhooks SET last_error = ?, gave_up_at = ? WHERE id = ?",
-                    (error[:200], self.store.t(utcnow()), delivery.id),
+                    (error[:200], self.store.t(self.clock.now()), delivery.id),
                 )
             else:
                 tx.execute(
@@ -192,7 +199,7 @@ class WebhookWorker:
     def run_once(self, client: httpx.Client) -> int:
         """Send every due webhook once; returns how many were attempted."""
         lease = timedelta(seconds=self.timeout_s + 30)
-        batch = self.outbox.claim(utcnow(), lease)
+        batch = self.outbox.claim(None, lease)
         for i, delivery in enumerate(batch):
             if self._stop.is_set():
                 self.outbox.release(batch[i:])  # due again at once, for the next process
@@ -225,4 +232,4 @@ class WebhookWorker:
             self.outbox.failed(delivery, error, None)
             return
         delay = backoff_s(delivery.attempts, self.backoff_base_s)
-        self.outbox.failed(delivery, error, utcnow() + timedelta(seconds=delay))
+        self.outbox.failed(delivery, error, self.outbox.clock.now() + timedelta(seconds=delay))

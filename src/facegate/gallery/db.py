@@ -324,8 +324,7 @@ class PostgresDatabase:
     def now(self) -> datetime:
         """The database server's clock (``now()`` is the transaction's start: fine here)."""
         with self.read() as tx:
-            value: datetime = tx.execute("SELECT now()")[0][0]
-        return value.astimezone(UTC)
+            return db_now(self, tx)
 
     def after_erase(self) -> None:
         """Nothing cheap to do: dead rows stay in the heap until (auto)VACUUM reclaims them;
@@ -410,6 +409,15 @@ def open_database(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def db_now(db: Database, tx: Tx) -> datetime:
+    """The database's clock inside a running transaction (PostgreSQL ``now()``: the
+    transaction's start; SQLite lives on this host, so its clock is this host's)."""
+    if db.dialect == "postgres":
+        value = tx.execute("SELECT now()")[0][0]
+        return db.from_db_time(value)
+    return utcnow()
 
 
 def advisory_key(*parts: object) -> int:
