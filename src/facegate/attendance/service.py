@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -92,9 +93,25 @@ class Attendance:
     def direction(self, camera: str) -> Direction:
         return self.directions.get(camera, "both")
 
-    def record(self, event: RecognitionEvent, *, direction: Direction | None = None) -> Recorded:
+    def spoolable(self, event: RecognitionEvent) -> RecognitionEvent | None:
+        """The event as the spool should keep it (no snapshot unless the log keeps them), or
+        None when ``record`` would not log it at all."""
+        if (event.kind == "unknown" or event.person_id is None) and not (
+            self.settings.attendance_log_unknown
+        ):
+            return None
+        return event if self.store.keep_snapshots else replace(event, snapshot=None)
+
+    def record(
+        self,
+        event: RecognitionEvent,
+        *,
+        direction: Direction | None = None,
+        key: str | None = None,
+    ) -> Recorded:
         """Log one recognition through the cooldown rule. Unknown faces are logged only when
-        ``attendance_log_unknown`` is on; a known face's webhook is sent right after."""
+        ``attendance_log_unknown`` is on; a known face's webhook is sent right after. ``key``
+        (the spool's idempotency key) makes a replay of the same event a no-op."""
         if event.kind == "unknown" or event.person_id is None:
             if not self.settings.attendance_log_unknown:
                 return Recorded(None, reason="unknown_off")
@@ -111,6 +128,7 @@ class Attendance:
                 person_id=person_id,
                 track_id=event.track_id,
                 snapshot=event.snapshot,
+                key=key,
             )
         )
         if outcome.event is not None and person_id is not None and self.store.webhook_urls:

@@ -48,6 +48,8 @@ class NewEvent:
     person_id: int | None = None
     track_id: int | None = None
     snapshot: bytes | None = None
+    # The local spool's idempotency key (spool.py): a replay of the same key is a duplicate.
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ class Recorded:
 
     event: AttendanceEvent | None
     suppressed_by: int | None = None
-    reason: str | None = None  # "cooldown" or "unknown_person" when nothing was logged
+    # "cooldown", "unknown_person" or "duplicate" (this key was committed before) when
+    # nothing new was logged
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,10 @@ class AttendanceStore:
         cooldown; a known person's event also queues its webhooks (same transaction)."""
         snapshot = new.snapshot if self.keep_snapshots else None
         with self.db.write() as tx:
+            if new.key is not None:
+                done = tx.execute("SELECT id FROM attendance_events WHERE idem_key = ?", (new.key,))
+                if done:
+                    return Recorded(None, suppressed_by=int(done[0][0]), reason="duplicate")
             if new.person_id is not None:
                 if not tx.execute("SELECT 1 FROM people WHERE id = ?", (new.person_id,)):
                     return Recorded(None, reason="unknown_person")  # deleted meanwhile
@@ -159,7 +167,8 @@ class AttendanceStore:
                     return Recorded(None, suppressed_by=int(near[0][0]), reason="cooldown")
             rows = tx.execute(
                 "INSERT INTO attendance_events (person_id, kind, camera, direction, at, score, "
-                "track_id, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "track_id, snapshot, created_at, idem_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (idem_key) DO NOTHING RETURNING id",
                 (
                     new.person_id,
                     new.kind,
@@ -170,8 +179,11 @@ class AttendanceStore:
                     new.track_id,
                     snapshot,
                     self.t(db_now(self.db, tx)),
+                    new.key,
                 ),
             )
+            if not rows:  # another drainer committed this key at the same moment
+                return Recorded(None, reason="duplicate")
             event = self._get(tx, int(rows[0][0]))
             if event.person_id is not None and self.webhook_urls:
                 self._queue_webhooks(tx, event)
