@@ -108,6 +108,12 @@ class SqlStore(RevisionLog):
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- schema ---------------------------------------------------------------------------
 
     def migrate(self) -> list[int]:
