@@ -144,24 +144,14 @@ def _listen_pids(url: str) -> list[int]:
 # -- on a server of their own: stopped, restarted ---------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[PostgresCluster]:
-    try:
-        cluster = PostgresCluster().start()
-    except PostgresUnavailable as error:
-        pytest.skip(f"PostgreSQL cannot be started: {error}")
-    yield cluster
-    cluster.stop()
-
-
-def test_a_server_restart_is_survived(own_cluster: PostgresCluster, tmp_path: Path) -> None:
-    _reset(own_cluster.url)
-    settings = settings_for(own_cluster.url, tmp_path, gallery_max_staleness_s=60)
+def test_a_server_restart_is_survived(pg_own_cluster: PostgresCluster, tmp_path: Path) -> None:
+    _reset(pg_own_cluster.url)
+    settings = settings_for(pg_own_cluster.url, tmp_path, gallery_max_staleness_s=60)
     vectors = unit_vectors(2, seed=3)
     with Gallery(settings) as gallery:
         gallery.add_templates(gallery.create_person("Ann").id, [template(vectors[0])])
         assert name_of(gallery, vectors[0]) == "Ann"
-        own_cluster.halt()
+        pg_own_cluster.halt()
         try:
             for _ in range(20):  # recognition goes on from memory (bounded staleness)
                 assert name_of(gallery, vectors[0]) == "Ann"
@@ -169,7 +159,7 @@ def test_a_server_restart_is_survived(own_cluster: PostgresCluster, tmp_path: Pa
             with pytest.raises(DatabaseUnavailable):  # a write fails at once, no hang
                 gallery.create_person("Bob")
         finally:
-            own_cluster.resume()
+            pg_own_cluster.resume()
         with open_store(settings) as other:
             bob = other.create_person("Bob")
             other.add_templates(bob.id, [template(vectors[1])])
@@ -178,19 +168,19 @@ def test_a_server_restart_is_survived(own_cluster: PostgresCluster, tmp_path: Pa
 
 
 def test_fail_closed_refuses_while_the_server_is_down(
-    own_cluster: PostgresCluster, tmp_path: Path
+    pg_own_cluster: PostgresCluster, tmp_path: Path
 ) -> None:
-    _reset(own_cluster.url)
-    settings = settings_for(own_cluster.url, tmp_path, gallery_outage_policy="fail-closed")
+    _reset(pg_own_cluster.url)
+    settings = settings_for(pg_own_cluster.url, tmp_path, gallery_outage_policy="fail-closed")
     probe = unit_vectors(1, seed=4)[0]
     with Gallery(settings) as gallery:
         gallery.add_templates(gallery.create_person("Ann").id, [template(probe)])
         assert name_of(gallery, probe) == "Ann"
-        own_cluster.halt()
+        pg_own_cluster.halt()
         try:
             wait_for(lambda: _refused(gallery, probe), 10, "a refusal")
         finally:
-            own_cluster.resume()
+            pg_own_cluster.resume()
         wait_for(lambda: not _refused(gallery, probe), 20, "answers again")
         assert name_of(gallery, probe) == "Ann"
 

@@ -38,6 +38,7 @@ from facegate.delivery import (
     skip_locked,
     verify,
 )
+from facegate.errors import DatabaseUnavailable
 from facegate.gallery.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -186,9 +187,15 @@ class WebhookWorker:
     def _run(self) -> None:
         quiet_http_logs()
         with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
+            away = False
             while not self._stop.is_set():
                 try:
                     sent = self.run_once(client)
+                    away = False
+                except DatabaseUnavailable as exc:  # logged once per outage
+                    if not away:
+                        log.warning("attendance webhook outbox unavailable (%s); retrying", exc)
+                    away, sent = True, 0
                 except Exception:
                     log.exception("attendance webhook outbox unavailable; retrying")
                     sent = 0

@@ -41,6 +41,7 @@ from facegate.access.outputs.relay import send_relay
 from facegate.access.outputs.webhook import send_webhook
 from facegate.config import Settings
 from facegate.delivery import quiet_http_logs
+from facegate.errors import DatabaseUnavailable
 from facegate.gallery.db import Database, Tx, utcnow
 
 log = logging.getLogger(__name__)
@@ -142,14 +143,20 @@ class OutboxDispatcher:
 
     def _run(self) -> None:
         swept = 0.0
+        away = False
         while not self._stop.is_set():
             self._wake.clear()  # a wake() during the claim below keeps the next wait short
             try:
                 claimed = self.run_once()
+                away = False
                 if time.monotonic() - swept > SWEEP_EVERY_S:
                     swept = time.monotonic()
                     keep = timedelta(days=self.settings.access_outbox_retention_days)
                     self.outbox.sweep(self.clock.now() - keep)
+            except DatabaseUnavailable as exc:  # logged once per outage
+                if not away:
+                    log.warning("door output outbox unavailable (%s); retrying", exc)
+                away, claimed = True, 0
             except Exception:
                 log.exception("door output outbox unavailable; retrying")
                 claimed = 0
