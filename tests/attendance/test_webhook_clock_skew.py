@@ -87,3 +87,25 @@ def test_a_host_ahead_does_not_resend_a_door_webhook(make_settings: Any, store: 
         other.close()
         receiver.close()
     assert len(receiver.requests) == 1
+
+
+def test_a_host_ahead_keeps_the_cooldown(make_settings: Any, store: SqlStore):
+    """Camera ``door`` fails over from a host with a good clock to one 2 minutes ahead: the
+    second host sees Ann 5 s after the first did, stamped by its own clock. On the host
+    clock the two events are 125 s apart (two check-ins); on the database's clock, 5 s (one)."""
+    only_postgres(store)
+    ann = store.create_person("Ann").id
+    settings = make_settings(attendance_cooldown_s=60)
+    other = open_store(settings)
+    try:
+        first = Attendance(settings, store.db)
+        skewed = Attendance(settings, other.db, host_clock=ahead)
+        now = utcnow()
+        assert first.record(seen(ann, now)).event is not None
+        later = skewed.record(seen(ann, ahead() + timedelta(seconds=5)))
+        assert later.event is None and later.reason == "cooldown"
+        much_later = skewed.record(seen(ann, ahead() + timedelta(seconds=90)))
+        assert much_later.event is not None  # past the cooldown on the database's clock
+        assert abs((much_later.event.at - now).total_seconds() - 90) < 5
+    finally:
+        other.close()

@@ -70,6 +70,7 @@ class Attendance:
             self.policy,
             webhook_urls=settings.attendance_webhook_urls,
             keep_snapshots=settings.attendance_snapshots,
+            host_clock=host_clock,
         )
         self.outbox = Outbox(self.store, host_clock)  # leases on the database's clock
         secret = settings.attendance_webhook_secret
