@@ -123,6 +123,8 @@ class SqlStore(RevisionLog):
             if self.db.dialect == "postgres":
                 # Serialise concurrent start-ups; DDL is transactional in PostgreSQL.
                 tx.execute("SELECT pg_advisory_xact_lock(7265720)")
+                # A migration on a big table may take longer than pg_statement_timeout_ms.
+                tx.execute("SET LOCAL statement_timeout = 0")
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
