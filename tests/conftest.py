@@ -57,6 +57,20 @@ def pg_admin_url() -> Iterator[str]:
         cluster.stop()
 
 
+@pytest.fixture(scope="module")
+def pg_own_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL server for one module alone, which its tests may stop and start
+    (``halt()``/``resume()``) without disturbing the session's server."""
+    try:
+        cluster = PostgresCluster().start()
+    except PostgresUnavailable as error:
+        pytest.skip(f"PostgreSQL cannot be started: {error}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 # Test tiers. `make test` and CI run everything; `make test-fast` (the edit loop) leaves out
 # the tests marked slow (a full dev-set file), postgres (a server of its own) and processes:
 # every test of a module that starts real `facegate serve` processes or a browser is marked

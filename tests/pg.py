@@ -43,9 +43,13 @@ def _free_port() -> int:
 
 
 class PostgresCluster:
-    """One temporary cluster; ``url`` is a superuser connection to database ``postgres``."""
+    """One temporary cluster; ``url`` is a superuser connection to database ``postgres``.
 
-    def __init__(self) -> None:
+    ``host`` is the address it listens on (trusted in pg_hba); ``wrap`` prefixes every
+    command (``ip netns exec NAME``: a server inside a network namespace). ``halt()`` and
+    ``resume()`` stop and start the same server (outage tests)."""
+
+    def __init__(self, host: str = "127.0.0.1", wrap: tuple[str, ...] = ()) -> None:
         self.bin = _bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="facegate-pg-"))
         self.data = self.root / "data"
@@ -60,7 +64,9 @@ class PostgresCluster:
                 ) from error
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
             self.prefix = ["runuser", "-u", "postgres", "--"]
-        self.url = f"postgresql://facegate@127.0.0.1:{self.port}/postgres"
+        self.prefix = [*wrap, *self.prefix]
+        self.host = host
+        self.url = f"postgresql://facegate@{host}:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
         result = subprocess.run(
@@ -79,8 +85,15 @@ class PostgresCluster:
             str(self.bin / "initdb"), "-D", str(self.data), "-U", "facegate",
             "-A", "trust", "-E", "UTF8", "--no-sync",
         )  # fmt: skip
+        if self.host != "127.0.0.1":
+            with open(self.data / "pg_hba.conf", "a", encoding="utf-8") as hba:
+                hba.write(f"host all all {self.host}/24 trust\n")
+        return self.resume()
+
+    def resume(self) -> PostgresCluster:
+        """Start the server (again) on the same data and port."""
         options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            f"-p {self.port} -k {self.root} -c listen_addresses={self.host} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=200"
         )
@@ -89,6 +102,10 @@ class PostgresCluster:
             "-l", str(self.root / "server.log"), "-w", "-t", "60", "start",
         )  # fmt: skip
         return self
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: sessions are ended), keeping its data."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:

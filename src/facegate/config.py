@@ -418,6 +418,33 @@ class Settings(BaseSettings):
     liveness_http_max_frames: int = Field(48, ge=4, le=400, description="frames per verify")
     liveness_http_max_frame_bytes: int = Field(400_000, ge=1024)
 
+    # -- PostgreSQL connections, outages, the local spool (issue 13; docs/cluster.md) --------
+    # Every PostgreSQL connection (queries and LISTEN) is opened with these libpq options.
+    pg_connect_timeout_s: int = Field(5, ge=1, le=120, description="libpq connect_timeout")
+    pg_keepalives_idle_s: int = Field(5, ge=1, description="idle seconds before a keepalive")
+    pg_keepalives_interval_s: int = Field(2, ge=1, description="seconds between keepalives")
+    pg_keepalives_count: int = Field(2, ge=1, description="lost keepalives that end a link")
+    pg_tcp_user_timeout_ms: int = Field(
+        5000, ge=0, description="unacknowledged data older than this ends a link (0: kernel's)"
+    )
+    pg_statement_timeout_ms: int = Field(15_000, ge=0, description="server-side query limit")
+    pg_reconnect_max_s: float = Field(10.0, gt=0, description="reconnect back-off cap")
+    # The gallery trusts NOTIFY plus this poll for its revision (no query per frame).
+    gallery_revision_poll_s: float = Field(
+        1.0, gt=0, le=60, description="PostgreSQL: revision poll backing up LISTEN"
+    )
+    gallery_outage_policy: Literal["bounded-staleness", "fail-closed"] = Field(
+        "bounded-staleness",
+        description="recognition while the database is unreachable: keep answering from the "
+        "in-memory index for gallery_max_staleness_s, or refuse at once",
+    )
+    gallery_max_staleness_s: float = Field(
+        10.0, gt=0, description="bounded-staleness: longest time since a good revision check"
+    )
+    # Attendance events go to a local SQLite spool first (data_dir/spool.db) and are drained
+    # into the database with an idempotency key; the spool keeps at most this many.
+    spool_max_events: int = Field(100_000, ge=100, description="events kept while undrained")
+
     @field_validator("attendance_webhook_urls")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:

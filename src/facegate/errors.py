@@ -88,6 +88,14 @@ class Busy(FacegateError):
     code = "busy"
 
 
+class DatabaseUnavailable(FacegateError):
+    """The database (PostgreSQL) cannot be reached or timed out, or the in-memory gallery is
+    older than the outage policy allows (``gallery_outage_policy``); retry shortly (HTTP 503,
+    stream ERROR ``unavailable``)."""
+
+    code = "unavailable"
+
+
 class InvalidToken(FacegateError):
     """A liveness challenge token that this server did not issue, or that was altered."""
 

@@ -17,6 +17,8 @@ from facegate.bench.local_peers import Receiver
 from facegate.delivery import sign, verify
 from facegate.gallery import SqlStore
 from tests.access_outputs.conftest import SECRET, message, send, states, wait_until
+from tests.attendance.test_webhooks_standard import SECRET as WHSEC
+from tests.attendance.test_webhooks_standard import spec_verify
 
 
 def hooks(url: str, secret: str | None = SECRET) -> DoorOutputs:
@@ -151,3 +153,23 @@ def test_secrets_stay_out_of_logs_and_statuses(
     text = caplog.text + repr(status)
     assert "failed after 2 attempt(s)" in caplog.text  # the failure is logged, by ids
     assert SECRET not in text and "url-token-123" not in text and "127.0.0.1:" not in text
+
+
+def test_door_webhook_carries_standard_webhooks_headers(
+    dispatchers: Any, store: SqlStore, ann: int
+):
+    receiver = Receiver()
+    try:
+        d = dispatchers()
+        msg = message(ann)
+        send(
+            d, store.db, msg, DoorOutputs(webhooks=[WebhookOutput(url=receiver.url, secret=WHSEC)])
+        )
+        receiver.wait_for(1)
+        wait_until(lambda: states(d, msg.event_id) == {"webhook:0": "delivered"})
+    finally:
+        receiver.close()
+    request = receiver.requests[0]
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    assert headers["webhook-id"] == json.loads(request["body"])["delivery_id"]
+    assert spec_verify(headers, request["body"])

@@ -77,7 +77,9 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
         # Loading models and migrating the database block; keep them off the event loop.
         services = await asyncio.to_thread(partial(Services.start, settings, warm_up=True))
         app.state.services = services
-        app.state.keys = CachedKeyStore(services.gallery.store.db)
+        app.state.keys = CachedKeyStore(
+            services.gallery.store.db, outage_grace_s=settings.gallery_max_staleness_s
+        )
         app.state.revocations = RevocationWatch(app.state.keys, settings.api_revocation_check_s)
         if not settings.api_auth:
             log.warning(

@@ -71,6 +71,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_input": 422,
     "invalid_request": 422,
     "busy": 503,
+    "unavailable": 503,
     "invalid_token": 400,
     "token_expired": 410,
     "token_used": 409,
@@ -92,7 +93,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 def error_response(code: str, message: str, status: int | None = None) -> JSONResponse:
     status = status or STATUS_BY_CODE.get(code, 500)
-    headers = {"Retry-After": "1"} if code == "busy" else None
+    headers = {"Retry-After": "1"} if code in ("busy", "unavailable") else None
     if code == "unauthorized":
         headers = {"WWW-Authenticate": 'Bearer realm="facegate"'}
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)

@@ -36,6 +36,7 @@ from facegate.api.errors import error_body
 from facegate.api.jsonbody import parse_json_async
 from facegate.api.keycache import CachedKeyStore
 from facegate.config import Settings
+from facegate.errors import DatabaseUnavailable
 
 PUBLIC_BODY_PATHS = frozenset({"/login", "/logout"})  # signing in and out needs no key
 COMPAT_PATH = "/face/image/detect"
@@ -142,7 +143,10 @@ class RequestGate:
         if not secret:
             return 401, "unauthorized", "an API key is required: send X-API-Key or Bearer"
         keys: CachedKeyStore = scope["app"].state.keys
-        key = await keys.authenticate_async(secret)
+        try:
+            key = await keys.authenticate_async(secret)
+        except DatabaseUnavailable as exc:  # no 500 while PostgreSQL is away
+            return 503, "unavailable", str(exc)
         if key is None:
             return 401, "unauthorized", "the API key is unknown or has been revoked"
         needed = required_access(scope["app"], scope)

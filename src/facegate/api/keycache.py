@@ -11,6 +11,11 @@ or PostgreSQL is far away). ``CachedKeyStore`` is the ``KeyStore`` with two addi
 
 The cache holds at most ``max_entries``; when full it is emptied (a flood of random keys
 costs queries, never memory).
+
+While the database is unreachable (``DatabaseUnavailable``) an answer up to ``outage_grace_s``
+old is still used (the gallery's ``gallery_max_staleness_s``: recognition from memory must
+not be refused at the door of the API first); older, the request is refused with 503. A
+revocation cannot be written during an outage anyway (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -21,23 +26,33 @@ import time
 import anyio.to_thread
 
 from facegate.api.keys import ApiKey, KeyStore, hash_key
+from facegate.errors import DatabaseUnavailable
 from facegate.gallery.db import Database
 
 
 class CachedKeyStore(KeyStore):
     """A ``KeyStore`` whose ``authenticate`` answers from a short-lived cache."""
 
-    def __init__(self, db: Database, *, ttl_s: float = 1.0, max_entries: int = 4096) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ttl_s: float = 1.0,
+        max_entries: int = 4096,
+        outage_grace_s: float = 10.0,
+    ) -> None:
         super().__init__(db)
         self.ttl_s = ttl_s
+        self.outage_grace_s = outage_grace_s
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
 
-    def _cached(self, digest: str) -> tuple[bool, ApiKey | None]:
+    def _cached(self, digest: str, max_age_s: float | None = None) -> tuple[bool, ApiKey | None]:
         with self._lock:
             hit = self._cache.get(digest)
-        if hit is None or time.monotonic() - hit[0] > self.ttl_s:
+        limit = self.ttl_s if max_age_s is None else max_age_s
+        if hit is None or time.monotonic() - hit[0] > limit:
             return False, None
         return True, hit[1]
 
@@ -54,7 +69,13 @@ class CachedKeyStore(KeyStore):
         found, key = self._cached(digest)
         if found:
             return key
-        key = super().authenticate(secret)
+        try:
+            key = super().authenticate(secret)
+        except DatabaseUnavailable:
+            found, key = self._cached(digest, self.outage_grace_s)
+            if found:
+                return key
+            raise
         self._remember(digest, key)
         return key
 

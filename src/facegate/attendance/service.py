@@ -8,7 +8,8 @@ API's lifespan hook or a CLI command) over the gallery's database connection.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,7 +59,9 @@ def camera_directions(settings: Settings) -> dict[str, Direction]:
 class Attendance:
     """The store, the webhook outbox and its delivery thread, and the camera directions."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, host_clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.settings = settings
         self.policy = policy_from_settings(settings)
         self.directions = camera_directions(settings)
@@ -67,8 +70,9 @@ class Attendance:
             self.policy,
             webhook_urls=settings.attendance_webhook_urls,
             keep_snapshots=settings.attendance_snapshots,
+            host_clock=host_clock,
         )
-        self.outbox = Outbox(self.store)
+        self.outbox = Outbox(self.store, host_clock)  # leases on the database's clock
         secret = settings.attendance_webhook_secret
         self.webhooks = WebhookWorker(
             self.outbox,
@@ -90,9 +94,25 @@ class Attendance:
     def direction(self, camera: str) -> Direction:
         return self.directions.get(camera, "both")
 
-    def record(self, event: RecognitionEvent, *, direction: Direction | None = None) -> Recorded:
+    def spoolable(self, event: RecognitionEvent) -> RecognitionEvent | None:
+        """The event as the spool should keep it (no snapshot unless the log keeps them), or
+        None when ``record`` would not log it at all."""
+        if (event.kind == "unknown" or event.person_id is None) and not (
+            self.settings.attendance_log_unknown
+        ):
+            return None
+        return event if self.store.keep_snapshots else replace(event, snapshot=None)
+
+    def record(
+        self,
+        event: RecognitionEvent,
+        *,
+        direction: Direction | None = None,
+        key: str | None = None,
+    ) -> Recorded:
         """Log one recognition through the cooldown rule. Unknown faces are logged only when
-        ``attendance_log_unknown`` is on; a known face's webhook is sent right after."""
+        ``attendance_log_unknown`` is on; a known face's webhook is sent right after. ``key``
+        (the spool's idempotency key) makes a replay of the same event a no-op."""
         kind: EventKind
         person_id: int | None
         if event.kind == "unknown" or event.person_id is None:
@@ -111,6 +131,7 @@ class Attendance:
                 person_id=person_id,
                 track_id=event.track_id,
                 snapshot=event.snapshot,
+                key=key,
             )
         )
         if outcome.event is not None and person_id is not None and self.store.webhook_urls:

@@ -11,13 +11,21 @@ A webhook for the event is written to the outbox (``attendance_webhooks``) in th
 transaction, so an event is never logged without its webhook nor a webhook sent for an event
 that was rolled back. Deleting a person cascades to their events and pending webhooks.
 
+Clocks (docs/cluster.md, "Time"): the cooldown compares capture times, and in a cluster the
+event of a camera may be recorded by a host whose clock is off. Each insert transaction reads
+the database's ``now()`` anyway; when the recording host's clock differs from it by more than
+``SKEW_TOLERANCE`` the event's capture time is moved onto the database's clock before the
+cooldown check and the insert, so one walk past a door stays one event across hosts (the
+recording host is the capturing host: each host records its own cameras' events).
+
 Nothing here logs images; snapshots are stored as given and erased after their retention.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +33,11 @@ from typing import Any
 from facegate.attendance.rules import AttendancePolicy, Direction, cooldown_window
 from facegate.delivery import stored_time
 from facegate.events import EventKind
-from facegate.gallery.db import Database, Row, Tx, advisory_key, utcnow
+from facegate.gallery.db import Database, Row, Tx, advisory_key, db_now, utcnow
+
+log = logging.getLogger(__name__)
+# A host clock within this of the database's is left alone (NTP-level noise).
+SKEW_TOLERANCE = timedelta(seconds=2)
 
 # Advisory lock class for "(person, camera) cooldown check" on PostgreSQL (first int4 key).
 _PG_LOCK_CLASS = 7265721
@@ -48,6 +60,8 @@ class NewEvent:
     person_id: int | None = None
     track_id: int | None = None
     snapshot: bytes | None = None
+    # The local spool's idempotency key (spool.py): a replay of the same key is a duplicate.
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,9 @@ class Recorded:
 
     event: AttendanceEvent | None
     suppressed_by: int | None = None
-    reason: str | None = None  # "cooldown" or "unknown_person" when nothing was logged
+    # "cooldown", "unknown_person" or "duplicate" (this key was committed before) when
+    # nothing new was logged
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,8 +123,11 @@ class AttendanceStore:
         *,
         webhook_urls: Sequence[str] = (),
         keep_snapshots: bool = True,
+        host_clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
+        self.host_clock = host_clock
+        self._skew_logged = False
         self.policy = policy
         self.webhook_urls = tuple(webhook_urls)
         self.keep_snapshots = keep_snapshots
@@ -141,6 +160,12 @@ class AttendanceStore:
         cooldown; a known person's event also queues its webhooks (same transaction)."""
         snapshot = new.snapshot if self.keep_snapshots else None
         with self.db.write() as tx:
+            now = db_now(self.db, tx)
+            at = self._on_db_clock(new.at, now)
+            if new.key is not None:
+                done = tx.execute("SELECT id FROM attendance_events WHERE idem_key = ?", (new.key,))
+                if done:
+                    return Recorded(None, suppressed_by=int(done[0][0]), reason="duplicate")
             if new.person_id is not None:
                 if not tx.execute("SELECT 1 FROM people WHERE id = ?", (new.person_id,)):
                     return Recorded(None, reason="unknown_person")  # deleted meanwhile
@@ -149,7 +174,7 @@ class AttendanceStore:
                         "SELECT pg_advisory_xact_lock(?, ?)",
                         (_PG_LOCK_CLASS, advisory_key(new.person_id, new.camera)),
                     )
-                low, high = cooldown_window(new.at, self.policy.cooldown)
+                low, high = cooldown_window(at, self.policy.cooldown)
                 near = tx.execute(
                     "SELECT id FROM attendance_events WHERE person_id = ? AND camera = ? "
                     "AND at > ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
@@ -159,27 +184,48 @@ class AttendanceStore:
                     return Recorded(None, suppressed_by=int(near[0][0]), reason="cooldown")
             rows = tx.execute(
                 "INSERT INTO attendance_events (person_id, kind, camera, direction, at, score, "
-                "track_id, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "track_id, snapshot, created_at, idem_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (idem_key) DO NOTHING RETURNING id",
                 (
                     new.person_id,
                     new.kind,
                     new.camera,
                     new.direction,
-                    self.t(new.at),
+                    self.t(at),
                     float(new.score),
                     new.track_id,
                     snapshot,
-                    self.t(utcnow()),
+                    self.t(now),
+                    new.key,
                 ),
             )
+            if not rows:  # another drainer committed this key at the same moment
+                return Recorded(None, reason="duplicate")
             event = self._get(tx, int(rows[0][0]))
             if event.person_id is not None and self.webhook_urls:
                 self._queue_webhooks(tx, event)
         return Recorded(event)
 
+    def _on_db_clock(self, at: datetime, db_time: datetime) -> datetime:
+        """``at`` (this host's clock) moved onto the database's clock when the two differ by
+        more than ``SKEW_TOLERANCE``; SQLite is this host's clock."""
+        if self.db.dialect == "sqlite":
+            return at
+        offset = db_time - self.host_clock()
+        if abs(offset) <= SKEW_TOLERANCE:
+            return at
+        if not self._skew_logged:
+            self._skew_logged = True
+            log.warning(
+                "this host's clock is %.1f s off the database's: attendance times are moved "
+                "onto the database's clock (run NTP)",
+                -offset.total_seconds(),
+            )
+        return at + offset
+
     def _queue_webhooks(self, tx: Tx, event: AttendanceEvent) -> None:
         body = json.dumps(self.webhook_body(event), ensure_ascii=False, separators=(",", ":"))
-        now = self.t(utcnow())
+        now = self.t(db_now(self.db, tx))  # due now on the database's clock
         tx.executemany(
             "INSERT INTO attendance_webhooks (event_id, url, body, next_attempt_at) "
             "VALUES (?, ?, ?, ?)",
@@ -227,7 +273,7 @@ class AttendanceStore:
     ) -> EventPage:
         """Events matching every given filter, newest first; ``since`` inclusive, ``until``
         exclusive. ``limit`` 0 means no limit (reports)."""
-        where = ["1 = 1"]
+        where: list[str] = ["1 = 1"]
         params: list[Any] = []
         if person_id is not None:
             where.append("e.person_id = ?")

@@ -8,15 +8,18 @@ the same row at once and a process killed mid-send lets the lease expire and the
 again), POSTs them, deletes delivered rows and reschedules failures with exponential backoff
 until ``max_attempts``, when the row is kept with ``gave_up_at`` for inspection.
 
-Delivery is at least once: receivers should de-duplicate on ``event.id`` (inside the signed
-body). The signature is ``X-Facegate-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>``;
-``X-Facegate-Timestamp`` is the send time in Unix seconds.
+Delivery is at least once: receivers should de-duplicate on ``webhook-id``
+(``attendance-<event id>``, the same on every retry and from every host) or ``event.id``
+inside the signed body. Headers follow Standard Webhooks (``facegate.delivery``):
+``webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>``; the older
+``X-Facegate-Signature`` (body only) is still sent and deprecated.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +30,7 @@ from facegate.delivery import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    DbClock,
     backoff_s,
     post_signed,
     quiet_http_logs,
@@ -34,6 +38,7 @@ from facegate.delivery import (
     skip_locked,
     verify,
 )
+from facegate.errors import DatabaseUnavailable
 from facegate.gallery.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -63,24 +68,29 @@ class Delivery:
 
 
 class Outbox:
-    """The ``attendance_webhooks`` table."""
+    """The ``attendance_webhooks`` table. Due times and leases are judged on the database's
+    clock (``clock``), so hosts with skewed clocks never both hold one row."""
 
-    def __init__(self, store: AttendanceStore) -> None:
+    def __init__(self, store: AttendanceStore, host_clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.db = store.db
+        self.clock = DbClock(self.db, host_clock)
 
-    def claim(self, now: datetime, lease: timedelta, limit: int = 20) -> list[Delivery]:
-        """Take up to ``limit`` due rows for ``lease`` (attempts counted on claim)."""
+    def claim(self, now: datetime | None, lease: timedelta, limit: int = 20) -> list[Delivery]:
+        """Take up to ``limit`` due rows for ``lease`` (attempts counted on claim). ``now``
+        None: the database's clock decides (tests pass a time to look ahead)."""
         lock = skip_locked(self.db)
         with self.db.read() as tx:  # cheap check first: a write would take SQLite's lock
             due = tx.execute(
                 "SELECT 1 FROM attendance_webhooks WHERE gave_up_at IS NULL "
                 "AND next_attempt_at <= ? LIMIT 1",
-                (self.store.t(now),),
+                (self.store.t(now or self.clock.sync(tx)),),
             )
         if not due:
             return []
         with self.db.write() as tx:
+            if now is None:
+                now = self.clock.sync(tx)
             rows = tx.execute(
                 "SELECT id, event_id, url, body, attempts FROM attendance_webhooks "
                 "WHERE gave_up_at IS NULL AND next_attempt_at <= ? "
@@ -100,7 +110,7 @@ class Outbox:
             tx.executemany(
                 "UPDATE attendance_webhooks SET attempts = attempts - 1, next_attempt_at = ? "
                 "WHERE id = ?",
-                [(self.store.t(utcnow()), d.id) for d in deliveries],
+                [(self.store.t(self.clock.now()), d.id) for d in deliveries],
             )
 
     def delivered(self, delivery_id: int) -> None:
@@ -113,7 +123,7 @@ class Outbox:
             if retry_at is None:
                 tx.execute(
                     "UPDATE attendance_webhooks SET last_error = ?, gave_up_at = ? WHERE id = ?",
-                    (error[:200], self.store.t(utcnow()), delivery.id),
+                    (error[:200], self.store.t(self.clock.now()), delivery.id),
                 )
             else:
                 tx.execute(
@@ -177,9 +187,15 @@ class WebhookWorker:
     def _run(self) -> None:
         quiet_http_logs()
         with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
+            away = False
             while not self._stop.is_set():
                 try:
                     sent = self.run_once(client)
+                    away = False
+                except DatabaseUnavailable as exc:  # logged once per outage
+                    if not away:
+                        log.warning("attendance webhook outbox unavailable (%s); retrying", exc)
+                    away, sent = True, 0
                 except Exception:
                     log.exception("attendance webhook outbox unavailable; retrying")
                     sent = 0
@@ -190,7 +206,7 @@ class WebhookWorker:
     def run_once(self, client: httpx.Client) -> int:
         """Send every due webhook once; returns how many were attempted."""
         lease = timedelta(seconds=self.timeout_s + 30)
-        batch = self.outbox.claim(utcnow(), lease)
+        batch = self.outbox.claim(None, lease)
         for i, delivery in enumerate(batch):
             if self._stop.is_set():
                 self.outbox.release(batch[i:])  # due again at once, for the next process
@@ -200,7 +216,12 @@ class WebhookWorker:
 
     def _send(self, client: httpx.Client, delivery: Delivery) -> None:
         error = post_signed(
-            client, delivery.url, delivery.body.encode(), self.secret, str(delivery.id)
+            client,
+            delivery.url,
+            delivery.body.encode(),
+            self.secret,
+            str(delivery.id),
+            webhook_id=f"attendance-{delivery.event_id}",
         )
         if error is None:
             self.outbox.delivered(delivery.id)
@@ -218,4 +239,4 @@ class WebhookWorker:
             self.outbox.failed(delivery, error, None)
             return
         delay = backoff_s(delivery.attempts, self.backoff_base_s)
-        self.outbox.failed(delivery, error, utcnow() + timedelta(seconds=delay))
+        self.outbox.failed(delivery, error, self.outbox.clock.now() + timedelta(seconds=delay))

@@ -7,24 +7,32 @@ backend rewrites them to psycopg's ``%s`` (our SQL never contains a literal ``%`
 
 Each backend holds one connection guarded by a lock: the gallery's statements are short and
 SQLite serialises writers anyway, so a pool would add moving parts without adding speed.
+
+PostgreSQL connections are opened with libpq keepalives, ``tcp_user_timeout``,
+``connect_timeout`` and a ``statement_timeout`` (:class:`PgOptions`), so a cut link fails a
+query within seconds instead of blocking a thread for the kernel's ~15 min; a lost connection
+is reopened with exponential back-off and jitter, and while the server is unreachable every
+call fails at once with ``DatabaseUnavailable`` (503) rather than waiting (docs/cluster.md).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from facegate.errors import GalleryNotFound, InvalidInput
+from facegate.errors import DatabaseUnavailable, GalleryNotFound, InvalidInput
 from facegate.gallery.schema import Dialect
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,11 @@ class Database(Protocol):
     def from_db_time(self, value: Any) -> datetime: ...
 
     def is_unique_violation(self, error: BaseException) -> bool: ...
+
+    def now(self) -> datetime:
+        """The database's clock: every lease and cooldown decision compares stored times with
+        this, never with a host's own clock (PostgreSQL ``now()``; SQLite runs on one host, so
+        its clock is that host's)."""
 
     def after_erase(self) -> None:
         """Called after personal data was deleted, to scrub what the backend can."""
@@ -148,6 +161,9 @@ class SqliteDatabase:
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def now(self) -> datetime:
+        return utcnow()
+
     def to_db_time(self, value: datetime) -> Any:
         return value.isoformat()
 
@@ -174,41 +190,141 @@ class _PgTx:
         self._cur.executemany(sql.replace("?", "%s"), [_plain(r) for r in rows])
 
 
+@dataclass(frozen=True)
+class PgOptions:
+    """How every PostgreSQL connection is opened (pool and LISTEN alike).
+
+    Keepalives make an idle connection notice a dead peer; ``tcp_user_timeout`` bounds how
+    long sent data may stay unacknowledged (a query on a black-holed link), ``connect_timeout``
+    a connection attempt, ``statement_timeout`` a query the server runs too long. Reconnects
+    wait ``reconnect_min_s`` doubling to ``reconnect_max_s``, each with ±50 % jitter so a fleet
+    does not reconnect in lock-step after a server restart.
+    """
+
+    connect_timeout_s: int = 5
+    keepalives_idle_s: int = 5
+    keepalives_interval_s: int = 2
+    keepalives_count: int = 2
+    tcp_user_timeout_ms: int = 5000
+    statement_timeout_ms: int = 15_000
+    reconnect_min_s: float = 0.25
+    reconnect_max_s: float = 10.0
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """libpq connection parameters (they override the same ones in the URL)."""
+        return {
+            "connect_timeout": max(1, int(self.connect_timeout_s)),
+            "keepalives": 1,
+            "keepalives_idle": int(self.keepalives_idle_s),
+            "keepalives_interval": int(self.keepalives_interval_s),
+            "keepalives_count": int(self.keepalives_count),
+            "tcp_user_timeout": int(self.tcp_user_timeout_ms),
+            "options": f"-c statement_timeout={int(self.statement_timeout_ms)}",
+        }
+
+
+class Backoff:
+    """Exponential back-off with jitter: ``delay()`` after each failure, ``reset()`` after a
+    success. ``ready()`` says whether the next attempt is due (callers fail fast meanwhile)."""
+
+    def __init__(self, min_s: float, max_s: float, clock: Callable[[], float] = time.monotonic):
+        self.min_s, self.max_s, self._clock = min_s, max(max_s, min_s), clock
+        self.failures = 0
+        self._next = 0.0
+
+    def failed(self) -> float:
+        """Count a failure; returns the delay until the next attempt."""
+        self.failures += 1
+        base: float = min(self.min_s * float(2 ** (self.failures - 1)), self.max_s)
+        delay = base * random.uniform(0.5, 1.5)
+        self._next = self._clock() + delay
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+        self._next = 0.0
+
+    def ready(self) -> bool:
+        return self._clock() >= self._next
+
+    def remaining(self) -> float:
+        return max(0.0, self._next - self._clock())
+
+
 class PostgresDatabase:
     """PostgreSQL through psycopg 3. Reads run at REPEATABLE READ so that a snapshot of the
     revision and the templates is consistent; writers serialise on the ``gallery_meta`` row
-    they update, which keeps revision numbers in commit order."""
+    they update, which keeps revision numbers in commit order.
+
+    A broken connection is reopened on the next call, at most as often as the back-off allows;
+    in between, and for any connection-level error, calls raise ``DatabaseUnavailable``."""
 
     dialect: Dialect = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, options: PgOptions | None = None) -> None:
         import psycopg  # imported lazily: SQLite-only installs never load libpq
 
         self._psycopg = psycopg
         self.url = url
+        self.options = options or PgOptions()
         self._lock = threading.RLock()
-        self._conn = psycopg.connect(url, autocommit=True)
+        self._backoff = Backoff(self.options.reconnect_min_s, self.options.reconnect_max_s)
+        self._conn: Any = None
+        self._conn = self.connect()
+
+    def connect(self) -> Any:
+        """A new autocommit connection with the keepalive and timeout options."""
+        return self._psycopg.connect(self.url, autocommit=True, **self.options.connect_kwargs())
 
     def _connection(self) -> Any:
-        # A server restart breaks the connection; reconnect rather than fail forever.
-        if self._conn.closed or self._conn.broken:
-            self._conn = self._psycopg.connect(self.url, autocommit=True)
+        # A server restart or a cut link breaks the connection: reopen it, but no more often
+        # than the back-off allows, and fail at once in between (no thread waits on a dead
+        # server longer than one connect_timeout).
+        if self._conn is not None and not (self._conn.closed or self._conn.broken):
+            return self._conn
+        if not self._backoff.ready():
+            raise DatabaseUnavailable(
+                f"PostgreSQL is unreachable; reconnecting in {self._backoff.remaining():.1f} s"
+            )
+        try:
+            self._conn = self.connect()
+        except self._psycopg.OperationalError as error:
+            delay = self._backoff.failed()
+            log.warning(
+                "PostgreSQL unreachable (%s); next attempt in %.1f s", type(error).__name__, delay
+            )
+            raise DatabaseUnavailable("PostgreSQL is unreachable") from error
+        if self._backoff.failures:
+            log.info("PostgreSQL reconnected after %d failed attempt(s)", self._backoff.failures)
+        self._backoff.reset()
         return self._conn
 
     @contextmanager
-    def read(self) -> Iterator[Tx]:
+    def _transaction(self, read_only: bool) -> Iterator[Tx]:
         with self._lock:
             conn = self._connection()
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield _PgTx(cur)
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    if read_only:
+                        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    yield _PgTx(cur)
+            except self._psycopg.OperationalError as error:
+                if conn.broken:
+                    self._backoff.failed()
+                raise DatabaseUnavailable(
+                    f"PostgreSQL query failed: {type(error).__name__}"
+                ) from error
 
-    @contextmanager
-    def write(self) -> Iterator[Tx]:
-        with self._lock:
-            conn = self._connection()
-            with conn.transaction(), conn.cursor() as cur:
-                yield _PgTx(cur)
+    def read(self) -> Any:
+        return self._transaction(read_only=True)
+
+    def write(self) -> Any:
+        return self._transaction(read_only=False)
+
+    def now(self) -> datetime:
+        """The database server's clock (``now()`` is the transaction's start: fine here)."""
+        with self.read() as tx:
+            return db_now(self, tx)
 
     def after_erase(self) -> None:
         """Nothing cheap to do: dead rows stay in the heap until (auto)VACUUM reclaims them;
@@ -223,27 +339,55 @@ class PostgresDatabase:
     def is_unique_violation(self, error: BaseException) -> bool:
         return isinstance(error, self._psycopg.errors.UniqueViolation)
 
-    def listen(self, on_notify: Any, stop: threading.Event, *, poll_s: float = 0.5) -> None:
+    def listen(
+        self,
+        on_notify: Callable[[], None],
+        stop: threading.Event,
+        *,
+        poll_s: float = 0.5,
+        on_connection: Callable[[Any], None] | None = None,
+    ) -> None:
         """Call ``on_notify()`` whenever another process commits a gallery change; returns
-        when ``stop`` is set. Runs on its own connection (LISTEN ties up a session)."""
+        when ``stop`` is set. Runs on its own connection (LISTEN ties up a session), opened
+        with the same keepalives and timeouts, and reopened with back-off and jitter when it
+        breaks. ``on_connection`` sees each new connection (tests use it to find the backend).
+
+        NOTIFY is only a fast path: a connection that dies silently or a notification lost in
+        a failover is covered by the caller's revision poll (``Gallery``)."""
+        backoff = Backoff(self.options.reconnect_min_s, self.options.reconnect_max_s)
         while not stop.is_set():
             try:
-                with self._psycopg.connect(self.url, autocommit=True) as conn:
+                with self.connect() as conn:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    if on_connection is not None:
+                        on_connection(conn)
+                    backoff.reset()
                     on_notify()  # anything committed while we were not listening
                     while not stop.is_set():
                         if any(True for _ in conn.notifies(timeout=poll_s, stop_after=1)):
                             on_notify()
-            except self._psycopg.OperationalError:
-                stop.wait(1.0)  # server away: retry, searches still catch up on their own
+            except self._psycopg.OperationalError as error:
+                delay = backoff.failed()
+                log.info(
+                    "gallery LISTEN connection lost (%s); reconnecting in %.1f s",
+                    type(error).__name__,
+                    delay,
+                )
+                stop.wait(delay)
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
 
 
 def open_database(
-    data_dir: Path, database_url: str | None, *, busy_timeout_ms: int = 10_000, create: bool = True
+    data_dir: Path,
+    database_url: str | None,
+    *,
+    busy_timeout_ms: int = 10_000,
+    create: bool = True,
+    pg_options: PgOptions | None = None,
 ) -> SqliteDatabase | PostgresDatabase:
     """``postgresql://`` URLs select PostgreSQL; none means ``<data_dir>/facegate.db``.
 
@@ -251,7 +395,7 @@ def open_database(
     PostgreSQL database always exists or fails to connect.
     """
     if database_url and database_url.startswith(("postgresql://", "postgres://")):
-        return PostgresDatabase(database_url)
+        return PostgresDatabase(database_url, pg_options)
     if database_url and database_url.startswith("sqlite:///"):
         return SqliteDatabase(
             Path(database_url.removeprefix("sqlite:///")),
@@ -265,6 +409,15 @@ def open_database(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def db_now(db: Database, tx: Tx) -> datetime:
+    """The database's clock inside a running transaction (PostgreSQL ``now()``: the
+    transaction's start; SQLite lives on this host, so its clock is this host's)."""
+    if db.dialect == "postgres":
+        value = tx.execute("SELECT now()")[0][0]
+        return db.from_db_time(value)
+    return utcnow()
 
 
 def advisory_key(*parts: object) -> int:

@@ -7,6 +7,15 @@ up by replaying the change log (or rebuilds, if the log was pruned past it), so 
 worker processes agree as soon as a change is committed. A background thread keeps idle
 workers current: PostgreSQL LISTEN/NOTIFY wakes it on every commit; with SQLite it polls.
 
+On PostgreSQL a search does **no** database round trip: the revision is trusted from NOTIFY
+plus a revision poll every ``gallery_revision_poll_s`` (the backstop for a LISTEN connection
+that died silently or a notification lost in a failover), and people's names are cached until
+the revision moves (a rename bumps it too). While the database is unreachable,
+``gallery_outage_policy`` decides: ``bounded-staleness`` keeps answering from memory until the
+last good revision check is ``gallery_max_staleness_s`` old, ``fail-closed`` refuses as soon as
+a check fails; both refuse with ``DatabaseUnavailable`` (HTTP 503, stream ERROR
+``unavailable``). SQLite is a local file: it is read per search as before.
+
 Thread-safe: one lock serialises index updates and searches (a search is well under a
 millisecond at office scale and a few at a million templates, small next to embedding a face).
 
@@ -18,14 +27,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from itertools import groupby
 from types import TracebackType
 
 import numpy as np
 
 from facegate.config import Settings
-from facegate.gallery.db import PostgresDatabase, open_database
+from facegate.errors import DatabaseUnavailable
+from facegate.gallery.db import PgOptions, PostgresDatabase, open_database
 from facegate.gallery.index import Hits, IndexParams, VectorIndex
 from facegate.gallery.matcher import Match, Matcher, MatcherParams, Ranked, aggregate
 from facegate.gallery.operating_point import FALLBACK_THRESHOLD, OperatingPoint
@@ -33,6 +44,21 @@ from facegate.gallery.store import UNSET, SqlStore
 from facegate.gallery.types import Change, JsonObject, NewTemplate, Person, PersonPage, Template
 
 log = logging.getLogger(__name__)
+# Names cached for at most this many people (cleared when exceeded, and on every revision).
+_NAME_CACHE_MAX = 100_000
+
+
+def pg_options(settings: Settings) -> PgOptions:
+    """The PostgreSQL connection options the settings ask for (docs/cluster.md)."""
+    return PgOptions(
+        connect_timeout_s=settings.pg_connect_timeout_s,
+        keepalives_idle_s=settings.pg_keepalives_idle_s,
+        keepalives_interval_s=settings.pg_keepalives_interval_s,
+        keepalives_count=settings.pg_keepalives_count,
+        tcp_user_timeout_ms=settings.pg_tcp_user_timeout_ms,
+        statement_timeout_ms=settings.pg_statement_timeout_ms,
+        reconnect_max_s=settings.pg_reconnect_max_s,
+    )
 
 
 def open_store(settings: Settings, *, create: bool = True) -> SqlStore:
@@ -43,6 +69,7 @@ def open_store(settings: Settings, *, create: bool = True) -> SqlStore:
         settings.database_url,
         busy_timeout_ms=settings.gallery_busy_timeout_ms,
         create=create,
+        pg_options=pg_options(settings),
     )
     return SqlStore(db, store_thumbnails=settings.gallery_store_thumbnails)
 
@@ -74,18 +101,26 @@ class Gallery:
         self._revision = -1
         self._operating: OperatingPoint | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Freshness (PostgreSQL): when the revision was last confirmed, and whether the last
+        # check reached the database.
+        # (without the watcher threads there is nothing to trust: every search reads it)
+        self._trust_notify = background and isinstance(self.store.db, PostgresDatabase)
+        self._checked = time.monotonic()
+        self._reachable = True
+        self._names: dict[int, Person] = {}
+        self._names_revision = -1
+        self._names_lock = threading.Lock()
         self.rebuild()
         if background:
-            self._thread = threading.Thread(target=self._watch, name="gallery-sync", daemon=True)
-            self._thread.start()
+            self._start_watchers()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
         self.store.close()
 
     def __enter__(self) -> Gallery:
@@ -99,22 +134,71 @@ class Gallery:
     ) -> None:
         self.close()
 
-    def _watch(self) -> None:
+    def _start_watchers(self) -> None:
         db = self.store.db
+        targets: list[tuple[str, Callable[[], None]]] = []
         if isinstance(db, PostgresDatabase):
-            db.listen(self._sync_quietly, self._stop)
-            return
-        interval = self.settings.gallery_poll_interval_s
-        if interval <= 0:
-            return
+            targets.append(("gallery-listen", lambda: db.listen(self._sync_quietly, self._stop)))
+            targets.append(
+                ("gallery-poll", lambda: self._poll(self.settings.gallery_revision_poll_s))
+            )
+        elif self.settings.gallery_poll_interval_s > 0:
+            targets.append(
+                ("gallery-poll", lambda: self._poll(self.settings.gallery_poll_interval_s))
+            )
+        for name, target in targets:
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _poll(self, interval: float) -> None:
         while not self._stop.wait(interval):
             self._sync_quietly()
 
     def _sync_quietly(self) -> None:
+        was_reachable = self._reachable
         try:
             self.sync()
-        except Exception:  # the next search retries; a background thread must not die
+        except DatabaseUnavailable as exc:  # logged once per outage, not once per poll
+            if was_reachable:
+                log.warning("gallery: database unreachable (%s); policy %s", exc, self.policy)
+        except Exception:  # the next poll retries; a background thread must not die
             log.exception("gallery catch-up failed")
+        else:
+            if not was_reachable:
+                log.info("gallery: database reachable again at revision %d", self._revision)
+
+    # -- freshness (PostgreSQL) --------------------------------------------------------------
+
+    @property
+    def policy(self) -> str:
+        return self.settings.gallery_outage_policy
+
+    @property
+    def staleness_s(self) -> float:
+        """Seconds since the revision was last confirmed against the database."""
+        return time.monotonic() - self._checked
+
+    def _ensure_fresh(self) -> None:
+        """Before a search: SQLite catches up (a local read); PostgreSQL trusts the watchers
+        and applies the outage policy, without a round trip."""
+        if not self._trust_notify:
+            self.sync()
+            return
+        age = self.staleness_s
+        if self.policy == "fail-closed":
+            bound = min(
+                self.settings.gallery_max_staleness_s, 3 * self.settings.gallery_revision_poll_s
+            )
+            if not self._reachable or age > bound:
+                raise DatabaseUnavailable(
+                    "the database is unreachable and gallery_outage_policy is fail-closed"
+                )
+        elif age > self.settings.gallery_max_staleness_s:
+            raise DatabaseUnavailable(
+                f"the gallery could not be checked against the database for {age:.0f} s "
+                f"(gallery_max_staleness_s={self.settings.gallery_max_staleness_s:g})"
+            )
 
     # -- keeping the index current -----------------------------------------------------------
 
@@ -125,6 +209,7 @@ class Gallery:
 
     def rebuild(self) -> None:
         """Rebuild the index from a consistent snapshot of the database."""
+        started = time.monotonic()
         snapshot = self.store.snapshot()
         with self._lock:
             if len(snapshot.template_ids):
@@ -133,6 +218,7 @@ class Gallery:
             else:
                 self._index = None
             self._revision = snapshot.revision
+            self._checked = started
         self._refresh_operating_point()
         log.info(
             "gallery index rebuilt: %d templates at revision %d",
@@ -142,7 +228,15 @@ class Gallery:
 
     def sync(self) -> int:
         """Catch up with the database if it has moved on; returns the revision now reflected."""
-        if self.store.revision() == self._revision:
+        started = time.monotonic()
+        try:
+            current = self.store.revision()
+        except DatabaseUnavailable:
+            self._reachable = False
+            raise
+        self._reachable = True
+        if current == self._revision:
+            self._checked = max(self._checked, started)
             return self._revision
         with self._lock:
             changes = self.store.changes_since(self._revision)
@@ -156,6 +250,7 @@ class Gallery:
                 self._index.revision = changes.revision
             if self._operating is None or self._operating.model_sha256 is None:
                 self._refresh_operating_point()
+            self._checked = max(self._checked, started)
             return self._revision
 
     def _apply(self, op: str, changes: list[Change]) -> None:
@@ -222,7 +317,7 @@ class Gallery:
 
     def match_threshold(self) -> float:
         """The open-set threshold in use now, for the current number of people."""
-        self.sync()
+        self._ensure_fresh()
         return self.operating_point.identify_threshold(self.people_count)
 
     def verify_threshold(self) -> float:
@@ -242,7 +337,7 @@ class Gallery:
 
     def search(self, probe: np.ndarray, k: int | None = None) -> Hits:
         """The nearest templates to a unit probe vector (after catching up)."""
-        self.sync()
+        self._ensure_fresh()
         with self._lock:
             if self._index is None:
                 empty = np.zeros(0, np.int64)
@@ -254,8 +349,9 @@ class Gallery:
         return self.identify_many([probe])[0]
 
     def identify_many(self, probes: Sequence[np.ndarray]) -> list[Match]:
-        """``identify`` for every face of a frame, with one catch-up and one name lookup."""
-        self.sync()
+        """``identify`` for every face of a frame; on PostgreSQL without a database round trip
+        once the names of the people it finds are cached."""
+        self._ensure_fresh()
         ranked: list[list[Ranked]] = []
         operating = self.operating_point
         with self._lock:
@@ -268,8 +364,26 @@ class Gallery:
                 hits = index.search(probe, self.settings.gallery_search_k)
                 ranked.append(self.matcher.rank(probe, hits, index.people_vectors))
         wanted = {r.person_id for rs in ranked for r in rs[: self.settings.gallery_top_k + 1]}
-        people = self.store.get_people(wanted)
+        people = self.people(wanted)
         return [self.matcher.decide(rs, people, threshold) for rs in ranked]
+
+    def people(self, person_ids: set[int]) -> dict[int, Person]:
+        """The records of these people, from the cache of the current revision when there
+        (renames and template changes bump the revision, which empties it)."""
+        with self._names_lock:
+            if self._names_revision != self._revision or len(self._names) > _NAME_CACHE_MAX:
+                self._names = {}
+                self._names_revision = self._revision
+            revision = self._names_revision
+            found = {i: self._names[i] for i in person_ids if i in self._names}
+        missing = person_ids - found.keys()
+        if missing:
+            fetched = self.store.get_people(missing)
+            found.update(fetched)
+            with self._names_lock:
+                if self._names_revision == revision == self._revision:
+                    self._names.update(fetched)
+        return found
 
     def score_person(self, probe: np.ndarray, person_id: int) -> float | None:
         """The probe's aggregated score against one person (1:1 verification); None if the

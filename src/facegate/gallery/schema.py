@@ -508,6 +508,19 @@ CREATE TABLE liveness_tokens_used (
 CREATE INDEX liveness_tokens_used_expiry ON liveness_tokens_used(expires_at);
 """
 
+# Version 9 (issue 13): an attendance event drained from a host's local spool carries the
+# spool's idempotency key, so a replay after a crash or an outage is committed once. NULL for
+# events written directly (several NULLs are allowed by a UNIQUE index in both dialects).
+_SQLITE_0009 = """
+ALTER TABLE attendance_events ADD COLUMN idem_key TEXT;
+CREATE UNIQUE INDEX attendance_events_idem_key ON attendance_events(idem_key)
+"""
+
+_POSTGRES_0009 = """
+ALTER TABLE attendance_events ADD COLUMN idem_key TEXT;
+CREATE UNIQUE INDEX attendance_events_idem_key ON attendance_events(idem_key)
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
@@ -517,6 +530,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(5, "access_outbox", _SQLITE_0005),
         Migration(6, "liveness_tokens", _SQLITE_0006),
         Migration(7, "api_key_scopes", _SQLITE_0007),
+        Migration(9, "attendance_idempotency", _SQLITE_0009),
     ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
@@ -526,6 +540,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(5, "access_outbox", _POSTGRES_0005),
         Migration(6, "liveness_tokens", _POSTGRES_0006),
         Migration(7, "api_key_scopes", _POSTGRES_0007),
+        Migration(9, "attendance_idempotency", _POSTGRES_0009),
     ),
 }
 

@@ -108,6 +108,12 @@ class SqlStore(RevisionLog):
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- schema ---------------------------------------------------------------------------
 
     def migrate(self) -> list[int]:
@@ -117,6 +123,8 @@ class SqlStore(RevisionLog):
             if self.db.dialect == "postgres":
                 # Serialise concurrent start-ups; DDL is transactional in PostgreSQL.
                 tx.execute("SELECT pg_advisory_xact_lock(7265720)")
+                # A migration on a big table may take longer than pg_statement_timeout_ms.
+                tx.execute("SET LOCAL statement_timeout = 0")
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -246,6 +254,8 @@ class SqlStore(RevisionLog):
                 )
                 if not rows:
                     raise UnknownPerson(f"no person with id {person_id}")
+                # A new revision (with nothing to replay) tells every worker's name cache.
+                self._bump(tx)
                 return self._get_person(tx, person_id)
         except Exception as error:
             if self.db.is_unique_violation(error):

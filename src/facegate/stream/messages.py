@@ -54,10 +54,13 @@ class ErrorCode(StrEnum):
     BAD_FRAME = "bad_frame"
     FRAME_TOO_LARGE = "frame_too_large"
     INTERNAL = "internal"
+    UNAVAILABLE = "unavailable"  # the database is unreachable (docs/cluster.md)
 
 
 # Errors about one frame: the frame is dropped, the session goes on.
-NON_FATAL = frozenset({ErrorCode.BAD_FRAME, ErrorCode.FRAME_TOO_LARGE, ErrorCode.INTERNAL})
+NON_FATAL = frozenset(
+    {ErrorCode.BAD_FRAME, ErrorCode.FRAME_TOO_LARGE, ErrorCode.INTERNAL, ErrorCode.UNAVAILABLE}
+)
 
 
 class ProtocolError(FacegateError):

@@ -39,7 +39,7 @@ import numpy as np
 
 from facegate.engine import FaceEngine
 from facegate.engine.types import Box
-from facegate.errors import BadImage, ImageTooLarge
+from facegate.errors import BadImage, DatabaseUnavailable, ImageTooLarge
 from facegate.gallery import Gallery
 from facegate.stream.annotate import draw_faces
 from facegate.stream.appearance import SceneCutDetector, face_descriptor
@@ -119,7 +119,7 @@ class FrameFailure:
 
     stream: str
     frame_id: int
-    code: str  # "bad_frame" | "frame_too_large" | "internal"
+    code: str  # "bad_frame" | "frame_too_large" | "internal" | "unavailable"
     message: str
 
 
@@ -339,6 +339,8 @@ class StreamPipeline:
             return FrameFailure(self.stream, frame.frame_id, "frame_too_large", str(exc))
         except BadImage as exc:
             return FrameFailure(self.stream, frame.frame_id, "bad_frame", str(exc))
+        except DatabaseUnavailable as exc:  # the outage policy refused (docs/cluster.md)
+            return FrameFailure(self.stream, frame.frame_id, "unavailable", str(exc))
 
     def deliver(self, outcome: FrameResult | FrameFailure | None, frame: FrameIn) -> None:
         """Count an outcome and pass it on (on the loop's thread)."""

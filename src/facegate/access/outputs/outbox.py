@@ -19,15 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from facegate.access.messages import DoorMessage
 from facegate.access.outputs import DoorOutputs, OutputStatus, WebhookOutput, revealed
-from facegate.delivery import MAX_ERROR_CHARS, skip_locked, stored_time
-from facegate.gallery.db import Database, Row, Tx, utcnow
+from facegate.delivery import MAX_ERROR_CHARS, DbClock, skip_locked, stored_time
+from facegate.gallery.db import Database, Row, Tx, db_now, utcnow
 
 OutputKind = Literal["webhook", "mqtt", "relay"]
 OutputState = Literal["pending", "delivered", "failed"]
@@ -126,10 +126,12 @@ def short_error(error: str) -> str:
 
 class OutboxStore:
     """The SQL of ``access_outbox`` over the gallery's database (the migration is the
-    gallery's, version 5)."""
+    gallery's, version 5). Due times and leases are judged on the database's clock
+    (``clock``): a host whose own clock runs ahead cannot take a row another host holds."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, host_clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
+        self.clock = DbClock(db, host_clock)
 
     def t(self, value: datetime) -> Any:
         return stored_time(self.db, value)
@@ -143,7 +145,7 @@ class OutboxStore:
         self, tx: Tx, message: DoorMessage, outputs: DoorOutputs, *, relay_deadline: timedelta
     ) -> int:
         """Insert ``message``'s rows in ``tx`` (one INSERT per output); returns how many."""
-        now = utcnow()
+        now = db_now(self.db, tx)
         rows = planned_rows(message, outputs, now=now, relay_deadline=relay_deadline)
         base = message.as_payload()
         params = []
@@ -202,7 +204,7 @@ class OutboxStore:
     def claim(
         self,
         owner: str,
-        now: datetime,
+        now: datetime | None,
         lease: timedelta,
         limit: int,
         *,
@@ -212,17 +214,22 @@ class OutboxStore:
         person is waiting for), except those of ``skip_lanes`` (receivers this worker has
         enough of, is cooling down, or cannot reach, like the broker while it is away).
         The attempt is counted on claim, so a message that crashes its sender is not retried
-        forever."""
+        forever. ``now`` None: the database's clock decides (tests pass a time to look
+        ahead)."""
         due = f"{_PENDING} AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
-        params: tuple[Any, ...] = (self.t(now), self.t(now))
+        lanes: tuple[Any, ...] = ()
         if skip_lanes:
             due += f" AND lane NOT IN ({', '.join('?' for _ in skip_lanes)})"
-            params += tuple(skip_lanes)
+            lanes = tuple(skip_lanes)
         with self.db.read() as tx:  # cheap check first: a write would take SQLite's lock
+            at = now or self.clock.sync(tx)
+            params: tuple[Any, ...] = (self.t(at), self.t(at), *lanes)
             if not tx.execute(f"SELECT 1 FROM access_outbox WHERE {due} LIMIT 1", params):
                 return []
-        until = now + lease
         with self.db.write() as tx:
+            at = now or self.clock.sync(tx)
+            params = (self.t(at), self.t(at), *lanes)
+            until = at + lease
             rows = tx.execute(
                 f"SELECT {_COLUMNS} FROM access_outbox WHERE {due} "
                 "ORDER BY CASE output WHEN 'relay' THEN 0 ELSE 1 END, next_attempt_at, id "
@@ -254,7 +261,7 @@ class OutboxStore:
             tx.execute(
                 "UPDATE access_outbox SET delivered_at = ?, attempts = ?, config = NULL, "
                 "lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
-                (self.t(utcnow()), delivery.attempts - 1 + tries, delivery.id, owner),
+                (self.t(self.clock.now()), delivery.attempts - 1 + tries, delivery.id, owner),
             )
 
     def failed(self, delivery: Delivery, owner: str, error: str, tries: int = 1) -> None:
@@ -265,7 +272,7 @@ class OutboxStore:
                 "config = NULL, lease_owner = NULL, lease_until = NULL "
                 "WHERE id = ? AND lease_owner = ?",
                 (
-                    self.t(utcnow()),
+                    self.t(self.clock.now()),
                     short_error(error),
                     delivery.attempts - 1 + tries,
                     delivery.id,

@@ -1,9 +1,10 @@
 """Door webhooks: the message's JSON POSTed, signed and retried like the attendance webhooks.
 
 The body is the outbox row's payload, byte for byte on every retry (so the signature and the
-``delivery_id`` inside it stay the same); the ``X-Facegate-Delivery`` header repeats the
-delivery id. Signature, headers and backoff are ``facegate.delivery``'s, shared with the
-attendance webhooks, so a receiver verifies both alike.
+``delivery_id`` inside it stay the same); ``webhook-id`` (Standard Webhooks) and the
+deprecated ``X-Facegate-Delivery`` header repeat the delivery id. Signature, headers and
+backoff are ``facegate.delivery``'s, shared with the attendance webhooks, so a receiver
+verifies both alike.
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -41,6 +41,7 @@ from facegate.access.outputs.relay import send_relay
 from facegate.access.outputs.webhook import send_webhook
 from facegate.config import Settings
 from facegate.delivery import quiet_http_logs
+from facegate.errors import DatabaseUnavailable
 from facegate.gallery.db import Database, Tx, utcnow
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,12 @@ SWEEP_EVERY_S = 600.0
 class OutboxDispatcher:
     """Enqueue into ``access_outbox``; deliver from it on background threads."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, host_clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.settings = settings
-        self.outbox = OutboxStore(db)
+        self.outbox = OutboxStore(db, host_clock)
+        self.clock = self.outbox.clock  # the database's clock: every lease and due time
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.relay_deadline = timedelta(seconds=settings.access_relay_deadline_s)
         self.timeout_s = settings.access_output_timeout_s
@@ -139,14 +143,20 @@ class OutboxDispatcher:
 
     def _run(self) -> None:
         swept = 0.0
+        away = False
         while not self._stop.is_set():
             self._wake.clear()  # a wake() during the claim below keeps the next wait short
             try:
                 claimed = self.run_once()
+                away = False
                 if time.monotonic() - swept > SWEEP_EVERY_S:
                     swept = time.monotonic()
                     keep = timedelta(days=self.settings.access_outbox_retention_days)
-                    self.outbox.sweep(utcnow() - keep)
+                    self.outbox.sweep(self.clock.now() - keep)
+            except DatabaseUnavailable as exc:  # logged once per outage
+                if not away:
+                    log.warning("door output outbox unavailable (%s); retrying", exc)
+                away, claimed = True, 0
             except Exception:
                 log.exception("door output outbox unavailable; retrying")
                 claimed = 0
@@ -168,7 +178,7 @@ class OutboxDispatcher:
             return 0
         if self.mqtt is not None and not self.mqtt.connected.is_set():
             busy.add(lane_of("mqtt"))  # broker away: its rows wait, unclaimed, until it is back
-        batch = self.outbox.claim(self.owner, utcnow(), self.lease, room, skip_lanes=sorted(busy))
+        batch = self.outbox.claim(self.owner, None, self.lease, room, skip_lanes=sorted(busy))
         extra = []
         with self._lock:
             depth = {name: len(queue) for name, queue in self._lanes.items()}
@@ -228,11 +238,15 @@ class OutboxDispatcher:
             cool = self._cooling.get(delivery.lane, 0.0) - time.monotonic()
         if cool > 0:  # the receiver failed just now: wait in the outbox, untried
             self.outbox.retry(
-                delivery, self.owner, utcnow() + timedelta(seconds=cool), None, counted=False
+                delivery,
+                self.owner,
+                self.clock.now() + timedelta(seconds=cool),
+                None,
+                counted=False,
             )
             return
-        if (delivery.lease_until - utcnow()).total_seconds() < self.timeout_s + 10:
-            renewed = self.outbox.renew(delivery, self.owner, utcnow() + self.lease)
+        if (delivery.lease_until - self.clock.now()).total_seconds() < self.timeout_s + 10:
+            renewed = self.outbox.renew(delivery, self.owner, self.clock.now() + self.lease)
             if renewed is None:
                 return  # another worker took it over: it is theirs to send
             delivery = renewed
@@ -242,7 +256,7 @@ class OutboxDispatcher:
         assert self._http is not None
         s = self.settings
         if delivery.output == "relay":
-            return send_relay(self._http, delivery)
+            return send_relay(self._http, delivery, now=self.clock.now)
         if delivery.output == "mqtt":
             newer = delivery.kind == "decision" and self.outbox.newer_decision(delivery)
             return send_mqtt(
@@ -266,7 +280,7 @@ class OutboxDispatcher:
             self.delivered += 1
             return
         error = outcome.error or "failed"
-        at = utcnow() + timedelta(seconds=outcome.delay_s)
+        at = self.clock.now() + timedelta(seconds=outcome.delay_s)
         if outcome.state == "defer":
             self.outbox.retry(delivery, self.owner, at, error, counted=False)
             return
