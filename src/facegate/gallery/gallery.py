@@ -27,7 +27,7 @@ import numpy as np
 from facegate.config import Settings
 from facegate.gallery.db import PostgresDatabase, open_database
 from facegate.gallery.index import Hits, IndexParams, VectorIndex
-from facegate.gallery.matcher import Match, Matcher, MatcherParams, aggregate
+from facegate.gallery.matcher import Match, Matcher, MatcherParams, Ranked, aggregate
 from facegate.gallery.operating_point import FALLBACK_THRESHOLD, OperatingPoint
 from facegate.gallery.store import UNSET, SqlStore
 from facegate.gallery.types import Change, JsonObject, NewTemplate, Person, PersonPage, Template
@@ -275,6 +275,16 @@ class Gallery:
         people = self.store.get_people(wanted)
         return [self.matcher.decide(rs, people, threshold) for rs in ranked]
 
+    def rank(self, probe: np.ndarray) -> list[Ranked]:
+        """Every person near a probe, scored like ``identify`` scores them, best first (the
+        enrolment checks: does this face already belong to someone else?)."""
+        self.sync()
+        with self._lock:
+            if self._index is None:
+                return []
+            hits = self._index.search(probe, self.settings.gallery_search_k)
+            return self.matcher.rank(probe, hits, self._index.people_vectors)
+
     def score_person(self, probe: np.ndarray, person_id: int) -> float | None:
         """The probe's aggregated score against one person (1:1 verification); None if the
         person has no templates. Raises ``UnknownPerson`` for an unknown id."""
@@ -301,6 +311,22 @@ class Gallery:
     ) -> list[Template | None]:
         """Store templates (None for a photo the person already has), then index them."""
         result = self.store.add_templates(person_id, templates)
+        self.sync()
+        return result
+
+    def create_person_with_templates(
+        self,
+        name: str,
+        templates: Sequence[NewTemplate],
+        *,
+        external_id: str | None = None,
+        metadata: JsonObject | None = None,
+    ) -> tuple[Person, list[Template | None]]:
+        """A new person and their first faces in one transaction (never a person without a
+        face from a failed enrolment), then index them."""
+        result = self.store.create_person_with_templates(
+            name, templates, external_id=external_id, metadata=metadata
+        )
         self.sync()
         return result
 
