@@ -18,6 +18,7 @@ import numpy as np
 
 from facegate.errors import Conflict, InvalidInput, UnknownPerson
 from facegate.gallery.db import Database, Row, Tx, utcnow
+from facegate.gallery.merge import move_person_rows
 from facegate.gallery.revisions import RevisionLog
 from facegate.gallery.schema import MIGRATIONS, statements
 from facegate.gallery.types import (
@@ -257,7 +258,8 @@ class SqlStore(RevisionLog):
         """Move every template of ``source_id`` to ``target_id`` and delete ``source_id``.
 
         Templates whose source photo the target already has are dropped (same photo twice).
-        The target keeps its name, external id and metadata.
+        The target keeps its name, external id and metadata; attendance, door events and
+        group memberships move with the templates (``merge.py``).
         """
         if source_id == target_id:
             raise InvalidInput("cannot merge a person into themselves")
@@ -277,12 +279,9 @@ class SqlStore(RevisionLog):
                     f"UPDATE templates SET person_id = ? WHERE id IN ({marks})",
                     [target_id, *moved],
                 )
-            # Both were one person all along: their attendance moves too (the cascade on
-            # delete would otherwise erase it).
-            tx.execute(
-                "UPDATE attendance_events SET person_id = ? WHERE person_id = ?",
-                (target_id, source_id),
-            )
+            # Both were one person all along: their attendance, door events and group
+            # memberships move too (the cascade on delete would otherwise erase them).
+            move_person_rows(tx, source_id, target_id)
             tx.execute("DELETE FROM people WHERE id = ?", (source_id,))
             tx.execute(
                 "UPDATE people SET updated_at = ? WHERE id = ?",
