@@ -37,6 +37,9 @@
           }),
         });
         personId = person.id;
+        showWarnings(person.warnings || []);
+      } else {
+        showWarnings([]);
       }
       const data = new FormData();
       files.forEach((file) => data.append("images", file, file.name));
@@ -69,8 +72,27 @@
       const outcome = row.insertCell();
       outcome.textContent = t("outcome." + image.outcome);
       outcome.className = image.outcome === "accepted" ? "ok" : "bad";
-      row.insertCell().textContent = (image.reasons || []).join("; ");
+      const reasons = row.insertCell();
+      reasons.textContent = (image.reasons || []).join("; ");
+      for (const w of image.warnings || []) {
+        const note = document.createElement("div");
+        note.className = "warn";
+        note.dataset.code = w.code;
+        note.textContent = warningText(w);
+        reasons.appendChild(note);
+      }
     }
     table.hidden = false;
+  }
+
+  function showWarnings(warnings) {
+    const list = document.getElementById("warnings");
+    list.replaceChildren(...warnings.map((w) => {
+      const item = document.createElement("li");
+      item.dataset.code = w.code;
+      item.textContent = warningText(w);
+      return item;
+    }));
+    list.hidden = warnings.length === 0;
   }
 })();
