@@ -20,6 +20,7 @@ from facegate.engine.thumbnail import face_thumbnail
 from facegate.enrol_checks import EnrolWarning, face_warnings, same_name
 from facegate.errors import BadImage, ImageTooLarge, NoFace, SeveralFaces
 from facegate.gallery import Gallery, JsonObject, Match, NewTemplate, Person, Template
+from facegate.photos import PhotoVault
 
 # When an enrolment photo shows several faces, the subject must be this many times as
 # prominent (size x centrality) as the next face; otherwise the photo is refused.
@@ -97,6 +98,9 @@ class RecognitionService:
         self.engine = engine
         self.gallery = gallery
         self._model_confirmed = False
+        # Enrolment photos are kept (encrypted) only when photos_keep is on; a missing or
+        # unreadable key stops start-up with the reason rather than enrolling without photos.
+        self.vault = PhotoVault.from_settings(gallery.settings)
         gallery.expect_model(engine.model_id, engine.model_sha256)
 
     def _ensure_model(self) -> None:
@@ -253,6 +257,7 @@ class RecognitionService:
             quality=face.quality.as_dict(),
             source_sha256=sha,
             thumbnail=thumbnail,
+            photo=self.vault.seal(data) if self.vault is not None else None,
         )
         return EnrolledImage(label, "accepted", face=face), template
 

@@ -17,6 +17,7 @@ from facegate.cli import (
     gallery_cmds,
     keys_cmd,
     people_cmds,
+    reembed_cmd,
     serve_cmd,
 )
 from facegate.cli.access_cmd import register as register_access
@@ -36,6 +37,7 @@ register_attendance(app)
 register_doors(app)
 register_access(app)
 backup_cmd.register(app)
+reembed_cmd.register(app)
 _ = people_cmds  # registers on `facegate people`
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from facegate.errors import Conflict, InvalidInput, UnknownPerson
 from facegate.gallery.db import Database, Row, Tx, utcnow
 from facegate.gallery.merge import move_person_rows
+from facegate.gallery.photo_rows import insert_photo
 from facegate.gallery.revisions import RevisionLog
 from facegate.gallery.schema import MIGRATIONS, statements
 from facegate.gallery.types import (
@@ -385,6 +386,8 @@ class SqlStore(RevisionLog):
             results.append(template)
             if template is not None:
                 added.append((template.id, person_id))
+                if new.photo is not None:
+                    insert_photo(tx, template.id, new.photo, now)
         if added:
             self._log(tx, self._bump(tx), "add", added)
         return results
