@@ -192,8 +192,9 @@ def restore(db: Database, path: Path) -> BackupSummary:
                 f"({newest}): upgrade facegate first (there are no downgrades)"
             )
         check_empty(db)
+        tables = _parse(stream)  # the whole file is checked before anything is written
         apply_migrations(db, up_to=version)
-        counts = _load(db, stream, dict(manifest.get("sequences") or {}))
+        counts = _write(db, tables, dict(manifest.get("sequences") or {}))
         apply_migrations(db)
     return BackupSummary(
         path,
@@ -205,9 +206,12 @@ def restore(db: Database, path: Path) -> BackupSummary:
     )
 
 
-def _load(db: Database, stream: IO[str], sequences: dict[str, int]) -> dict[str, int]:
+_Tables = dict[str, tuple[list[str], list[list[Any]]]]
+
+
+def _parse(stream: IO[str]) -> _Tables:
     parsed = (json.loads(line) for line in stream if line.strip())
-    tables: dict[str, tuple[list[str], list[list[Any]]]] = {}
+    tables: _Tables = {}
     ended: dict[str, int] | None = None
     current: list[list[Any]] | None = None
     try:
@@ -225,6 +229,10 @@ def _load(db: Database, stream: IO[str], sequences: dict[str, int]) -> dict[str,
         raise InvalidInput(f"the backup file is damaged or truncated: {error}") from error
     if ended is None or {t: len(r) for t, (_, r) in tables.items()} != ended:
         raise InvalidInput("the backup file is truncated (its row counts do not match)")
+    return tables
+
+
+def _write(db: Database, tables: _Tables, sequences: dict[str, int]) -> dict[str, int]:
     with db.write() as tx:
         present = set(introspect.tables(tx, db))
         missing = sorted(set(tables) - present)
