@@ -151,3 +151,40 @@ def test_enrol_page_shows_the_warnings(
     finally:
         context.close()
         forget(base, key, f"{lang} {width}")
+
+
+def test_a_failed_upload_leaves_no_person_without_a_face(
+    live: tuple[str, str],  # noqa: F811
+    browser: Any,  # noqa: F811
+    faces_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """21 photos (one more than a request may carry) fail the upload after the page created
+    the person: the page removes that person again."""
+    base, key = live
+    photo = faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg"
+    copies = []
+    for i in range(21):
+        copies.append(tmp_path / f"copy{i}.jpg")
+        copies[-1].write_bytes(photo.read_bytes())
+    context = browser.new_context(locale="en-US", viewport=WIDTHS["desktop"])
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{base}/login")
+        page.fill("#key", key)
+        page.click("#login-submit")
+        page.wait_for_url(f"{base}/people")
+        page.goto(f"{base}/enrol")
+        page.fill("#name", "Upload Fails")
+        page.set_input_files("#photos", [str(p) for p in copies])
+        page.click("#enrol-submit")
+        page.wait_for_function(
+            "() => document.getElementById('status').textContent.startsWith('Error')"
+        )
+        found = httpx.get(
+            f"{base}/api/v1/people", params={"q": "Upload Fails"}, headers={"X-API-Key": key}
+        ).json()
+        assert found["total"] == 0
+    finally:
+        context.close()

@@ -25,6 +25,7 @@
     setStatus(t("enrol.working"));
     let personId = form.dataset.person ? Number(form.dataset.person) : null;
     const created = personId === null;
+    let enrolled = false;
     try {
       if (created) {
         const externalId = document.getElementById("external_id").value.trim();
@@ -45,6 +46,7 @@
       files.forEach((file) => data.append("images", file, file.name));
       snapshots.forEach((blob, i) => data.append("images", blob, "snapshot-" + (i + 1) + ".jpg"));
       const result = await api("/api/v1/people/" + personId + "/faces", { method: "POST", body: data });
+      enrolled = result.accepted > 0;
       showResults(result.images);
       if (result.accepted === 0 && created) {
         await api("/api/v1/people/" + personId, { method: "DELETE" });
@@ -56,6 +58,10 @@
         link.hidden = false;
       }
     } catch (error) {
+      // A person created here but left without a face (the upload failed) is removed again.
+      if (created && personId !== null && !enrolled) {
+        await api("/api/v1/people/" + personId, { method: "DELETE" }).catch(() => null);
+      }
       setStatus(t("error") + ": " + error.message, true);
     } finally {
       button.disabled = false;
