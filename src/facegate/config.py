@@ -417,6 +417,13 @@ class Settings(BaseSettings):
     # Over HTTP (POST /api/v1/liveness/challenge and /verify).
     liveness_http_max_frames: int = Field(48, ge=4, le=400, description="frames per verify")
     liveness_http_max_frame_bytes: int = Field(400_000, ge=1024)
+    # Enrolment photos kept encrypted at rest (facegate.photos; docs/gallery.md), off by
+    # default. On, every accepted enrolment photo is stored AES-256-GCM-encrypted with the key
+    # in ``photos_key_file`` (make one with `facegate photos-key --out FILE`; keep it 0600 and
+    # apart from backups), so `facegate reembed` can rebuild the gallery for another
+    # recogniser. A photo is erased with its face and with the person (ON DELETE CASCADE).
+    photos_keep: bool = Field(False, description="keep enrolment photos, encrypted")
+    photos_key_file: Path | None = Field(None, description="32-byte key (64 hex characters)")
 
     # -- PostgreSQL connections, outages, the local spool (issue 13; docs/cluster.md) --------
     # Every PostgreSQL connection (queries and LISTEN) is opened with these libpq options.

@@ -17,14 +17,24 @@ import numpy as np
 from facegate.engine import Face, FaceEngine
 from facegate.engine.decode import ImageInput
 from facegate.engine.thumbnail import face_thumbnail
+from facegate.enrol_checks import EnrolWarning, face_warnings, same_name
 from facegate.errors import BadImage, ImageTooLarge, NoFace, SeveralFaces
-from facegate.gallery import Gallery, Match, NewTemplate
+from facegate.gallery import Gallery, JsonObject, Match, NewTemplate, Person, Template
+from facegate.photos import PhotoVault
 
 # When an enrolment photo shows several faces, the subject must be this many times as
 # prominent (size x centrality) as the next face; otherwise the photo is refused.
 SUBJECT_DOMINANCE = 1.5
 
-Outcome = Literal["accepted", "duplicate", "bad_image", "no_face", "several_faces", "low_quality"]
+Outcome = Literal[
+    "accepted",
+    "duplicate",
+    "bad_image",
+    "no_face",
+    "several_faces",
+    "low_quality",
+    "matches_other",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class EnrolledImage:
     reasons: tuple[str, ...] = ()
     template_id: int | None = None
     face: Face | None = field(default=None, repr=False)
+    warnings: tuple[EnrolWarning, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -45,6 +56,8 @@ class EnrolledImage:
         out: dict[str, object] = {"image": self.label, "outcome": self.outcome}
         if self.reasons:
             out["reasons"] = list(self.reasons)
+        if self.warnings:
+            out["warnings"] = [w.as_dict() for w in self.warnings]
         if self.template_id is not None:
             out["template_id"] = self.template_id
         if self.face is not None:
@@ -85,6 +98,9 @@ class RecognitionService:
         self.engine = engine
         self.gallery = gallery
         self._model_confirmed = False
+        # Enrolment photos are kept (encrypted) only when photos_keep is on; a missing or
+        # unreadable key stops start-up with the reason rather than enrolling without photos.
+        self.vault = PhotoVault.from_settings(gallery.settings)
         gallery.expect_model(engine.model_id, engine.model_sha256)
 
     def _ensure_model(self) -> None:
@@ -116,15 +132,60 @@ class RecognitionService:
         images: Sequence[tuple[str, bytes]],
         *,
         enforce_quality: bool = True,
+        refuse_matches: bool = False,
     ) -> list[EnrolledImage]:
         """Add each photo's subject as a template of ``person_id``; report every photo.
 
         Photos are judged one by one and all accepted templates are stored in one
         transaction, so a failure half-way stores nothing and a retry is safe. A photo already
         enrolled for this person (same bytes) is reported as a duplicate, not stored twice.
+        Accepted photos carry the warnings of ``enrol_checks``; with ``refuse_matches`` a
+        face that already matches another person is refused (``matches_other``).
         """
         self.gallery.get_person(person_id)  # UnknownPerson before any work
-        known = self.gallery.store.sources(person_id)
+        reports, pending = self._judge_all(
+            person_id,
+            images,
+            self.gallery.store.sources(person_id),
+            enforce_quality,
+            refuse_matches,
+        )
+        if pending:
+            stored = self.gallery.add_templates(person_id, [t for _, t in pending])
+            self._report_stored(reports, pending, stored)
+        return reports
+
+    def enrol_new(
+        self,
+        name: str,
+        images: Sequence[tuple[str, bytes]],
+        *,
+        external_id: str | None = None,
+        metadata: JsonObject | None = None,
+        enforce_quality: bool = True,
+        refuse_matches: bool = False,
+    ) -> tuple[Person | None, list[EnrolledImage], list[EnrolWarning]]:
+        """Create a person from photos: the person and their first faces are stored in ONE
+        transaction, so when no photo is usable (missing file, no face, bad image) nobody is
+        created (``None``). The list of warnings holds ``same_name``."""
+        warnings = [w for w in [same_name(self.gallery, name)] if w is not None]
+        reports, pending = self._judge_all(None, images, set(), enforce_quality, refuse_matches)
+        if not pending:
+            return None, reports, warnings
+        person, stored = self.gallery.create_person_with_templates(
+            name, [t for _, t in pending], external_id=external_id, metadata=metadata
+        )
+        self._report_stored(reports, pending, stored)
+        return person, reports, warnings
+
+    def _judge_all(
+        self,
+        person_id: int | None,
+        images: Sequence[tuple[str, bytes]],
+        known: set[str],
+        enforce_quality: bool,
+        refuse_matches: bool,
+    ) -> tuple[list[EnrolledImage], list[tuple[int, NewTemplate]]]:
         reports: list[EnrolledImage] = []
         pending: list[tuple[int, NewTemplate]] = []
         for label, data in images:
@@ -133,21 +194,47 @@ class RecognitionService:
                 reports.append(EnrolledImage(label, "duplicate", ("photo already enrolled",)))
                 continue
             report, template = self._judge(label, data, sha, enforce_quality)
+            if template is not None and report.face is not None:
+                before = [t.embedding for _, t in pending]
+                found = face_warnings(self.gallery, person_id, report.face.embedding, before)
+                refuse = [w for w in found if refuse_matches and w.code == "matches_other"]
+                if refuse:
+                    report = EnrolledImage(
+                        label,
+                        "matches_other",
+                        (refuse[0].message,),
+                        face=report.face,
+                        warnings=tuple(found),
+                    )
+                    template = None
+                else:
+                    report = EnrolledImage(
+                        label, "accepted", face=report.face, warnings=tuple(found)
+                    )
             reports.append(report)
             if template is not None:
                 known.add(sha)
                 pending.append((len(reports) - 1, template))
-        if pending:
-            stored = self.gallery.add_templates(person_id, [t for _, t in pending])
-            for (position, _), saved in zip(pending, stored, strict=True):
-                report = reports[position]
-                if saved is None:  # enrolled concurrently by someone else
-                    reports[position] = EnrolledImage(report.label, "duplicate", report.reasons)
-                else:
-                    reports[position] = EnrolledImage(
-                        report.label, "accepted", template_id=saved.id, face=report.face
-                    )
-        return reports
+        return reports, pending
+
+    @staticmethod
+    def _report_stored(
+        reports: list[EnrolledImage],
+        pending: list[tuple[int, NewTemplate]],
+        stored: Sequence[Template | None],
+    ) -> None:
+        for (position, _), template in zip(pending, stored, strict=True):
+            report = reports[position]
+            if template is None:  # enrolled concurrently by someone else
+                reports[position] = EnrolledImage(report.label, "duplicate", report.reasons)
+            else:
+                reports[position] = EnrolledImage(
+                    report.label,
+                    "accepted",
+                    template_id=template.id,
+                    face=report.face,
+                    warnings=report.warnings,
+                )
 
     def _judge(
         self, label: str, data: bytes, sha: str, enforce_quality: bool
@@ -172,6 +259,7 @@ class RecognitionService:
             quality=face.quality.as_dict(),
             source_sha256=sha,
             thumbnail=thumbnail,
+            photo=self.vault.seal(data) if self.vault is not None else None,
         )
         return EnrolledImage(label, "accepted", face=face), template
 

@@ -134,6 +134,30 @@ class PersonDetail(PersonOut):
     faces: list[FaceTemplateOut]
 
 
+class EnrolWarningOut(BaseModel):
+    """A warning raised by an enrolment or a rename (facegate.enrol_checks)."""
+
+    code: Literal["same_name", "matches_other", "unlike_person"]
+    message: str
+    person_id: int | None = Field(None, description="the other person (same_name: the first)")
+    person_name: str | None = None
+    person_ids: list[int] = Field([], description="same_name: everyone of that name")
+    score: float | None = Field(None, description="the similarity that raised the warning")
+    threshold: float | None = None
+
+
+class PersonCreated(PersonOut):
+    warnings: list[EnrolWarningOut] = []
+
+
+class MergeBody(BaseModel):
+    """The person to merge into: they keep their name, external id and metadata."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    into: int = Field(ge=1, le=MAX_ID, description="id of the person who remains")
+
+
 class Deleted(BaseModel):
     deleted: int
     templates_erased: int
@@ -201,11 +225,13 @@ class VerifyResult(BaseModel):
 class EnrolledImageOut(BaseModel):
     image: str
     outcome: str = Field(
-        description="accepted, duplicate, bad_image, no_face, several_faces or low_quality"
+        description="accepted, duplicate, bad_image, no_face, several_faces, low_quality or "
+        "matches_other (refused with refuse_matches=true)"
     )
     reasons: list[str] = []
     template_id: int | None = None
     quality: dict[str, Any] | None = None
+    warnings: list[EnrolWarningOut] = []
 
 
 class EnrolResult(BaseModel):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from facegate.cli.app import print_json, reported
+from facegate.cli.app import EXIT_BAD_INPUT, print_json, reported
 from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag, open_services
 from facegate.engine.decode import image_files
+from facegate.enrol_checks import EnrolWarning
+from facegate.errors import InvalidInput
 from facegate.gallery import Person
 from facegate.recognition import EnrolledImage, RecognitionService
 from facegate.summaries import identified_summary, person_summary
@@ -18,41 +21,105 @@ from facegate.summaries import identified_summary, person_summary
 people_app = typer.Typer(help="List, show and delete enrolled people.", no_args_is_help=True)
 
 
-def find_or_create(
-    service: RecognitionService, name: str, external_id: str | None
-) -> tuple[Person, bool]:
-    """The person with this external id (or, without one, this exact name) or a new one.
+@dataclass(frozen=True)
+class Enrolment:
+    """One person's enrolment from the command line; ``person`` is None when no photo was
+    usable and so nobody was created."""
 
-    Re-running an enrolment therefore adds to the same person instead of creating a twin.
+    name: str
+    person: Person | None
+    reports: list[EnrolledImage]
+    warnings: list[EnrolWarning]
+    existing: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "person": person_summary(self.person) if self.person else None,
+            "existing_person": self.existing,
+            "images": [r.as_dict() for r in self.reports],
+            "warnings": [w.as_dict() for w in self.warnings],
+        }
+
+
+def find_existing(service: RecognitionService, name: str, external_id: str | None) -> Person | None:
+    """The person with this external id (or, without one, this exact name), if any.
+
+    Re-running an enrolment therefore adds to the same person instead of creating a twin;
+    several people of that name are ambiguous and refused (say which by --external-id).
     """
     gallery = service.gallery
     if external_id is not None:
-        found = gallery.store.find_by_external_id(external_id)
-        if found is not None:
-            return found, False
-    else:
-        same_name = [p for p in gallery.list_people(name, limit=1000).items if p.name == name]
-        if len(same_name) == 1:
-            return same_name[0], False
-    return gallery.create_person(name, external_id=external_id), True
+        return gallery.store.find_by_external_id(external_id)
+    same_name = [p for p in gallery.list_people(name, limit=1000).items if p.name == name.strip()]
+    if len(same_name) > 1:
+        ids = ", ".join(str(p.id) for p in same_name)
+        raise InvalidInput(
+            f"{len(same_name)} people are named {name!r} (id {ids}): give --external-id, or "
+            "rename or merge them first (facegate people rename / merge)"
+        )
+    return same_name[0] if same_name else None
+
+
+def read_photos(files: list[Path]) -> tuple[list[tuple[str, bytes]], dict[int, EnrolledImage]]:
+    """The readable photos, and a ``bad_image`` report (by position) for each file that
+    cannot be read (missing, a folder, no permission)."""
+    photos: list[tuple[str, bytes]] = []
+    unreadable: dict[int, EnrolledImage] = {}
+    for position, path in enumerate(files):
+        try:
+            photos.append((str(path), path.read_bytes()))
+        except OSError as error:
+            reason = f"cannot read the file: {error.strerror or error}"
+            unreadable[position] = EnrolledImage(str(path), "bad_image", (reason,))
+    return photos, unreadable
 
 
 def enrol_person(
-    service: RecognitionService, name: str, external_id: str | None, files: list[Path]
-) -> tuple[Person, list[EnrolledImage]]:
+    service: RecognitionService,
+    name: str,
+    external_id: str | None,
+    files: list[Path],
+    *,
+    refuse_matches: bool = False,
+) -> Enrolment:
     """Enrol ``files`` for one person; photos enrolled before are skipped without model work,
-    which is what makes re-running an interrupted ``enrol --dir`` cheap."""
-    person, _ = find_or_create(service, name, external_id)
-    reports = service.enrol(person.id, [(str(path), path.read_bytes()) for path in files])
-    return service.gallery.get_person(person.id), reports
+    which is what makes re-running an interrupted ``enrol --dir`` cheap. A new person is
+    created together with their first face, or not at all."""
+    photos, unreadable = read_photos(files)
+    person = find_existing(service, name, external_id)
+    warnings: list[EnrolWarning] = []
+    existing = person is not None
+    if person is not None:
+        reports = service.enrol(person.id, photos, refuse_matches=refuse_matches)
+        person = service.gallery.get_person(person.id)
+    else:
+        person, reports, warnings = service.enrol_new(
+            name, photos, external_id=external_id, refuse_matches=refuse_matches
+        )
+    read = iter(reports)
+    ordered = [unreadable[i] if i in unreadable else next(read) for i in range(len(files))]
+    return Enrolment(name, person, ordered, warnings, existing)
 
 
-def print_enrolment(person: Person, reports: list[EnrolledImage]) -> None:
+def print_enrolment(result: Enrolment) -> None:
+    reports = result.reports
     accepted = sum(r.accepted for r in reports)
-    typer.echo(f"{person.name} (id {person.id}): {accepted} of {len(reports)} photo(s) enrolled")
+    if result.person is None:
+        typer.echo(f"{result.name}: nobody created: none of the {len(reports)} photo(s) was usable")
+    else:
+        person = result.person
+        typer.echo(
+            f"{person.name} (id {person.id}): {accepted} of {len(reports)} photo(s) enrolled"
+            + (" (added to the existing person)" if result.existing else "")
+        )
+    for w in result.warnings:
+        typer.echo(f"  warning ({w.code}): {w.message}")
     for r in reports:
         if not r.accepted:
             typer.echo(f"  {r.label}: {r.outcome}: {'; '.join(r.reasons)}")
+        for w in r.warnings:
+            typer.echo(f"  {r.label}: warning ({w.code}): {w.message}")
 
 
 def register(app: typer.Typer) -> None:
@@ -72,11 +139,21 @@ def register(app: typer.Typer) -> None:
                 help="one sub-folder per person (folder name = name and external id)",
             ),
         ] = None,
+        refuse_matches: Annotated[
+            bool,
+            typer.Option(
+                "--refuse-matches",
+                help="refuse a photo whose face already matches another person (default: warn)",
+            ),
+        ] = False,
         data_dir: DataDirOption = None,
         database_url: DatabaseUrlOption = None,
         as_json: JsonFlag = False,
     ) -> None:
-        """Enrol a person from photos (--name NAME IMG...) or everyone in a folder (--dir)."""
+        """Enrol a person from photos (--name NAME IMG...) or everyone in a folder (--dir).
+
+        A new person is created together with their first usable face, or not at all. Warns
+        when a face already matches someone else or is unlike the person's other faces."""
         if (folder is None) == (not images):
             raise typer.BadParameter("give either --dir DIR or --name NAME with photos")
         if folder is None and not name:
@@ -87,20 +164,21 @@ def register(app: typer.Typer) -> None:
         ):
             service = services.recognition
             if folder is None:
-                person, reports = enrol_person(service, name or "", external_id, images or [])
-                results = [(person, reports)]
+                one = enrol_person(
+                    service, name or "", external_id, images or [], refuse_matches=refuse_matches
+                )
+                results = [one]
             else:
-                results = enrol_folder(service, folder, show_progress=not as_json)
+                results = enrol_folder(
+                    service, folder, show_progress=not as_json, refuse_matches=refuse_matches
+                )
         if as_json:
-            print_json(
-                [
-                    {"person": person_summary(p), "images": [r.as_dict() for r in reports]}
-                    for p, reports in results
-                ]
-            )
-            return
-        for person, reports in results:
-            print_enrolment(person, reports)
+            print_json([r.as_dict() for r in results])
+        else:
+            for result in results:
+                print_enrolment(result)
+        if any(r.person is None for r in results):
+            raise typer.Exit(EXIT_BAD_INPUT)
 
     @app.command()
     def identify(
@@ -128,8 +206,8 @@ def register(app: typer.Typer) -> None:
 
 
 def enrol_folder(
-    service: RecognitionService, folder: Path, *, show_progress: bool
-) -> list[tuple[Person, list[EnrolledImage]]]:
+    service: RecognitionService, folder: Path, *, show_progress: bool, refuse_matches: bool
+) -> list[Enrolment]:
     """Enrol every sub-folder as one person, people in parallel on the inference threads."""
     people = sorted(p for p in folder.iterdir() if p.is_dir())
     jobs = [(p.name, image_files(p)) for p in people]
@@ -139,7 +217,10 @@ def enrol_folder(
         ThreadPoolExecutor(max_workers=workers) as pool,
         typer.progressbar(length=len(jobs), label="enrolling", hidden=not show_progress) as bar,
     ):
-        futures = [pool.submit(enrol_person, service, n, n, files) for n, files in jobs]
+        futures = [
+            pool.submit(enrol_person, service, n, n, files, refuse_matches=refuse_matches)
+            for n, files in jobs
+        ]
         for future in futures:
             results.append(future.result())
             bar.update(1)

@@ -9,13 +9,14 @@ from facegate.gallery.gallery import Gallery, open_store
 from facegate.gallery.index import Hits, IndexParams, VectorIndex
 from facegate.gallery.matcher import Candidate, Match, Matcher, MatcherParams
 from facegate.gallery.store import SqlStore
-from facegate.gallery.types import ModelPin, NewTemplate, Person, PersonPage, Template
+from facegate.gallery.types import JsonObject, ModelPin, NewTemplate, Person, PersonPage, Template
 
 __all__ = [
     "Candidate",
     "Gallery",
     "Hits",
     "IndexParams",
+    "JsonObject",
     "Match",
     "Matcher",
     "MatcherParams",

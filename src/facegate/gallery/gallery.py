@@ -385,6 +385,16 @@ class Gallery:
                     self._names.update(fetched)
         return found
 
+    def rank(self, probe: np.ndarray) -> list[Ranked]:
+        """Every person near a probe, scored like ``identify`` scores them, best first (the
+        enrolment checks: does this face already belong to someone else?)."""
+        self._ensure_fresh()
+        with self._lock:
+            if self._index is None:
+                return []
+            hits = self._index.search(probe, self.settings.gallery_search_k)
+            return self.matcher.rank(probe, hits, self._index.people_vectors)
+
     def score_person(self, probe: np.ndarray, person_id: int) -> float | None:
         """The probe's aggregated score against one person (1:1 verification); None if the
         person has no templates. Raises ``UnknownPerson`` for an unknown id."""
@@ -411,6 +421,22 @@ class Gallery:
     ) -> list[Template | None]:
         """Store templates (None for a photo the person already has), then index them."""
         result = self.store.add_templates(person_id, templates)
+        self.sync()
+        return result
+
+    def create_person_with_templates(
+        self,
+        name: str,
+        templates: Sequence[NewTemplate],
+        *,
+        external_id: str | None = None,
+        metadata: JsonObject | None = None,
+    ) -> tuple[Person, list[Template | None]]:
+        """A new person and their first faces in one transaction (never a person without a
+        face from a failed enrolment), then index them."""
+        result = self.store.create_person_with_templates(
+            name, templates, external_id=external_id, metadata=metadata
+        )
         self.sync()
         return result
 

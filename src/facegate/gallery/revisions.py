@@ -75,6 +75,14 @@ class RevisionLog:
             tx.execute("UPDATE gallery_meta SET log_floor = ? WHERE id = 1", (floor,))
         return revision
 
+    def restart_log(self, tx: Tx) -> int:
+        """Bump the revision and drop the whole log below it, so every index rebuilds from a
+        snapshot: for a change the log cannot express (``reembed`` rewrites every vector)."""
+        revision = self._bump(tx)
+        tx.execute("DELETE FROM gallery_changes")
+        tx.execute("UPDATE gallery_meta SET log_floor = ? WHERE id = 1", (revision,))
+        return revision
+
     def _log(self, tx: Tx, revision: int, op: str, items: Sequence[tuple[int, int]]) -> None:
         if items:
             tx.executemany(

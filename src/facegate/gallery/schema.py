@@ -521,6 +521,30 @@ ALTER TABLE attendance_events ADD COLUMN idem_key TEXT;
 CREATE UNIQUE INDEX attendance_events_idem_key ON attendance_events(idem_key)
 """
 
+# 0010: enrolment photos kept encrypted at rest (facegate.photos; off by default). One row per
+# template, erased with it (and so with the person: templates cascade from people). Only
+# ciphertext is stored: AES-256-GCM with a 12-byte nonce; ``key_id`` names the key (a hash
+# prefix) so a wrong key file is reported as such rather than as damaged data.
+_SQLITE_0010 = """
+CREATE TABLE enrolment_photos (
+    template_id INTEGER PRIMARY KEY REFERENCES templates(id) ON DELETE CASCADE,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    key_id TEXT NOT NULL,
+    created_at TEXT NOT NULL
+)
+"""
+
+_POSTGRES_0010 = """
+CREATE TABLE enrolment_photos (
+    template_id BIGINT PRIMARY KEY REFERENCES templates(id) ON DELETE CASCADE,
+    nonce BYTEA NOT NULL,
+    ciphertext BYTEA NOT NULL,
+    key_id TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+)
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
@@ -531,6 +555,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(6, "liveness_tokens", _SQLITE_0006),
         Migration(7, "api_key_scopes", _SQLITE_0007),
         Migration(9, "attendance_idempotency", _SQLITE_0009),
+        Migration(10, "enrolment_photos", _SQLITE_0010),
     ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
@@ -541,6 +566,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(6, "liveness_tokens", _POSTGRES_0006),
         Migration(7, "api_key_scopes", _POSTGRES_0007),
         Migration(9, "attendance_idempotency", _POSTGRES_0009),
+        Migration(10, "enrolment_photos", _POSTGRES_0010),
     ),
 }
 

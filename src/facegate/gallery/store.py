@@ -18,6 +18,8 @@ import numpy as np
 
 from facegate.errors import Conflict, InvalidInput, UnknownPerson
 from facegate.gallery.db import Database, Row, Tx, utcnow
+from facegate.gallery.merge import move_person_rows
+from facegate.gallery.photo_rows import insert_photo
 from facegate.gallery.revisions import RevisionLog
 from facegate.gallery.schema import MIGRATIONS, statements
 from facegate.gallery.types import (
@@ -118,29 +120,7 @@ class SqlStore(RevisionLog):
 
     def migrate(self) -> list[int]:
         """Apply missing migrations in order; returns the versions applied now."""
-        applied_now: list[int] = []
-        with self.db.write() as tx:
-            if self.db.dialect == "postgres":
-                # Serialise concurrent start-ups; DDL is transactional in PostgreSQL.
-                tx.execute("SELECT pg_advisory_xact_lock(7265720)")
-                # A migration on a big table may take longer than pg_statement_timeout_ms.
-                tx.execute("SET LOCAL statement_timeout = 0")
-            tx.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            )
-            done = {row[0] for row in tx.execute("SELECT version FROM schema_migrations")}
-            for migration in MIGRATIONS[self.db.dialect]:
-                if migration.version in done:
-                    continue
-                for statement in statements(migration.sql):
-                    tx.execute(statement)
-                tx.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (migration.version, migration.name, utcnow().isoformat()),
-                )
-                applied_now.append(migration.version)
-        return applied_now
+        return apply_migrations(self.db)
 
     # -- people ---------------------------------------------------------------------------
 
@@ -287,7 +267,8 @@ class SqlStore(RevisionLog):
         """Move every template of ``source_id`` to ``target_id`` and delete ``source_id``.
 
         Templates whose source photo the target already has are dropped (same photo twice).
-        The target keeps its name, external id and metadata.
+        The target keeps its name, external id and metadata; attendance, door events and
+        group memberships move with the templates (``merge.py``).
         """
         if source_id == target_id:
             raise InvalidInput("cannot merge a person into themselves")
@@ -307,12 +288,9 @@ class SqlStore(RevisionLog):
                     f"UPDATE templates SET person_id = ? WHERE id IN ({marks})",
                     [target_id, *moved],
                 )
-            # Both were one person all along: their attendance moves too (the cascade on
-            # delete would otherwise erase it).
-            tx.execute(
-                "UPDATE attendance_events SET person_id = ? WHERE person_id = ?",
-                (target_id, source_id),
-            )
+            # Both were one person all along: their attendance, door events and group
+            # memberships move too (the cascade on delete would otherwise erase them).
+            move_person_rows(tx, source_id, target_id)
             tx.execute("DELETE FROM people WHERE id = ?", (source_id,))
             tx.execute(
                 "UPDATE people SET updated_at = ? WHERE id = ?",
@@ -353,37 +331,73 @@ class SqlStore(RevisionLog):
         """
         if not templates:
             return []
-        vectors = [_unit(t.embedding) for t in templates]
-        now = self.db.to_db_time(utcnow())
         with self.db.write() as tx:
             self._get_person(tx, person_id)
-            self._pin(tx, templates)
-            results: list[Template | None] = []
-            added: list[tuple[int, int]] = []
-            for new, vector in zip(templates, vectors, strict=True):
-                thumbnail = new.thumbnail if self.store_thumbnails else None
+            return self._insert_templates(tx, person_id, templates)
+
+    def create_person_with_templates(
+        self,
+        name: str,
+        templates: Sequence[NewTemplate],
+        *,
+        external_id: str | None = None,
+        metadata: JsonObject | None = None,
+    ) -> tuple[Person, list[Template | None]]:
+        """Create a person and their first templates in ONE transaction: a failed enrolment
+        (no face, bad file, another model) never leaves a person without a face."""
+        if not templates:
+            raise InvalidInput("a new person needs at least one face template")
+        name = _clean_name(name)
+        now = self.db.to_db_time(utcnow())
+        try:
+            with self.db.write() as tx:
                 rows = tx.execute(
-                    "INSERT INTO templates (person_id, embedding, model_id, model_sha256, quality,"
-                    " source_sha256, thumbnail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (person_id, source_sha256) DO NOTHING "
-                    f"RETURNING {_TEMPLATE_COLUMNS}",
-                    (
-                        person_id,
-                        embedding_to_bytes(vector),
-                        new.model_id,
-                        new.model_sha256,
-                        json.dumps(dict(new.quality)),
-                        new.source_sha256,
-                        thumbnail,
-                        now,
-                    ),
+                    "INSERT INTO people (name, external_id, metadata, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (name, external_id, json.dumps(dict(metadata or {})), now, now),
                 )
-                template = self._template(rows[0]) if rows else None
-                results.append(template)
-                if template is not None:
-                    added.append((template.id, person_id))
-            if added:
-                self._log(tx, self._bump(tx), "add", added)
+                person_id = int(rows[0][0])
+                stored = self._insert_templates(tx, person_id, templates)
+                return self._get_person(tx, person_id), stored
+        except Exception as error:
+            if self.db.is_unique_violation(error):
+                raise Conflict(f"external id {external_id!r} is already in use") from error
+            raise
+
+    def _insert_templates(
+        self, tx: Tx, person_id: int, templates: Sequence[NewTemplate]
+    ) -> list[Template | None]:
+        vectors = [_unit(t.embedding) for t in templates]
+        now = self.db.to_db_time(utcnow())
+        self._pin(tx, templates)
+        results: list[Template | None] = []
+        added: list[tuple[int, int]] = []
+        for new, vector in zip(templates, vectors, strict=True):
+            thumbnail = new.thumbnail if self.store_thumbnails else None
+            rows = tx.execute(
+                "INSERT INTO templates (person_id, embedding, model_id, model_sha256, quality,"
+                " source_sha256, thumbnail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (person_id, source_sha256) DO NOTHING "
+                f"RETURNING {_TEMPLATE_COLUMNS}",
+                (
+                    person_id,
+                    embedding_to_bytes(vector),
+                    new.model_id,
+                    new.model_sha256,
+                    json.dumps(dict(new.quality)),
+                    new.source_sha256,
+                    thumbnail,
+                    now,
+                ),
+            )
+            template = self._template(rows[0]) if rows else None
+            results.append(template)
+            if template is not None:
+                added.append((template.id, person_id))
+                if new.photo is not None:
+                    insert_photo(tx, template.id, new.photo, now)
+        if added:
+            self._log(tx, self._bump(tx), "add", added)
         return results
 
     def delete_template(self, template_id: int) -> None:
@@ -424,6 +438,35 @@ class SqlStore(RevisionLog):
     def count_templates(self) -> int:
         with self.db.read() as tx:
             return int(tx.execute("SELECT COUNT(*) FROM templates")[0][0])
+
+
+def apply_migrations(db: Database, up_to: int | None = None) -> list[int]:
+    """Apply the missing migrations (those up to ``up_to`` if given) in order, in one write
+    transaction; returns the versions applied now. ``facegate restore`` stops at a backup's
+    version, loads its rows, then applies the rest."""
+    applied_now: list[int] = []
+    with db.write() as tx:
+        if db.dialect == "postgres":
+            # Serialise concurrent start-ups; DDL is transactional in PostgreSQL.
+            tx.execute("SELECT pg_advisory_xact_lock(7265720)")
+            # A migration on a big table may take longer than pg_statement_timeout_ms.
+            tx.execute("SET LOCAL statement_timeout = 0")
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in tx.execute("SELECT version FROM schema_migrations")}
+        for migration in MIGRATIONS[db.dialect]:
+            if migration.version in done or (up_to is not None and migration.version > up_to):
+                continue
+            for statement in statements(migration.sql):
+                tx.execute(statement)
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, utcnow().isoformat()),
+            )
+            applied_now.append(migration.version)
+    return applied_now
 
 
 def _clean_name(name: str) -> str:

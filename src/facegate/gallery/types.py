@@ -44,12 +44,23 @@ class Person:
 
 
 @dataclass(frozen=True, slots=True)
+class SealedPhoto:
+    """An enrolment photo encrypted by ``facegate.photos`` (the gallery stores only this):
+    nonce, ciphertext with its authentication tag, and the id of the key."""
+
+    nonce: bytes = field(repr=False)
+    ciphertext: bytes = field(repr=False)
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewTemplate:
     """A template to add: what the operations layer builds from an engine ``Face``.
 
     ``quality`` is the engine's ``Quality.as_dict()``; ``source_sha256`` the hash of the photo
     it came from (duplicate detection, resumable enrolment); ``thumbnail`` an optional small
-    JPEG of the face for the pages (dropped when thumbnails are switched off).
+    JPEG of the face for the pages (dropped when thumbnails are switched off); ``photo`` the
+    encrypted photo when photos are kept (``photos_keep``).
     """
 
     embedding: np.ndarray = field(repr=False, compare=False)
@@ -58,6 +69,7 @@ class NewTemplate:
     quality: JsonObject = field(default_factory=dict)
     source_sha256: str | None = None
     thumbnail: bytes | None = field(default=None, repr=False)
+    photo: SealedPhoto | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

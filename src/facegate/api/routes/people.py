@@ -20,14 +20,17 @@ from facegate.api.schemas import (
     MAX_ID,
     Deleted,
     EnrolResult,
+    MergeBody,
     PeoplePage,
     PersonCreate,
+    PersonCreated,
     PersonDetail,
     PersonOut,
     PersonUpdate,
     error_responses,
 )
 from facegate.api.uploads import read_payload
+from facegate.enrol_checks import same_name
 from facegate.errors import InvalidInput
 from facegate.gallery import Template
 from facegate.summaries import person_summary
@@ -55,15 +58,18 @@ def _face(t: Template) -> dict[str, Any]:
 @router.post(
     "/people",
     status_code=status.HTTP_201_CREATED,
-    response_model=PersonOut,
+    response_model=PersonCreated,
     responses=error_responses(409),
 )
 def create_person(body: PersonCreate, request: Request) -> dict[str, object]:
-    """Create a person (no faces yet); ``external_id`` is your own key and must be unique."""
-    person = services(request).gallery.create_person(
+    """Create a person (no faces yet); ``external_id`` is your own key and must be unique.
+    ``warnings`` has ``same_name`` (with the ids) when somebody already has this name."""
+    gallery = services(request).gallery
+    person = gallery.create_person(
         body.name.strip(), external_id=body.external_id, metadata=body.metadata
     )
-    return person_summary(person)
+    warning = same_name(gallery, person.name, exclude=person.id)
+    return {**person_summary(person), "warnings": [warning.as_dict()] if warning else []}
 
 
 @router.get("/people", response_model=PeoplePage)
@@ -100,9 +106,12 @@ class _PersonChanges(TypedDict, total=False):
     metadata: dict[str, Any]
 
 
-@router.patch("/people/{person_id}", response_model=PersonOut, responses=error_responses(404, 409))
+@router.patch(
+    "/people/{person_id}", response_model=PersonCreated, responses=error_responses(404, 409)
+)
 def update_person(person_id: PersonId, body: PersonUpdate, request: Request) -> dict[str, object]:
-    """Change the name, external id (``null`` clears it) or metadata (replaced whole)."""
+    """Change (rename) the name, external id (``null`` clears it) or metadata (replaced
+    whole). ``warnings`` has ``same_name`` when the new name is somebody else's too."""
     changes: _PersonChanges = {}
     fields = body.model_fields_set
     if "name" in fields:
@@ -117,7 +126,18 @@ def update_person(person_id: PersonId, body: PersonUpdate, request: Request) -> 
     person = (
         gallery.update_person(person_id, **changes) if changes else gallery.get_person(person_id)
     )
-    return person_summary(person)
+    warning = same_name(gallery, person.name, exclude=person.id) if "name" in changes else None
+    return {**person_summary(person), "warnings": [warning.as_dict()] if warning else []}
+
+
+@router.post("/people/{person_id}/merge", response_model=PersonOut, responses=error_responses(404))
+def merge_person(person_id: PersonId, body: MergeBody, request: Request) -> dict[str, object]:
+    """Merge this person INTO ``into`` (two records of one person): faces, attendance, door
+    events and group memberships move to ``into``, then this person is deleted. Every worker's
+    index follows at its next revision check. Cannot be undone."""
+    if body.into == person_id:
+        raise InvalidInput("cannot merge a person into themselves")
+    return person_summary(services(request).gallery.merge_people(person_id, body.into))
 
 
 @router.delete("/people/{person_id}", response_model=Deleted, responses=error_responses(404))
@@ -133,10 +153,18 @@ def delete_person(person_id: PersonId, request: Request) -> dict[str, int]:
     openapi_extra=ENROL_BODY,
     responses=error_responses(400, 404, 413, 415, 503),
 )
-async def enrol_faces(person_id: PersonId, request: Request) -> dict[str, object]:
+async def enrol_faces(
+    person_id: PersonId,
+    request: Request,
+    refuse_matches: Annotated[
+        bool, Query(description="refuse a face that already matches another person")
+    ] = False,
+) -> dict[str, object]:
     """Enrol photos of the person: multipart files in ``images`` or JSON
     ``{"images": [base64, ...]}``. Each photo is reported as accepted or rejected with the
-    reason (no face, several faces, low quality, duplicate, not an image)."""
+    reason (no face, several faces, low quality, duplicate, not an image), and with
+    ``warnings``: ``matches_other`` (the face already matches another person: who, and the
+    score) and ``unlike_person`` (unlike this person's other faces)."""
     svc = services(request)
     settings = svc.settings
     payload = await read_payload(
@@ -150,7 +178,9 @@ async def enrol_faces(person_id: PersonId, request: Request) -> dict[str, object
     images = payload.images("images") + payload.images("image")
     if not images:
         raise InvalidInput("no photos: send them as 'images' (files or base64 strings)")
-    reports = await svc.inference.run(svc.recognition.enrol, person_id, images)
+    reports = await svc.inference.run(
+        svc.recognition.enrol, person_id, images, refuse_matches=refuse_matches
+    )
     metrics(request).faces.labels("enrol").inc(sum(r.face is not None for r in reports))
     person = await asyncio.to_thread(svc.gallery.get_person, person_id)  # no model work
     return {

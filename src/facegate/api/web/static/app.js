@@ -12,6 +12,16 @@ function t(key, values) {
   return text;
 }
 
+// An enrolment warning from the API (facegate.enrol_checks), translated by its code.
+function warningText(w) {
+  return t("warning." + w.code, {
+    name: w.person_name || "",
+    id: w.person_id || "",
+    ids: (w.person_ids || []).join(", "),
+    score: w.score === undefined ? "" : Number(w.score).toFixed(3),
+  });
+}
+
 // Calls the same /api/v1 an integrator uses. The session cookie authenticates; the extra
 // header proves the call comes from our own page (a cross-site form cannot add it).
 async function api(path, options) {

@@ -25,6 +25,7 @@
     setStatus(t("enrol.working"));
     let personId = form.dataset.person ? Number(form.dataset.person) : null;
     const created = personId === null;
+    let enrolled = false;
     try {
       if (created) {
         const externalId = document.getElementById("external_id").value.trim();
@@ -37,11 +38,15 @@
           }),
         });
         personId = person.id;
+        showWarnings(person.warnings || []);
+      } else {
+        showWarnings([]);
       }
       const data = new FormData();
       files.forEach((file) => data.append("images", file, file.name));
       snapshots.forEach((blob, i) => data.append("images", blob, "snapshot-" + (i + 1) + ".jpg"));
       const result = await api("/api/v1/people/" + personId + "/faces", { method: "POST", body: data });
+      enrolled = result.accepted > 0;
       showResults(result.images);
       if (result.accepted === 0 && created) {
         await api("/api/v1/people/" + personId, { method: "DELETE" });
@@ -53,6 +58,10 @@
         link.hidden = false;
       }
     } catch (error) {
+      // A person created here but left without a face (the upload failed) is removed again.
+      if (created && personId !== null && !enrolled) {
+        await api("/api/v1/people/" + personId, { method: "DELETE" }).catch(() => null);
+      }
       setStatus(t("error") + ": " + error.message, true);
     } finally {
       button.disabled = false;
@@ -69,8 +78,27 @@
       const outcome = row.insertCell();
       outcome.textContent = t("outcome." + image.outcome);
       outcome.className = image.outcome === "accepted" ? "ok" : "bad";
-      row.insertCell().textContent = (image.reasons || []).join("; ");
+      const reasons = row.insertCell();
+      reasons.textContent = (image.reasons || []).join("; ");
+      for (const w of image.warnings || []) {
+        const note = document.createElement("div");
+        note.className = "warn";
+        note.dataset.code = w.code;
+        note.textContent = warningText(w);
+        reasons.appendChild(note);
+      }
     }
     table.hidden = false;
+  }
+
+  function showWarnings(warnings) {
+    const list = document.getElementById("warnings");
+    list.replaceChildren(...warnings.map((w) => {
+      const item = document.createElement("li");
+      item.dataset.code = w.code;
+      item.textContent = warningText(w);
+      return item;
+    }));
+    list.hidden = warnings.length === 0;
   }
 })();
