@@ -416,6 +416,14 @@ class Settings(BaseSettings):
     # Over HTTP (POST /api/v1/liveness/challenge and /verify).
     liveness_http_max_frames: int = Field(48, ge=4, le=400, description="frames per verify")
     liveness_http_max_frame_bytes: int = Field(400_000, ge=1024)
+    # Attendance for HR (officehr; docs/attendance.md "Site settings"). Only the defaults of
+    # the site settings stored in the database (site_settings), used until first saved there.
+    attendance_working_days: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays (1 = Monday)"
+    )
+    attendance_leave_margin_minutes: float = Field(
+        30.0, ge=0, le=1440, description="judge 'left early' this long after a last-out"
+    )
 
     @field_validator("attendance_webhook_urls")
     @classmethod
