@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -217,25 +217,27 @@ EVENTS_HEADER = (
 )
 
 
+def daily_cells(
+    day: date, rows: Iterable[DailyRow], policy: AttendancePolicy
+) -> Iterator[tuple[object, ...]]:
+    """The rows of ``DAILY_HEADER`` (times in site time, to the second)."""
+    for r in rows:
+        yield (
+            day.isoformat(),
+            r.person_id,
+            r.name,
+            r.external_id,
+            "present" if r.present else "missing",
+            _local(r.record.first_in, policy),
+            _local(r.record.last_out, policy),
+            r.record.events,
+            str(r.record.late).lower(),
+            str(r.record.left_early).lower(),
+        )
+
+
 def daily_csv(day: date, rows: Iterable[DailyRow], policy: AttendancePolicy) -> str:
-    return csv_text(
-        DAILY_HEADER,
-        (
-            (
-                day.isoformat(),
-                r.person_id,
-                r.name,
-                r.external_id,
-                "present" if r.present else "missing",
-                _local(r.record.first_in, policy),
-                _local(r.record.last_out, policy),
-                r.record.events,
-                str(r.record.late).lower(),
-                str(r.record.left_early).lower(),
-            )
-            for r in rows
-        ),
-    )
+    return csv_text(DAILY_HEADER, daily_cells(day, rows, policy))
 
 
 def events_csv(events: Iterable[AttendanceEvent], policy: AttendancePolicy) -> str:

@@ -17,7 +17,7 @@ Nothing here logs images; snapshots are stored as given and erased after their r
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -103,15 +103,20 @@ class AttendanceStore:
     def __init__(
         self,
         db: Database,
-        policy: AttendancePolicy,
+        policy: AttendancePolicy | Callable[[], AttendancePolicy],
         *,
         webhook_urls: Sequence[str] = (),
         keep_snapshots: bool = True,
     ) -> None:
         self.db = db
-        self.policy = policy
+        # A callable reads the site settings (facegate.attendance.site) on each use.
+        self._policy = policy
         self.webhook_urls = tuple(webhook_urls)
         self.keep_snapshots = keep_snapshots
+
+    @property
+    def policy(self) -> AttendancePolicy:
+        return self._policy if isinstance(self._policy, AttendancePolicy) else self._policy()
 
     # -- time ---------------------------------------------------------------------------------
 
