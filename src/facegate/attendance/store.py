@@ -145,6 +145,7 @@ class AttendanceStore:
         """Log ``new`` unless the same person was logged on the same camera within the
         cooldown; a known person's event also queues its webhooks (same transaction)."""
         snapshot = new.snapshot if self.keep_snapshots else None
+        policy = self.policy  # read before the transaction (the site settings may read the DB)
         with self.db.write() as tx:
             if new.person_id is not None:
                 if not tx.execute("SELECT 1 FROM people WHERE id = ?", (new.person_id,)):
@@ -154,7 +155,7 @@ class AttendanceStore:
                         "SELECT pg_advisory_xact_lock(?, ?)",
                         (_PG_LOCK_CLASS, advisory_key(new.person_id, new.camera)),
                     )
-                low, high = cooldown_window(new.at, self.policy.cooldown)
+                low, high = cooldown_window(new.at, policy.cooldown)
                 near = tx.execute(
                     "SELECT id FROM attendance_events WHERE person_id = ? AND camera = ? "
                     "AND at > ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
@@ -179,11 +180,14 @@ class AttendanceStore:
             )
             event = self._get(tx, int(rows[0][0]))
             if event.person_id is not None and self.webhook_urls:
-                self._queue_webhooks(tx, event)
+                self._queue_webhooks(tx, event, policy)
         return Recorded(event)
 
-    def _queue_webhooks(self, tx: Tx, event: AttendanceEvent) -> None:
-        body = json.dumps(self.webhook_body(event), ensure_ascii=False, separators=(",", ":"))
+    def _queue_webhooks(
+        self, tx: Tx, event: AttendanceEvent, policy: AttendancePolicy | None = None
+    ) -> None:
+        payload = self.webhook_body(event, policy)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         now = self.t(utcnow())
         tx.executemany(
             "INSERT INTO attendance_webhooks (event_id, url, body, next_attempt_at) "
@@ -191,13 +195,16 @@ class AttendanceStore:
             [(event.id, url, body, now) for url in self.webhook_urls],
         )
 
-    def webhook_body(self, event: AttendanceEvent) -> dict[str, Any]:
+    def webhook_body(
+        self, event: AttendanceEvent, policy: AttendancePolicy | None = None
+    ) -> dict[str, Any]:
         """The JSON a webhook receiver gets (docs/attendance.md)."""
+        policy = policy or self.policy
         return {
             "type": "attendance.event",
             "event": {
                 **event.as_dict(),
-                "working_day": self.policy.working_day(event.at).isoformat(),
+                "working_day": policy.working_day(event.at).isoformat(),
             },
         }
 
