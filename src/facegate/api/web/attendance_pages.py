@@ -167,7 +167,11 @@ def install(app: FastAPI) -> None:
         )
 
     @app.get("/attendance/people/{person_id}", include_in_schema=False, dependencies=admin)
-    def history(request: Request, person_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
+    def history(
+        request: Request,
+        person_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+        until: Annotated[date | None, Query(alias="date", description="last day shown")] = None,
+    ) -> Response:
         att = _attendance(request)
         if att is None:
             return pages.render(request, "error.html", 503, message="attendance is not running")
@@ -177,7 +181,8 @@ def install(app: FastAPI) -> None:
             return pages.render(request, "error.html", 404, message=f"no person {person_id}")
         now = utcnow()
         today = att.policy.working_day(now)
-        records = person_history(att.store, person_id, today, HISTORY_DAYS, hr=att.hr, now=now)
+        last = until if until is not None and EARLIEST <= until <= today else today
+        records = person_history(att.store, person_id, last, HISTORY_DAYS, hr=att.hr, now=now)
         recent = att.store.events(person_id=person_id, limit=RECENT_EVENTS).items
         return pages.render(
             request,
