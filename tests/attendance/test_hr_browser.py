@@ -175,3 +175,32 @@ def test_the_settings_page_saves_and_refuses_bad_input(live, browser, lang: str,
         assert page.input_value("#set-timezone") == "Asia/Shanghai"  # nothing was saved
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("lang", "device"), [("en", "desktop"), ("zh", "phone")])
+def test_a_correction_from_the_person_page_shows_in_the_day(live, browser, lang: str, device: str):
+    base, key = live
+    width = WIDTHS[device]
+    context, page = open_page(browser, base, key, lang, width)
+    name = {"en": "Person 001", "zh": "Person 002"}[lang]
+    try:
+        page.goto(f"{base}/attendance?q={name.replace(' ', '+')}")
+        page.click(f"#att-table a:text-is('{name}')")
+        page.wait_for_selector("#corr-form")
+        assert fits(page, "#corr-form", width)
+        page.click("#corr-save")  # no reason: refused on the page
+        page.wait_for_function(
+            "() => document.getElementById('corr-status').className.includes('bad')"
+        )
+        page.select_option("#corr-kind", "out")
+        page.fill("#corr-time", "18:30")
+        page.fill("#corr-reason", "出口摄像头故障")
+        page.click("#corr-save")
+        page.wait_for_selector(".att-correction")
+        line = page.inner_text(".att-correction")
+        assert "出口摄像头故障" in line and "18:30" in line and "hr browser tests" in line
+        first_row = page.locator("#att-history tbody tr").first
+        assert "18:30:00" in first_row.inner_text()  # the corrected last-out
+        page.screenshot(path=str(ARTIFACTS / f"att-person-{device}-{lang}.png"), full_page=True)
+    finally:
+        context.close()

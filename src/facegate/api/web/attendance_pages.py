@@ -191,5 +191,6 @@ def install(app: FastAPI) -> None:
             records=records,
             recent=recent,
             days=HISTORY_DAYS,
+            last_day=last,
             tz=att.policy.timezone,
         )
