@@ -54,6 +54,11 @@ def _day(value: Any) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[no-any-return]
 
 
+def _text_ok(text: str) -> bool:
+    """Printable text (line breaks allowed): PostgreSQL refuses NUL bytes in text."""
+    return all(c.isprintable() or c in "\n\t" for c in text)
+
+
 def _days_text(days: frozenset[int]) -> str:
     return ",".join(str(d) for d in sorted(days))
 
@@ -101,8 +106,8 @@ class HrStore:
         """Mark ``day`` a holiday or a make-up working day (replaces what it was)."""
         if kind not in ("holiday", "workday"):
             raise InvalidInput("kind must be holiday or workday")
-        if len(name) > 200:
-            raise InvalidInput("a calendar day's name is at most 200 characters")
+        if len(name) > 200 or not _text_ok(name):
+            raise InvalidInput("a calendar day's name is printable text of at most 200 characters")
         with self.db.write() as tx:
             tx.execute("DELETE FROM attendance_calendar WHERE day = ?", (day.isoformat(),))
             tx.execute(
@@ -214,6 +219,8 @@ class HrStore:
 
     @staticmethod
     def _group_id(tx: Tx, group: str) -> int:
+        if not _text_ok(group):
+            raise InvalidInput("a group's name is printable text")
         rows = tx.execute("SELECT id FROM access_groups WHERE name = ?", (group,))
         if not rows:
             raise HrNotFound(f"no group {group!r} (groups are the access groups)")
@@ -255,8 +262,10 @@ class HrStore:
         if kind not in ("in", "out"):
             raise InvalidInput("kind must be in or out")
         reason = reason.strip()
-        if not reason or len(reason) > MAX_REASON:
-            raise InvalidInput(f"a correction needs a reason (1 to {MAX_REASON} characters)")
+        if not reason or len(reason) > MAX_REASON or not _text_ok(reason):
+            raise InvalidInput(
+                f"a correction needs a reason (1 to {MAX_REASON} printable characters)"
+            )
         if at.tzinfo is None:
             raise InvalidInput("a correction's time needs its zone")
         now = utcnow()

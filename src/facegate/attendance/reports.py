@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -128,10 +129,11 @@ def records_for(
     for pid, _name, _ext in people:
         shift = shifts.get(pid, default)
         mine = by_person.get(pid, [])
+        times = [e.at for e in mine]  # oldest first: each day is a slice found by bisection
         records = []
         for day in days:
             lo, hi = day_bounds(day, shift, policy.day_start, policy.timezone)
-            todays = [e for e in mine if lo <= e.at < hi]
+            todays = mine[bisect_left(times, lo) : bisect_left(times, hi)]
             records.append(
                 daily_record(
                     day,
