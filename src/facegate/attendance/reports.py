@@ -12,7 +12,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from facegate.attendance.hr_store import HrStore, correction_as_dict
@@ -23,7 +23,7 @@ from facegate.attendance.rules import (
     daily_record,
     site_shift,
 )
-from facegate.attendance.schedule import Calendar, Shift, day_bounds, plan_day
+from facegate.attendance.schedule import Calendar, DayPlan, Shift, day_bounds, plan_day
 from facegate.attendance.store import AttendanceEvent, AttendanceStore
 
 KNOWN_KINDS = ("confirmed", "checkin")
@@ -124,6 +124,18 @@ def records_for(
         people = [p for p in people if p[0] == person_id]
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     default = site_shift(policy)
+    # Most people share a few shifts: each (shift, day)'s window (in UTC, so comparisons with
+    # the events' UTC times are cheap) and plan are computed once.
+    windows: dict[tuple[Shift, date], tuple[datetime, datetime, DayPlan]] = {}
+
+    def window(shift: Shift, day: date) -> tuple[datetime, datetime, DayPlan]:
+        found = windows.get((shift, day))
+        if found is None:
+            lo, hi = day_bounds(day, shift, policy.day_start, policy.timezone)
+            plan = plan_day(day, shift, calendar, policy.timezone)
+            found = windows[(shift, day)] = (lo.astimezone(UTC), hi.astimezone(UTC), plan)
+        return found
+
     out: dict[int, list[DailyRecord]] = {}
     inside: dict[int, bool] = {}
     for pid, _name, _ext in people:
@@ -132,16 +144,17 @@ def records_for(
         times = [e.at for e in mine]  # oldest first: each day is a slice found by bisection
         records = []
         for day in days:
-            lo, hi = day_bounds(day, shift, policy.day_start, policy.timezone)
+            lo, hi, plan = window(shift, day)
             todays = mine[bisect_left(times, lo) : bisect_left(times, hi)]
             records.append(
                 daily_record(
                     day,
-                    (Sighting(e.at, e.direction) for e in todays),
+                    [Sighting(e.at, e.direction) for e in todays],
                     policy,
-                    plan=plan_day(day, shift, calendar, policy.timezone),
+                    plan=plan,
                     corrections=fixes.get((pid, day), ()),
                     now=now,
+                    day_end=hi,
                 )
             )
             inside[pid] = bool(todays) and todays[-1].direction != "out"

@@ -106,6 +106,7 @@ class DailyRecord:
     plan: DayPlan | None = None
     corrections: tuple[Correction, ...] = ()
     leave_judged: bool = True  # False while the day runs and the person may still be inside
+    day_end: datetime | None = None  # when this person's working day is over
 
     @property
     def present(self) -> bool:
@@ -136,6 +137,7 @@ def daily_record(
     plan: DayPlan | None = None,
     corrections: Iterable[Correction] = (),
     now: datetime | None = None,
+    day_end: datetime | None = None,
 ) -> DailyRecord:
     """Fold a person's events of one working day into their daily record.
 
@@ -163,7 +165,9 @@ def daily_record(
         last_out = manual_out[-1]
     if plan is None:
         plan = plan_day(day, site_shift(policy), Calendar(), policy.timezone)
-    judged = _leave_judged(events, last_out, bool(manual_out), plan, policy, now)
+    if day_end is None:
+        day_end = day_bounds(day, plan.shift, policy.day_start, policy.timezone)[1]
+    judged = _leave_judged(events, last_out, bool(manual_out), day_end, policy, now)
     late = plan.start is not None and first_in is not None and first_in > plan.start + policy.grace
     left_early = (
         judged
@@ -171,21 +175,22 @@ def daily_record(
         and last_out is not None
         and last_out < plan.end - policy.early_grace
     )
-    return DailyRecord(day, first_in, last_out, len(events), late, left_early, plan, fixes, judged)
+    return DailyRecord(
+        day, first_in, last_out, len(events), late, left_early, plan, fixes, judged, day_end
+    )
 
 
 def _leave_judged(
     events: list[Sighting],
     last_out: datetime | None,
     manual_out: bool,
-    plan: DayPlan,
+    day_end: datetime,
     policy: AttendancePolicy,
     now: datetime | None,
 ) -> bool:
     """Whether leaving can be judged yet (see ``daily_record``)."""
     if now is None or manual_out:
         return True
-    _, day_end = day_bounds(plan.day, plan.shift, policy.day_start, policy.timezone)
     if now >= day_end:
         return True  # the day is over
     if last_out is None or (events and events[-1].direction == "in"):

@@ -16,7 +16,6 @@ from typing import Any
 from facegate.attendance.hr_store import HrStore
 from facegate.attendance.reports import records_for
 from facegate.attendance.rules import DailyRecord
-from facegate.attendance.schedule import day_bounds
 from facegate.attendance.store import AttendanceStore
 from facegate.errors import InvalidInput
 
@@ -123,15 +122,9 @@ def month_summary(
     """Every enrolled person's (or one person's) month, by name."""
     first, last = parse_month(month)
     found = records_for(store, first, last, hr=hr, now=now, person_id=person_id)
-    policy = store.policy
     rows = []
     for person in found.people:
         records = found.by_person[person[0]]
-        over = [
-            now >= day_bounds(r.day, r.plan.shift, policy.day_start, policy.timezone)[1]
-            if r.plan is not None
-            else True
-            for r in records
-        ]
+        over = [r.day_end is None or now >= r.day_end for r in records]
         rows.append(_row(person, records, over))
     return rows
