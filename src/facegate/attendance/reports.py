@@ -71,10 +71,13 @@ class DailyRow:
 
 
 def _local(moment: datetime | None, policy: AttendancePolicy) -> str | None:
-    """Site time to the second (spreadsheets and people do not need microseconds)."""
-    if moment is None:
-        return None
-    return moment.astimezone(policy.timezone).replace(microsecond=0).isoformat()
+    """Site time, as precise as logged (the API)."""
+    return None if moment is None else moment.astimezone(policy.timezone).isoformat()
+
+
+def _local_s(moment: datetime | None, policy: AttendancePolicy) -> str | None:
+    """Site time to the second: exports (spreadsheets and people need no microseconds)."""
+    return None if moment is None else _local(moment.replace(microsecond=0), policy)
 
 
 def day_events(store: AttendanceStore, day: date) -> list[AttendanceEvent]:
@@ -243,8 +246,8 @@ def daily_cells(
             r.name,
             r.external_id,
             "present" if r.present else "missing",
-            _local(r.record.first_in, policy),
-            _local(r.record.last_out, policy),
+            _local_s(r.record.first_in, policy),
+            _local_s(r.record.last_out, policy),
             r.record.events,
             str(r.record.late).lower(),
             str(r.record.left_early).lower(),
