@@ -451,6 +451,14 @@ class Settings(BaseSettings):
     # Attendance events go to a local SQLite spool first (data_dir/spool.db) and are drained
     # into the database with an idempotency key; the spool keeps at most this many.
     spool_max_events: int = Field(100_000, ge=100, description="events kept while undrained")
+    # Attendance for HR (officehr; docs/attendance.md "Site settings"). Only the defaults of
+    # the site settings stored in the database (site_settings), used until first saved there.
+    attendance_working_days: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays (1 = Monday)"
+    )
+    attendance_leave_margin_minutes: float = Field(
+        30.0, ge=0, le=1440, description="judge 'left early' this long after a last-out"
+    )
 
     @field_validator("attendance_webhook_urls")
     @classmethod

@@ -42,7 +42,8 @@ TABLE: dict[str, str] = {
     k: v for k, v in json.loads(TABLE_FILE.read_text()).items() if not k.startswith("_")
 }
 PARAMS = {"person_id": "1", "template_id": "1", "event_id": "1", "name": "nope", "code": "en",
-          "path": "app.css", "person": "1", "holiday_id": "1", "rule_id": "1"}  # fmt: skip
+          "path": "app.css", "person": "1", "holiday_id": "1", "rule_id": "1",
+          "day": "2026-11-02", "shift_id": "1"}  # fmt: skip
 CALLERS = ("none", "revoked", *SCOPES)
 
 

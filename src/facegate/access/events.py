@@ -25,10 +25,9 @@ from zoneinfo import ZoneInfo
 from facegate.access.messages import DoorMessage
 from facegate.access.outputs import Dispatcher
 from facegate.access.policy import Holiday, LivenessState, Rule, Situation, Verdict, decide
-from facegate.access.sql import as_day
 from facegate.access.store import AccessNotFound, AccessStore, Door, as_date
 from facegate.attendance.reports import csv_text
-from facegate.gallery.db import Row, Tx, advisory_key, utcnow
+from facegate.gallery.db import Row, Tx, advisory_key, as_day, utcnow
 
 _PG_LOCK_CLASS = 7265722  # advisory lock class: "(door, person) decision"
 _COLUMNS = (

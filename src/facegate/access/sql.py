@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from facegate.errors import Conflict, FacegateError, InvalidInput, UnknownPerson
@@ -24,20 +24,6 @@ def clean_name(value: str, what: str) -> str:
     if not name or len(name) > NAME_MAX or not name.isprintable() or "/" in name:
         raise InvalidInput(f"{what} name must be 1 to {NAME_MAX} printable characters, no '/'")
     return name
-
-
-def as_date(value: Any) -> date | None:
-    if value is None:
-        return None
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def as_day(value: Any) -> date:
-    """A NOT NULL date column (SQLite gives text, PostgreSQL a date)."""
-    day = as_date(value)
-    if day is None:
-        raise ValueError("a NOT NULL date column held NULL")
-    return day
 
 
 class SqlBase:

@@ -25,9 +25,9 @@ from facegate.access.policy import (
     format_days,
     format_minute,
 )
-from facegate.access.sql import AccessNotFound, as_date, as_day, clean_name
+from facegate.access.sql import AccessNotFound, clean_name
 from facegate.errors import Conflict, InvalidInput
-from facegate.gallery.db import Row, Tx, utcnow
+from facegate.gallery.db import Row, Tx, as_date, as_day, utcnow
 from facegate.liveness import LivenessMode
 
 CameraDirection = Literal["in", "out"]

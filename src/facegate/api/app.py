@@ -36,16 +36,18 @@ from facegate.api.routes import (
     access,
     access_events,
     attendance,
+    attendance_hr,
     compat,
     health,
     liveness,
     people,
     recognition,
+    site_settings,
 )
 from facegate.api.routes import live as live_routes
 from facegate.api.security import LocalOnly, SecurityHeaders
 from facegate.api.serve_hooks import serve_hooks
-from facegate.api.web import access_pages, api_docs, attendance_pages, pages
+from facegate.api.web import access_pages, api_docs, attendance_pages, pages, settings_pages
 from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
 from facegate.live.hook import LiveHook
@@ -127,12 +129,15 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.include_router(recognition.router)
     app.include_router(compat.router)
     app.include_router(attendance.router)
+    app.include_router(attendance_hr.router)
+    app.include_router(site_settings.router)
     app.include_router(access.router)
     app.include_router(access_events.router)
     app.include_router(liveness.router)
     pages.install(app)
     live_routes.install(app)
     attendance_pages.install(app)
+    settings_pages.install(app)
     access_pages.install(app)
     api_docs.install(app)
     for path in (app.openapi_url,):

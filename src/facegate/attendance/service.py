@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from facegate.attendance.hr_store import HrStore
 from facegate.attendance.rules import AttendancePolicy, Direction
+from facegate.attendance.site import SiteSettingsStore, SiteState, defaults_from_settings
 from facegate.attendance.store import AttendanceStore, NewEvent, Recorded, retention_cutoffs
 from facegate.attendance.webhooks import Outbox, WebhookWorker
 from facegate.config import Settings
@@ -26,14 +27,31 @@ DIRECTIONS: tuple[Direction, ...] = ("in", "out", "both")
 
 
 def policy_from_settings(settings: Settings) -> AttendancePolicy:
-    return AttendancePolicy(
-        timezone=ZoneInfo(settings.attendance_timezone),
-        day_start=settings.attendance_day_start,
-        cooldown=timedelta(seconds=settings.attendance_cooldown_s),
-        work_start=settings.attendance_work_start,
-        work_end=settings.attendance_work_end,
-        grace=timedelta(minutes=settings.attendance_grace_minutes),
-    )
+    """The environment's policy: the site settings' defaults (``site.defaults_from_settings``);
+    processes use ``SitePolicy`` so that the database's site settings win."""
+    return defaults_from_settings(settings).policy(cooldown(settings))
+
+
+def cooldown(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.attendance_cooldown_s)
+
+
+class SitePolicy:
+    """The policy of the site settings in force (re-read through the store's short cache), so
+    every process judges days with the settings an administrator saved."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.site = SiteSettingsStore(db, defaults_from_settings(settings))
+        self._cooldown = cooldown(settings)
+        self._built: tuple[SiteState, AttendancePolicy] | None = None
+
+    def __call__(self) -> AttendancePolicy:
+        state = self.site.get()
+        built = self._built
+        if built is None or built[0] is not state:
+            built = (state, state.settings.policy(self._cooldown))
+            self._built = built
+        return built[1]
 
 
 def _field(item: Any, name: str) -> Any:
@@ -63,11 +81,13 @@ class Attendance:
         self, settings: Settings, db: Database, host_clock: Callable[[], datetime] = utcnow
     ) -> None:
         self.settings = settings
-        self.policy = policy_from_settings(settings)
+        self.site_policy = SitePolicy(settings, db)
+        self.site = self.site_policy.site
+        self.hr = HrStore(db)
         self.directions = camera_directions(settings)
         self.store = AttendanceStore(
             db,
-            self.policy,
+            self.site_policy,
             webhook_urls=settings.attendance_webhook_urls,
             keep_snapshots=settings.attendance_snapshots,
             host_clock=host_clock,
@@ -81,6 +101,11 @@ class Attendance:
             max_attempts=settings.attendance_webhook_max_attempts,
             backoff_base_s=settings.attendance_webhook_backoff_s,
         )
+
+    @property
+    def policy(self) -> AttendancePolicy:
+        """The site settings in force (at most a few seconds old)."""
+        return self.site_policy()
 
     def start(self) -> None:
         """Start delivering webhooks, also ones a previous run left in the outbox (only when

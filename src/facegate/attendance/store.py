@@ -119,7 +119,7 @@ class AttendanceStore:
     def __init__(
         self,
         db: Database,
-        policy: AttendancePolicy,
+        policy: AttendancePolicy | Callable[[], AttendancePolicy],
         *,
         webhook_urls: Sequence[str] = (),
         keep_snapshots: bool = True,
@@ -128,9 +128,14 @@ class AttendanceStore:
         self.db = db
         self.host_clock = host_clock
         self._skew_logged = False
-        self.policy = policy
+        # A callable reads the site settings (facegate.attendance.site) on each use.
+        self._policy = policy
         self.webhook_urls = tuple(webhook_urls)
         self.keep_snapshots = keep_snapshots
+
+    @property
+    def policy(self) -> AttendancePolicy:
+        return self._policy if isinstance(self._policy, AttendancePolicy) else self._policy()
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -159,6 +164,7 @@ class AttendanceStore:
         """Log ``new`` unless the same person was logged on the same camera within the
         cooldown; a known person's event also queues its webhooks (same transaction)."""
         snapshot = new.snapshot if self.keep_snapshots else None
+        policy = self.policy  # read before the transaction (the site settings may read the DB)
         with self.db.write() as tx:
             now = db_now(self.db, tx)
             at = self._on_db_clock(new.at, now)
@@ -174,7 +180,7 @@ class AttendanceStore:
                         "SELECT pg_advisory_xact_lock(?, ?)",
                         (_PG_LOCK_CLASS, advisory_key(new.person_id, new.camera)),
                     )
-                low, high = cooldown_window(at, self.policy.cooldown)
+                low, high = cooldown_window(at, policy.cooldown)
                 near = tx.execute(
                     "SELECT id FROM attendance_events WHERE person_id = ? AND camera = ? "
                     "AND at > ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
@@ -203,7 +209,7 @@ class AttendanceStore:
                 return Recorded(None, reason="duplicate")
             event = self._get(tx, int(rows[0][0]))
             if event.person_id is not None and self.webhook_urls:
-                self._queue_webhooks(tx, event)
+                self._queue_webhooks(tx, event, policy)
         return Recorded(event)
 
     def _on_db_clock(self, at: datetime, db_time: datetime) -> datetime:
@@ -223,8 +229,11 @@ class AttendanceStore:
             )
         return at + offset
 
-    def _queue_webhooks(self, tx: Tx, event: AttendanceEvent) -> None:
-        body = json.dumps(self.webhook_body(event), ensure_ascii=False, separators=(",", ":"))
+    def _queue_webhooks(
+        self, tx: Tx, event: AttendanceEvent, policy: AttendancePolicy | None = None
+    ) -> None:
+        payload = self.webhook_body(event, policy)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         now = self.t(db_now(self.db, tx))  # due now on the database's clock
         tx.executemany(
             "INSERT INTO attendance_webhooks (event_id, url, body, next_attempt_at) "
@@ -232,13 +241,16 @@ class AttendanceStore:
             [(event.id, url, body, now) for url in self.webhook_urls],
         )
 
-    def webhook_body(self, event: AttendanceEvent) -> dict[str, Any]:
+    def webhook_body(
+        self, event: AttendanceEvent, policy: AttendancePolicy | None = None
+    ) -> dict[str, Any]:
         """The JSON a webhook receiver gets (docs/attendance.md)."""
+        policy = policy or self.policy
         return {
             "type": "attendance.event",
             "event": {
                 **event.as_dict(),
-                "working_day": self.policy.working_day(event.at).isoformat(),
+                "working_day": policy.working_day(event.at).isoformat(),
             },
         }
 

@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -442,3 +442,21 @@ def with_retries(write: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
         except Exception:
             time.sleep(0.2 * 2**tries)
     return write()
+
+
+# -- column values --------------------------------------------------------------------------
+
+
+def as_date(value: Any) -> date | None:
+    """A nullable date column (SQLite gives ISO text, PostgreSQL a ``date``)."""
+    if value is None:
+        return None
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def as_day(value: Any) -> date:
+    """A NOT NULL date column (SQLite gives text, PostgreSQL a date)."""
+    day = as_date(value)
+    if day is None:
+        raise ValueError("a NOT NULL date column held NULL")
+    return day

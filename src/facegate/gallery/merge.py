@@ -21,6 +21,7 @@ _MOVED = (
     "UPDATE attendance_events SET person_id = ? WHERE person_id = ?",
     "UPDATE access_events SET person_id = ? WHERE person_id = ?",
     "UPDATE access_outbox SET person_id = ? WHERE person_id = ?",
+    "UPDATE attendance_corrections SET person_id = ? WHERE person_id = ?",
 )
 
 
@@ -37,5 +38,11 @@ def move_person_rows(tx: Tx, source_id: int, target_id: int) -> None:
     tx.execute(
         "UPDATE access_people SET person_id = ? WHERE person_id = ? "
         "AND NOT EXISTS (SELECT 1 FROM access_people a WHERE a.person_id = ?)",
+        (target_id, source_id, target_id),
+    )
+    # A person's own shift moves only when the target has none (one assignment per person).
+    tx.execute(
+        "UPDATE attendance_shift_assignments SET person_id = ? WHERE person_id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM attendance_shift_assignments a WHERE a.person_id = ?)",
         (target_id, source_id, target_id),
     )

@@ -545,6 +545,96 @@ CREATE TABLE enrolment_photos (
 )
 """
 
+# 0011: attendance that HR can use (facegate.attendance.site / hr_store). ``site_settings`` is
+# one row of JSON (time zone, working hours and days, graces) that every process reads, with a
+# ``revision`` bumped on each change; environment variables are only its defaults until it is
+# first saved. ``attendance_calendar``: public holidays and make-up working days (site time).
+# ``attendance_shifts``: working hours on ISO weekdays (``days`` like "1,2,3,4,5"), assigned to
+# one person or one access group; ``attendance_corrections``: manual clock-ins/outs with who,
+# when and why (never deleted by an edit: the day record shows them all). Both cascade with the
+# person (and the assignment with the group).
+_SQLITE_0011 = """
+CREATE TABLE site_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    revision INTEGER NOT NULL,
+    settings TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE attendance_calendar (
+    day TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('holiday', 'workday')),
+    name TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE attendance_shifts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    start_time TEXT NOT NULL,
+    end_time TEXT NOT NULL,
+    days TEXT NOT NULL
+);
+CREATE TABLE attendance_shift_assignments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    shift_id INTEGER NOT NULL REFERENCES attendance_shifts(id) ON DELETE CASCADE,
+    person_id INTEGER UNIQUE REFERENCES people(id) ON DELETE CASCADE,
+    group_id INTEGER UNIQUE REFERENCES access_groups(id) ON DELETE CASCADE,
+    CHECK ((person_id IS NULL) <> (group_id IS NULL))
+);
+CREATE TABLE attendance_corrections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('in', 'out')),
+    at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX attendance_corrections_day ON attendance_corrections(day, person_id);
+CREATE INDEX attendance_corrections_person ON attendance_corrections(person_id, day);
+"""
+
+_POSTGRES_0011 = """
+CREATE TABLE site_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    revision BIGINT NOT NULL,
+    settings TEXT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    updated_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE attendance_calendar (
+    day DATE PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('holiday', 'workday')),
+    name TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE attendance_shifts (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    start_time TEXT NOT NULL,
+    end_time TEXT NOT NULL,
+    days TEXT NOT NULL
+);
+CREATE TABLE attendance_shift_assignments (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    shift_id BIGINT NOT NULL REFERENCES attendance_shifts(id) ON DELETE CASCADE,
+    person_id BIGINT UNIQUE REFERENCES people(id) ON DELETE CASCADE,
+    group_id BIGINT UNIQUE REFERENCES access_groups(id) ON DELETE CASCADE,
+    CHECK ((person_id IS NULL) <> (group_id IS NULL))
+);
+CREATE TABLE attendance_corrections (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    person_id BIGINT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    day DATE NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('in', 'out')),
+    at TIMESTAMPTZ NOT NULL,
+    reason TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX attendance_corrections_day ON attendance_corrections(day, person_id);
+CREATE INDEX attendance_corrections_person ON attendance_corrections(person_id, day);
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
@@ -556,6 +646,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(7, "api_key_scopes", _SQLITE_0007),
         Migration(9, "attendance_idempotency", _SQLITE_0009),
         Migration(10, "enrolment_photos", _SQLITE_0010),
+        Migration(11, "attendance_hr", _SQLITE_0011),
     ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
@@ -567,6 +658,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(7, "api_key_scopes", _POSTGRES_0007),
         Migration(9, "attendance_idempotency", _POSTGRES_0009),
         Migration(10, "enrolment_photos", _POSTGRES_0010),
+        Migration(11, "attendance_hr", _POSTGRES_0011),
     ),
 }
 

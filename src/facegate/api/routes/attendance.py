@@ -30,7 +30,8 @@ from facegate.api.routes.log_queries import (
 )
 from facegate.api.schemas import MAX_ID, ONE_IMAGE_BODY, error_responses
 from facegate.api.uploads import Payload, read_payload
-from facegate.attendance.reports import daily_csv, daily_report, events_csv
+from facegate.attendance.export import export_response
+from facegate.attendance.reports import DAILY_HEADER, daily_cells, daily_report, events_csv
 from facegate.attendance.rules import Direction
 from facegate.attendance.service import DIRECTIONS, Attendance
 from facegate.config import Settings
@@ -88,6 +89,10 @@ class DailyPersonOut(BaseModel):
     late: bool
     left_early: bool
     inside: bool
+    day_kind: Literal["workday", "weekend", "holiday", "makeup"] | None = None
+    shift: str | None = None
+    leave_judged: bool = True
+    corrections: list[dict[str, Any]] = []
 
 
 class DailyOut(BaseModel):
@@ -210,14 +215,16 @@ async def daily(
     """Every enrolled person's record for a working day: first in, last out, number of
     events, late / left early, present or missing."""
     att = attendance(request)
-    day = day or att.policy.working_day(utcnow())
+    policy = att.policy
+    day = day or policy.working_day(utcnow())
     check_day(day, "date")
-    rows = await asyncio.to_thread(daily_report, att.store, day)
-    if fmt == "csv":
-        return csv_response(daily_csv(day, rows, att.policy), f"attendance-{day}.csv")
+    rows = await asyncio.to_thread(daily_report, att.store, day, hr=att.hr, now=utcnow())
+    if fmt == "csv":  # with a UTF-8 BOM so Excel reads Chinese names (attendance/export.py)
+        cells = daily_cells(day, rows, policy)
+        return export_response("csv", DAILY_HEADER, cells, f"attendance-{day}")
     return {
         "date": day.isoformat(),
-        "timezone": att.settings.attendance_timezone,
+        "timezone": policy.timezone.key,
         "present": sum(r.present for r in rows),
         "missing": sum(not r.present for r in rows),
         "people": [r.as_dict(att.policy) for r in rows],
