@@ -36,6 +36,7 @@ from facegate.api.routes import (
     access,
     access_events,
     attendance,
+    cluster,
     compat,
     health,
     liveness,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.include_router(access.router)
     app.include_router(access_events.router)
     app.include_router(liveness.router)
+    app.include_router(cluster.router)
     pages.install(app)
     live_routes.install(app)
     attendance_pages.install(app)

@@ -41,6 +41,7 @@ class Recorder:
         self.subscription: Subscription = bus.subscribe(queue_size)
         self.recorded = 0
         self.suppressed = 0
+        self.fenced = 0  # refused: the camera's lease epoch had moved on (facegate.cluster)
         self.failed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="attendance-recorder", daemon=True)
@@ -87,6 +88,9 @@ class Recorder:
             self.recorded += 1
         elif outcome.reason == "cooldown":
             self.suppressed += 1
+        elif outcome.reason == "fenced":
+            self.fenced += 1
+            log.info("attendance: event on camera %s refused: stale lease epoch", event.stream)
 
     def _maybe_purge(self) -> None:
         now = time.monotonic()

@@ -109,6 +109,7 @@ class Attendance:
                 person_id=person_id,
                 track_id=event.track_id,
                 snapshot=event.snapshot,
+                epoch=event.epoch,
             )
         )
         if outcome.event is not None and person_id is not None and self.store.webhook_urls:

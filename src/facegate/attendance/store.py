@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from facegate.attendance.rules import AttendancePolicy, Direction, cooldown_window
+from facegate.cluster.store import fence_ok, singleton
 from facegate.delivery import stored_time
 from facegate.events import EventKind
 from facegate.gallery.db import Database, Row, Tx, advisory_key, utcnow
@@ -48,6 +49,7 @@ class NewEvent:
     person_id: int | None = None
     track_id: int | None = None
     snapshot: bytes | None = None
+    epoch: int | None = None  # a camera's lease epoch (facegate.cluster); None: not fenced
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ class Recorded:
 
     event: AttendanceEvent | None
     suppressed_by: int | None = None
-    reason: str | None = None  # "cooldown" or "unknown_person" when nothing was logged
+    # "cooldown", "unknown_person" or "fenced" (the camera's lease epoch moved on: another
+    # host owns it now) when nothing was logged
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,8 @@ class AttendanceStore:
         cooldown; a known person's event also queues its webhooks (same transaction)."""
         snapshot = new.snapshot if self.keep_snapshots else None
         with self.db.write() as tx:
+            if not fence_ok(tx, self.db, new.camera, new.epoch):
+                return Recorded(None, reason="fenced")
             if new.person_id is not None:
                 if not tx.execute("SELECT 1 FROM people WHERE id = ?", (new.person_id,)):
                     return Recorded(None, reason="unknown_person")  # deleted meanwhile
@@ -159,7 +165,8 @@ class AttendanceStore:
                     return Recorded(None, suppressed_by=int(near[0][0]), reason="cooldown")
             rows = tx.execute(
                 "INSERT INTO attendance_events (person_id, kind, camera, direction, at, score, "
-                "track_id, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "track_id, snapshot, created_at, epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (
                     new.person_id,
                     new.kind,
@@ -170,6 +177,7 @@ class AttendanceStore:
                     new.track_id,
                     snapshot,
                     self.t(utcnow()),
+                    new.epoch,
                 ),
             )
             event = self._get(tx, int(rows[0][0]))
@@ -266,8 +274,11 @@ class AttendanceStore:
 
     def purge(self, *, snapshots_before: datetime, unknown_before: datetime) -> tuple[int, int]:
         """Erase snapshots older than their retention and unknown-face events older than
-        theirs; returns (snapshots erased, unknown events deleted)."""
+        theirs; returns (snapshots erased, unknown events deleted). Once per cluster: a host
+        that finds another one purging skips (facegate.cluster.store.singleton)."""
         with self.db.write() as tx:
+            if not singleton(tx, self.db, "attendance-purge"):
+                return 0, 0
             snaps = tx.execute(
                 "UPDATE attendance_events SET snapshot = NULL "
                 "WHERE snapshot IS NOT NULL AND at < ? RETURNING id",
