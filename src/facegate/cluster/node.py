@@ -89,11 +89,9 @@ class LeaseKeeper:
         may_run: Callable[[str], bool] = lambda camera: True,
         let_go: Callable[[str], None] = lambda camera: None,
         on_change: Callable[[], None] = lambda: None,
-        stream_tokens: Callable[[], list[str]] = list,
     ) -> None:
         self.store, self.node, self.url, self.t = store, node, url, timings
         self.may_run, self.let_go, self.on_change = may_run, let_go, on_change
-        self.stream_tokens = stream_tokens
         self._lock = threading.Lock()
         self._held: dict[str, Lease] = {}
         self._stop = threading.Event()
@@ -101,7 +99,13 @@ class LeaseKeeper:
         self.cycles = 0
 
     def start(self) -> None:
+        """Register the node and run the first cycle here (a starting server owns its
+        cameras before it reports ready), then keep cycling on the thread."""
         self.store.register_node(self.node, self.url)
+        try:
+            self.cycle()
+        except Exception as exc:
+            log.warning("cluster: first lease cycle failed (%s)", type(exc).__name__)
         self._thread.start()
 
     def stop(self) -> None:
@@ -122,19 +126,19 @@ class LeaseKeeper:
             return {n: lease for n, lease in self._held.items() if lease.deadline > now}
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.wait(self.t.renew_s):
             began = time.monotonic()
             try:
                 self.cycle()
             except Exception as exc:  # database away: the deadlines stop the cameras
                 log.warning("cluster: lease cycle failed (%s)", type(exc).__name__)
             self.cycles += 1
-            self._stop.wait(max(0.05, self.t.renew_s - (time.monotonic() - began)))
+            if time.monotonic() - began > self.t.renew_s:
+                log.warning("cluster: a lease cycle took %.1f s", time.monotonic() - began)
 
     def cycle(self) -> None:
         """One round: heartbeat, then take, renew or release each camera's lease."""
         self.store.heartbeat(self.node, self.url)
-        self.store.heartbeat_streams(self.stream_tokens())
         cameras = {c.name: c for c in self.store.cameras()}
         live = [n.id for n in self.store.nodes(self.t.node_timeout_s) if n.alive]
         if self.node not in live:

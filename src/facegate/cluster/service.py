@@ -2,7 +2,7 @@
 
 It names this node (id and URL), holds the cluster store, registers the TCP stream names this
 process serves (so a second live HELLO with the same name anywhere is refused) and makes the
-process's ``LeaseKeeper`` (cameras; the keeper also heartbeats the stream names).
+process's ``LeaseKeeper`` (cameras). The stream server heartbeats its names.
 """
 
 from __future__ import annotations
@@ -74,7 +74,6 @@ class ClusterNode:
             may_run=may_run,
             let_go=let_go,
             on_change=on_change,
-            stream_tokens=self.stream_tokens,
         )
 
     # -- stream names (blocking: call from a thread) -------------------------------------------
@@ -97,6 +96,15 @@ class ClusterNode:
     def stream_tokens(self) -> list[str]:
         with self._lock:
             return list(self._streams)
+
+    def heartbeat_streams(self) -> None:
+        self.store.heartbeat_streams(self.stream_tokens())
+
+    def release_all_streams(self) -> None:
+        with self._lock:
+            held, self._streams = self._streams, {}
+        for token, name in held.items():
+            self.store.release_stream(name, token)
 
     def view(self) -> dict[str, Any]:
         """The ``GET /api/v1/cluster`` answer."""

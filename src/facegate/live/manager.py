@@ -150,6 +150,7 @@ class CameraManager:
             may_run=self._may_run, let_go=self._let_go, on_change=self._wake
         )
         await asyncio.to_thread(self.keeper.start)
+        self._reconcile()  # what the first cycle leased runs from now on
         self._task = self._loop.create_task(self._tick())
 
     # -- called from the lease thread ---------------------------------------------------------
