@@ -212,3 +212,46 @@ def test_keepers_share_cameras_and_take_over_when_a_node_stops(make_settings: An
             k._stop.set()
         for s in stores:
             s.close()
+
+
+def test_workers_of_one_host_share_the_node_and_never_run_a_camera_twice(
+    make_settings: Any, store: SqlStore, tmp_path: Any
+):
+    """Two workers of one host (same node id, same data dir): the camera's file lock picks
+    the one that leases and runs it; when that worker dies (its lock goes with it), the other
+    takes the camera over under a new epoch."""
+    from facegate.live.manager import OwnerLock
+
+    cluster = ClusterStore(store.db)
+    cluster.upsert_camera(CameraRow("cam", "0"))
+    timings = Timings(lease_s=5, renew_s=0.2, deadline_s=3, node_timeout_s=5)
+    stores = [open_store(make_settings()) for _ in range(2)]
+    locks = [OwnerLock(tmp_path / "live" / "camera-cam.lock") for _ in range(2)]
+    workers = [
+        LeaseKeeper(ClusterStore(s.db), "host", "http://127.0.0.1:8000", timings,
+                    may_run=lambda name, lock=lock: lock.try_acquire())  # type: ignore[misc]
+        for s, lock in zip(stores, locks, strict=True)
+    ]  # fmt: skip
+    try:
+        for w in workers:
+            w.start()
+        for _ in range(10):  # over several cycles of both: never two at once
+            holders = [i for i, w in enumerate(workers) if "cam" in w.held()]
+            assert len(holders) <= 1 and sum(lock.held for lock in locks) == 1
+            time.sleep(0.1)
+        holders = eventually(lambda: [i for i, w in enumerate(workers) if "cam" in w.held()])
+        dead = holders[0]
+        epoch = workers[dead].held()["cam"].epoch
+        workers[dead]._stop.set()
+        workers[dead]._thread.join()
+        locks[dead].release()  # what the kernel does when the process dies
+        other = workers[1 - dead]
+        taken = eventually(lambda: other.held().get("cam"))
+        assert taken and taken.epoch == epoch + 1
+    finally:
+        for w in workers:
+            w._stop.set()
+        for lock in locks:
+            lock.release()
+        for s in stores:
+            s.close()
