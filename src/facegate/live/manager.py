@@ -106,9 +106,14 @@ class _Owned:
     """A camera this process runs, with its pipeline, channel and lease epoch."""
 
     def __init__(
-        self, camera: Camera, pipeline: StreamPipeline, channel: Channel, epoch: int
+        self,
+        config: CameraConfig,
+        camera: Camera,
+        pipeline: StreamPipeline,
+        channel: Channel,
+        epoch: int,
     ) -> None:
-        self.camera, self.pipeline, self.channel = camera, pipeline, channel
+        self.config, self.camera, self.pipeline, self.channel = config, camera, pipeline, channel
         self.epoch = epoch
         self.next_id = 0
 
@@ -178,8 +183,12 @@ class CameraManager:
         held = self.keeper.held() if self.keeper is not None else {}
         for name, owned in list(self.owned.items()):
             lease = held.get(name)
-            if lease is None or lease.epoch != owned.epoch:
-                self._disown(name, "lease lost or expired" if lease is None else "new epoch")
+            if lease is None:
+                self._disown(name, "lease lost or expired")
+            elif lease.epoch != owned.epoch:
+                self._disown(name, "new epoch")
+            elif camera_config(lease.camera) != owned.config:
+                self._disown(name, "configuration changed")  # restarted just below
         for name, lease in held.items():
             if name not in self.owned:
                 self._own(camera_config(lease.camera), lease.epoch)
@@ -234,7 +243,7 @@ class CameraManager:
             on_demand=demand,
             details=camera.as_dict,
         )
-        self.owned[config.name] = _Owned(camera, pipeline, channel, epoch)
+        self.owned[config.name] = _Owned(config, camera, pipeline, channel, epoch)
         self.scheduler.add(pipeline)
         log.info(
             "camera %s (%s) owned by process %d, epoch %d%s",
