@@ -255,3 +255,14 @@ def test_workers_of_one_host_share_the_node_and_never_run_a_camera_twice(
             lock.release()
         for s in stores:
             s.close()
+
+
+def test_attendance_takes_a_listed_cameras_direction(
+    make_settings: Any, store: SqlStore, cluster: ClusterStore
+):
+    cluster.upsert_camera(CameraRow("exit", "0", "out"))  # e.g. `facegate cameras add`
+    attendance = Attendance(make_settings(attendance_cameras={"lobby": "in"}), store.db)
+    ann = store.create_person("Ann").id
+    logged = attendance.record(recognised(ann, None, camera="exit")).event
+    assert logged is not None and logged.direction == "out"
+    assert attendance.direction("lobby") == "in" and attendance.direction("other") == "both"

@@ -8,6 +8,7 @@ API's lifespan hook or a CLI command) over the gallery's database connection.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,12 +17,14 @@ from zoneinfo import ZoneInfo
 from facegate.attendance.rules import AttendancePolicy, Direction
 from facegate.attendance.store import AttendanceStore, NewEvent, Recorded, retention_cutoffs
 from facegate.attendance.webhooks import Outbox, WebhookWorker
+from facegate.cluster.store import ClusterStore
 from facegate.config import Settings
 from facegate.events import RecognitionEvent
 from facegate.gallery.db import Database, utcnow
 
 log = logging.getLogger(__name__)
 DIRECTIONS: tuple[Direction, ...] = ("in", "out", "both")
+DIRECTIONS_REFRESH_S = 10.0
 
 
 def policy_from_settings(settings: Settings) -> AttendancePolicy:
@@ -69,6 +72,8 @@ class Attendance:
             keep_snapshots=settings.attendance_snapshots,
         )
         self.outbox = Outbox(self.store)
+        self._listed: dict[str, Direction] = {}
+        self._directions_read = -DIRECTIONS_REFRESH_S
         secret = settings.attendance_webhook_secret
         self.webhooks = WebhookWorker(
             self.outbox,
@@ -88,7 +93,20 @@ class Attendance:
         self.webhooks.stop()
 
     def direction(self, camera: str) -> Direction:
-        return self.directions.get(camera, "both")
+        """``attendance_cameras``, else the camera's own direction (the cluster's camera list,
+        re-read at most every ``DIRECTIONS_REFRESH_S``; cameras added with ``facegate cameras
+        add`` included), else ``both``."""
+        if camera in self.settings.attendance_cameras:
+            return self.settings.attendance_cameras[camera]
+        now = time.monotonic()
+        if now - self._directions_read >= DIRECTIONS_REFRESH_S:
+            self._directions_read = now
+            try:
+                listed = {c.name: c.direction for c in ClusterStore(self.store.db).cameras()}
+                self._listed = {n: d for n, d in listed.items() if d in DIRECTIONS}  # type: ignore[misc]
+            except Exception as exc:  # keep the last list while the database is away
+                log.warning("attendance: camera list unavailable (%s)", type(exc).__name__)
+        return self._listed.get(camera) or self.directions.get(camera, "both")
 
     def record(self, event: RecognitionEvent, *, direction: Direction | None = None) -> Recorded:
         """Log one recognition through the cooldown rule. Unknown faces are logged only when
