@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,10 +25,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def create_key(data: Path, scope: str) -> str:
-    """A new API key of ``scope`` in the gallery database under ``data``."""
+def create_key(data: Path, scope: str, database_url: str | None = None) -> str:
+    """A new API key of ``scope`` in the gallery database under ``data`` (or at
+    ``database_url``)."""
+    where = ["--database-url", database_url] if database_url else []
     created = subprocess.run(
-        [str(FACEGATE), "keys", "create", "--scope", scope, "--data-dir", str(data), "--json"],
+        [str(FACEGATE), "keys", "create", "--scope", scope, "--data-dir", str(data), "--json",
+         *where],
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     return str(json.loads(created.stdout)["key"])
@@ -68,43 +72,82 @@ def enrol(base: str, headers: dict[str, str], name: str, folder: Path) -> int:
     return int(person.json()["id"])
 
 
+class Server:
+    """A ``facegate serve`` process started by ``start_server`` (its own process group, so
+    tests can signal it: SIGKILL, SIGSTOP/SIGCONT)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+        self.proc, self.base, self.log_path = proc, base, log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 120) -> str:
+        """The base URL once ``/readyz`` answers; fails with the log tail if the server
+        exits or is not ready in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited: {self.log()[-2000:]}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                    return self.base
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server not ready: {self.log()[-2000:]}")
+            time.sleep(0.2)
+
+    def signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signum)
+
+    def stop(self) -> None:
+        self.signal(signal.SIGCONT)  # a paused server must be able to stop
+        self.signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def start_server(
+    data: Path,
+    port: int,
+    *args: str,
+    env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+) -> Server:
+    """Start ``facegate serve --host HOST --port PORT --data-dir DATA ARGS...`` without
+    waiting; FACEGATE_* variables of the test run are not passed on, so only ``env``
+    configures the server."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
+    clean.update(env or {})
+    log_path = data / "server.log"
+    command = [str(FACEGATE), "serve", "--port", str(port), "--data-dir", str(data)]
+    if host != "127.0.0.1":
+        command += ["--host", host]
+    if "--stream-port" not in args and "--no-stream" not in args:
+        # never the default 8001: another server on this machine may hold it
+        command += ["--stream-port", str(free_port())]
+    command += ["--log-level", "warning", *args]
+    data.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=clean, start_new_session=True
+        )
+    return Server(proc, f"http://{host}:{port}", log_path)
+
+
 @contextmanager
 def serving(data: Path, port: int, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """``facegate serve --port PORT --data-dir DATA ARGS...`` until the block ends; yields the
     base URL once ``/readyz`` answers. FACEGATE_* variables of the test run are not passed
     on, so only ``env`` configures the server. Fails with the server's log tail if it exits
     or is not ready within two minutes."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
-    clean.update(env or {})
-    log_path = data / "server.log"
-    command = [str(FACEGATE), "serve", "--port", str(port), "--data-dir", str(data)]
-    if "--stream-port" not in args and "--no-stream" not in args:
-        # never the default 8001: another server on this machine may hold it
-        command += ["--stream-port", str(free_port())]
-    command += ["--log-level", "warning", *args]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=clean, start_new_session=True
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError(f"server exited: {log_path.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"server not ready: {log_path.read_text()[-2000:]}")
-                time.sleep(0.2)
-            yield base
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+    server = start_server(data, port, *args, env=env)
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()

@@ -459,6 +459,23 @@ class Settings(BaseSettings):
     attendance_leave_margin_minutes: float = Field(
         30.0, ge=0, le=1440, description="judge 'left early' this long after a last-out"
     )
+    # Many hosts on one database (facegate.cluster; docs/cluster.md). Appended block.
+    cluster_node_id: str | None = Field(
+        None,
+        max_length=128,
+        description="this host's node id (default: made once, kept in <data_dir>/node-id)",
+    )
+    cluster_node_url: str | None = Field(
+        None, description="http://HOST:PORT other hosts reach this one at (set by serve)"
+    )
+    cluster_lease_s: float = Field(10.0, gt=0, description="a camera lease lasts this long")
+    cluster_renew_s: float = Field(2.0, gt=0, description="the owner renews this often")
+    cluster_renew_deadline_s: float = Field(
+        7.0, gt=0, description="owner stops capturing this long after its last renewal began"
+    )
+    cluster_node_timeout_s: float = Field(
+        10.0, gt=0, description="a node without a heartbeat this long is not alive"
+    )
 
     @field_validator("attendance_webhook_urls")
     @classmethod

@@ -38,6 +38,9 @@ class RecognitionEvent:
     score: float
     box: tuple[float, float, float, float] | None = None
     snapshot: bytes | None = field(default=None, repr=False)
+    # A server camera's lease epoch (facegate.cluster): the log refuses the event once another
+    # host owns the camera with a newer one. None for TCP streams and check-ins.
+    epoch: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The JSON shape sent to browsers and webhooks (no snapshot bytes)."""

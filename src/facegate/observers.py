@@ -14,6 +14,11 @@ observers from each other: one that raises is logged and the others still run.
 ``prompt`` is how an observer can ask the person in front of the stream's device to do
 something (a liveness challenge): the TCP session passes a sink that sends a message to its
 client; server cameras have nobody to prompt and pass None.
+
+``epoch`` is a server camera's lease epoch (facegate.cluster): while the observers of a frame
+run, ``current_epoch()`` returns it, so whatever they write about that frame (recognition
+events, door attempts) carries it and the database refuses it once another host owns the
+camera with a newer epoch. TCP streams have none (None: never fenced).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -33,6 +39,14 @@ PromptSink = Callable[[Mapping[str, Any]], None]
 TrackObserver = Callable[[Sequence[Any], np.ndarray], None]
 # (stream name, prompt sink or None) -> an observer for that stream, or None if not interested.
 ObserverFactory = Callable[[str, PromptSink | None], TrackObserver | None]
+
+_EPOCH: ContextVar[int | None] = ContextVar("facegate_lease_epoch", default=None)
+
+
+def current_epoch() -> int | None:
+    """The lease epoch of the camera whose frame is being observed (None: a TCP stream, or
+    outside an observer call)."""
+    return _EPOCH.get()
 
 
 class TrackObservers:
@@ -61,15 +75,23 @@ class TrackObservers:
         with self._lock:
             return self.version, list(self._factories)
 
-    def for_stream(self, stream: str, prompt: PromptSink | None = None) -> StreamObservers:
-        return StreamObservers(self, stream, prompt)
+    def for_stream(
+        self, stream: str, prompt: PromptSink | None = None, *, epoch: int | None = None
+    ) -> StreamObservers:
+        return StreamObservers(self, stream, prompt, epoch)
 
 
 class StreamObservers:
     """One stream's observers, made lazily from the registry and kept in step with it."""
 
-    def __init__(self, registry: TrackObservers, stream: str, prompt: PromptSink | None) -> None:
-        self.registry, self.stream, self.prompt = registry, stream, prompt
+    def __init__(
+        self,
+        registry: TrackObservers,
+        stream: str,
+        prompt: PromptSink | None,
+        epoch: int | None = None,
+    ) -> None:
+        self.registry, self.stream, self.prompt, self.epoch = registry, stream, prompt, epoch
         self._version = -1
         self._made: dict[int, TrackObserver | None] = {}  # id(factory) -> its observer
         self._order: list[TrackObserver] = []
@@ -94,8 +116,12 @@ class StreamObservers:
 
     def __call__(self, faces: Sequence[Any], image: np.ndarray) -> None:
         self._refresh()
-        for observer in self._order:
-            try:
-                observer(faces, image)
-            except Exception:  # one observer's bug must not starve the others
-                log.exception("stream %s: a track observer failed", self.stream)
+        token = _EPOCH.set(self.epoch)
+        try:
+            for observer in self._order:
+                try:
+                    observer(faces, image)
+                except Exception:  # one observer's bug must not starve the others
+                    log.exception("stream %s: a track observer failed", self.stream)
+        finally:
+            _EPOCH.reset(token)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from facegate.cluster.service import ClusterNode
 from facegate.config import Settings
 from facegate.engine import FaceEngine
 from facegate.events import EventBus
@@ -24,9 +25,10 @@ from facegate.stream.announce import announcer_factory
 @dataclass
 class Services:
     """The engine, the gallery, the operations over both, the one inference pool that every
-    caller (HTTP request or video stream) runs model work on, the recognition events, and who
+    caller (HTTP request or video stream) runs model work on, the recognition events, who
     observes every stream's tracked faces (``observers``: the announcer of recognition events
-    first, then whatever a hook registers, e.g. access control's door watchers)."""
+    first, then whatever a hook registers, e.g. access control's door watchers), and this host
+    as a node of the cluster (``cluster``: camera leases, stream names)."""
 
     settings: Settings
     engine: FaceEngine
@@ -35,6 +37,7 @@ class Services:
     inference: InferencePool
     events: EventBus
     observers: TrackObservers = field(default_factory=TrackObservers)
+    cluster: ClusterNode | None = None  # this host as a node (facegate.cluster)
 
     @classmethod
     def start(
@@ -62,6 +65,7 @@ class Services:
         inference = InferencePool(settings.inference_threads, settings.inference_max_queue)
         recognition = RecognitionService(engine, gallery)
         services = cls(settings, engine, gallery, recognition, inference, EventBus())
+        services.cluster = ClusterNode(settings, store.db)
         services.observers.register(announcer_factory(services.events))
         return services
 

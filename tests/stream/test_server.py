@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -155,3 +157,26 @@ def test_an_observer_sees_every_frame_and_cannot_break_it(make_server, faces_dir
     assert [r.frame_id for r in results] == [1, 2, 3]
     assert [(s, shape) for s, _, shape in recorder.seen] == [("watched", frames[0].shape)] * 3
     assert [n for _, n, _ in recorder.seen] == [len(r.faces) for r in results]
+
+
+@pytest.mark.cluster
+def test_a_stream_name_is_live_once_across_servers(make_server, faces_dir):
+    """Two servers on one database (two hosts): a second live HELLO with a name in use is
+    refused with ERROR name_taken; once the first client leaves, the name is free."""
+    first, second = make_server(), make_server()
+    frames = video_frames(faces_dir / "videos" / "obama.mp4", 1)
+    with Client("127.0.0.1", first.port, "key", stream="gate-7") as client:
+        assert [r.frame_id for r in lockstep(client, frames)] == [1]
+        for server in (second, first):
+            with pytest.raises(StreamError) as info:
+                Client("127.0.0.1", server.port, "key", stream="gate-7").connect()
+            assert info.value.code == "name_taken"
+    deadline = time.monotonic() + 30  # the first session's end is noticed by its server
+    while True:
+        try:
+            with Client("127.0.0.1", second.port, "key", stream="gate-7") as client:
+                assert [r.frame_id for r in lockstep(client, frames)] == [1]
+            break
+        except StreamError as exc:
+            assert exc.code == "name_taken" and time.monotonic() < deadline
+            time.sleep(0.2)

@@ -27,6 +27,7 @@ from facegate.access.outputs import Dispatcher
 from facegate.access.policy import Holiday, LivenessState, Rule, Situation, Verdict, decide
 from facegate.access.store import AccessNotFound, AccessStore, Door, as_date
 from facegate.attendance.reports import csv_text
+from facegate.cluster.store import fence_ok, singleton
 from facegate.gallery.db import Row, Tx, advisory_key, as_day, utcnow
 
 _PG_LOCK_CLASS = 7265722  # advisory lock class: "(door, person) decision"
@@ -62,6 +63,7 @@ class Attempt:
     box: tuple[float, float, float, float, int, int] | None = None
     snapshot: bytes | None = None
     captured: float | None = None
+    epoch: int | None = None  # the camera's lease epoch (facegate.cluster); None: not fenced
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,7 @@ class DoorEvents:
     def __init__(self, store: AccessStore, timezone: ZoneInfo, *, snapshots: bool = True) -> None:
         self.store, self.db, self.timezone = store, store.db, timezone
         self.snapshots = snapshots
+        self.fenced = 0  # attempts refused: the camera's lease epoch had moved on
 
     # -- deciding -----------------------------------------------------------------------------
 
@@ -175,7 +178,8 @@ class DoorEvents:
         self, attempt: Attempt, dispatcher: Dispatcher, *, now: datetime | None = None
     ) -> tuple[DoorEvent, Verdict] | None:
         """Decide, record and queue the outputs in one transaction; None when the door was
-        removed or disabled (or the person deleted) meanwhile."""
+        removed or disabled (or the person deleted) meanwhile, or when the attempt came from a
+        camera whose lease epoch is no longer current (fencing: facegate.cluster)."""
         now = now or utcnow()
         with self.db.write() as tx:
             try:
@@ -183,6 +187,9 @@ class DoorEvents:
             except AccessNotFound:
                 return None
             if not door.enabled:
+                return None
+            if not fence_ok(tx, self.db, attempt.camera, attempt.epoch):
+                self.fenced += 1  # another host owns the camera now: it decides there
                 return None
             if attempt.person_id is not None and not tx.execute(
                 "SELECT 1 FROM people WHERE id = ?", (attempt.person_id,)
@@ -192,8 +199,9 @@ class DoorEvents:
             latency = max(0.0, (now.timestamp() - attempt.seen) * 1000.0)
             rows = tx.execute(
                 "INSERT INTO access_events (at, door, camera, direction, person_id, decision, "
-                "reason, alarm, score, liveness, track_id, box, snapshot, captured, latency_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "reason, alarm, score, liveness, track_id, box, snapshot, captured, latency_ms, "
+                "epoch) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     self.store.t(now),
                     door.name,
@@ -210,6 +218,7 @@ class DoorEvents:
                     attempt.snapshot if self.snapshots else None,
                     attempt.seen if attempt.captured is None else attempt.captured,
                     latency,
+                    attempt.epoch,
                 ),
             )
             event = self._event(tx.execute(f"SELECT {_COLUMNS} {_FROM} WHERE e.id = ?", rows[0])[0])
@@ -303,7 +312,11 @@ class DoorEvents:
         return counts
 
     def purge_snapshots(self, before: datetime) -> int:
+        """Erase door snapshots taken before ``before``; once per cluster (a host that finds
+        another one purging skips: facegate.cluster.store.singleton)."""
         with self.db.write() as tx:
+            if not singleton(tx, self.db, "access-purge"):
+                return 0
             rows = tx.execute(
                 "UPDATE access_events SET snapshot = NULL WHERE snapshot IS NOT NULL AND at < ? "
                 "RETURNING id",

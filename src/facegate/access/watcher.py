@@ -39,7 +39,7 @@ from facegate.access.directory import DoorDirectory, DoorView
 from facegate.access.events import Attempt
 from facegate.access.policy import LivenessState
 from facegate.liveness import LivenessMode, LivenessVerdict, TrackLiveness, track_liveness
-from facegate.observers import PromptSink
+from facegate.observers import PromptSink, current_epoch
 from facegate.stream.announce import face_snapshot
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,7 @@ class DoorWatcher:
                         liveness_note="not checked",
                         box=track.box,
                         snapshot=track.snapshot or None,
+                        epoch=current_epoch(),
                     )
                 )
 
@@ -258,6 +259,7 @@ class DoorWatcher:
             box=self._box(image, face),
             snapshot=self._snap(image, face),
             captured=getattr(face, "captured", None),
+            epoch=current_epoch(),
         )
 
     def _emit(self, attempt: Attempt) -> None:

@@ -37,6 +37,7 @@ from facegate.api.routes import (
     access_events,
     attendance,
     attendance_hr,
+    cluster,
     compat,
     health,
     liveness,
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.include_router(access.router)
     app.include_router(access_events.router)
     app.include_router(liveness.router)
+    app.include_router(cluster.router)
     pages.install(app)
     live_routes.install(app)
     attendance_pages.install(app)

@@ -68,6 +68,7 @@ class Recorder:
         self.duplicates = 0
         self.failed = 0  # events given up (MAX_ATTEMPTS)
         self.retries = 0  # failed attempts, each retried later
+        self.fenced = 0  # refused: the camera's lease epoch had moved on (facegate.cluster)
         self._stop = threading.Event()
         self._stop_drain = threading.Event()
         self._wake = threading.Event()
@@ -186,6 +187,9 @@ class Recorder:
             self.suppressed += 1
         elif outcome.reason == "duplicate":
             self.duplicates += 1
+        elif outcome.reason == "fenced":
+            self.fenced += 1
+            log.info("attendance: event on camera %s refused: stale lease epoch", event.stream)
         return True
 
     def _maybe_purge(self) -> None:

@@ -8,6 +8,7 @@ API's lifespan hook or a CLI command) over the gallery's database connection.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -18,12 +19,15 @@ from facegate.attendance.rules import AttendancePolicy, Direction
 from facegate.attendance.site import SiteSettingsStore, SiteState, defaults_from_settings
 from facegate.attendance.store import AttendanceStore, NewEvent, Recorded, retention_cutoffs
 from facegate.attendance.webhooks import Outbox, WebhookWorker
+from facegate.choices import one_of
+from facegate.cluster.store import ClusterStore
 from facegate.config import Settings
 from facegate.events import EventKind, RecognitionEvent
 from facegate.gallery.db import Database, utcnow
 
 log = logging.getLogger(__name__)
 DIRECTIONS: tuple[Direction, ...] = ("in", "out", "both")
+DIRECTIONS_REFRESH_S = 10.0
 
 
 def policy_from_settings(settings: Settings) -> AttendancePolicy:
@@ -93,6 +97,8 @@ class Attendance:
             host_clock=host_clock,
         )
         self.outbox = Outbox(self.store, host_clock)  # leases on the database's clock
+        self._listed: dict[str, Direction] = {}
+        self._directions_read = -DIRECTIONS_REFRESH_S
         secret = settings.attendance_webhook_secret
         self.webhooks = WebhookWorker(
             self.outbox,
@@ -117,7 +123,22 @@ class Attendance:
         self.webhooks.stop()
 
     def direction(self, camera: str) -> Direction:
-        return self.directions.get(camera, "both")
+        """``attendance_cameras``, else the camera's own direction (the cluster's camera list,
+        re-read at most every ``DIRECTIONS_REFRESH_S``; cameras added with ``facegate cameras
+        add`` included), else ``both``."""
+        if camera in self.settings.attendance_cameras:
+            return self.settings.attendance_cameras[camera]
+        now = time.monotonic()
+        if now - self._directions_read >= DIRECTIONS_REFRESH_S:
+            self._directions_read = now
+            try:
+                listed = {c.name: c.direction for c in ClusterStore(self.store.db).cameras()}
+                self._listed = {
+                    n: d for n, d in ((n, one_of(d, DIRECTIONS)) for n, d in listed.items()) if d
+                }
+            except Exception as exc:  # keep the last list while the database is away
+                log.warning("attendance: camera list unavailable (%s)", type(exc).__name__)
+        return self._listed.get(camera) or self.directions.get(camera, "both")
 
     def spoolable(self, event: RecognitionEvent) -> RecognitionEvent | None:
         """The event as the spool should keep it (no snapshot unless the log keeps them), or
@@ -157,6 +178,7 @@ class Attendance:
                 track_id=event.track_id,
                 snapshot=event.snapshot,
                 key=key,
+                epoch=event.epoch,
             )
         )
         if outcome.event is not None and person_id is not None and self.store.webhook_urls:

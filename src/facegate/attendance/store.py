@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from facegate.attendance.rules import AttendancePolicy, Direction, cooldown_window
+from facegate.cluster.store import fence_ok, singleton
 from facegate.delivery import stored_time
 from facegate.events import EventKind
 from facegate.gallery.db import Database, Row, Tx, advisory_key, db_now, utcnow
@@ -62,6 +63,7 @@ class NewEvent:
     snapshot: bytes | None = None
     # The local spool's idempotency key (spool.py): a replay of the same key is a duplicate.
     key: str | None = None
+    epoch: int | None = None  # a camera's lease epoch (facegate.cluster); None: not fenced
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,8 @@ class Recorded:
 
     event: AttendanceEvent | None
     suppressed_by: int | None = None
-    # "cooldown", "unknown_person" or "duplicate" (this key was committed before) when
-    # nothing new was logged
+    # "cooldown", "unknown_person", "duplicate" (this key was committed before) or "fenced"
+    # (the camera's lease epoch moved on: another host owns it now) when nothing was logged
     reason: str | None = None
 
 
@@ -166,6 +168,8 @@ class AttendanceStore:
         snapshot = new.snapshot if self.keep_snapshots else None
         policy = self.policy  # read before the transaction (the site settings may read the DB)
         with self.db.write() as tx:
+            if not fence_ok(tx, self.db, new.camera, new.epoch):
+                return Recorded(None, reason="fenced")
             now = db_now(self.db, tx)
             at = self._on_db_clock(new.at, now)
             if new.key is not None:
@@ -190,7 +194,8 @@ class AttendanceStore:
                     return Recorded(None, suppressed_by=int(near[0][0]), reason="cooldown")
             rows = tx.execute(
                 "INSERT INTO attendance_events (person_id, kind, camera, direction, at, score, "
-                "track_id, snapshot, created_at, idem_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "track_id, snapshot, created_at, idem_key, epoch) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (idem_key) DO NOTHING RETURNING id",
                 (
                     new.person_id,
@@ -203,6 +208,7 @@ class AttendanceStore:
                     snapshot,
                     self.t(now),
                     new.key,
+                    new.epoch,
                 ),
             )
             if not rows:  # another drainer committed this key at the same moment
@@ -325,8 +331,11 @@ class AttendanceStore:
 
     def purge(self, *, snapshots_before: datetime, unknown_before: datetime) -> tuple[int, int]:
         """Erase snapshots older than their retention and unknown-face events older than
-        theirs; returns (snapshots erased, unknown events deleted)."""
+        theirs; returns (snapshots erased, unknown events deleted). Once per cluster: a host
+        that finds another one purging skips (facegate.cluster.store.singleton)."""
         with self.db.write() as tx:
+            if not singleton(tx, self.db, "attendance-purge"):
+                return 0, 0
             snaps = tx.execute(
                 "UPDATE attendance_events SET snapshot = NULL "
                 "WHERE snapshot IS NOT NULL AND at < ? RETURNING id",

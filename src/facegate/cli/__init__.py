@@ -23,6 +23,7 @@ from facegate.cli import (
 from facegate.cli.access_cmd import register as register_access
 from facegate.cli.app import app
 from facegate.cli.attendance_cmd import register as register_attendance
+from facegate.cli.cameras_cmd import register as register_cameras
 from facegate.cli.doors_cmd import register as register_doors
 from facegate.cli.stream_cmd import register as register_stream
 
@@ -39,6 +40,7 @@ register_access(app)
 backup_cmd.register(app)
 reembed_cmd.register(app)
 _ = people_cmds  # registers on `facegate people`
+register_cameras(app)
 
 
 def main() -> None:

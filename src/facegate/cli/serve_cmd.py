@@ -100,6 +100,10 @@ def register(app: typer.Typer) -> None:
         if cameras_file is not None:
             os.environ["FACEGATE_CAMERAS_FILE"] = str(cameras_file.resolve())
         _live_environment(workers, stream_port, no_stream, camera or [])
+        if "FACEGATE_CLUSTER_NODE_URL" not in os.environ:  # how other hosts reach this one
+            from facegate.cluster.service import default_url
+
+            os.environ["FACEGATE_CLUSTER_NODE_URL"] = default_url(host, port)
         if stream_host is not None or "FACEGATE_STREAM_HOST" not in os.environ:
             os.environ["FACEGATE_STREAM_HOST"] = stream_host or host
         try:

@@ -635,6 +635,77 @@ CREATE INDEX attendance_corrections_day ON attendance_corrections(day, person_id
 CREATE INDEX attendance_corrections_person ON attendance_corrections(person_id, day);
 """
 
+# 0008: many hosts on one database (facegate.cluster; docs/cluster.md). ``cameras`` is the
+# camera list (the environment / --camera list only seeds it); ``nodes`` is one row per host
+# (its data dir's node id) with a heartbeat on the database clock; ``camera_leases`` says which
+# node owns a camera until when, with a fencing ``epoch`` that grows on every change of owner;
+# attendance and door events written from a camera carry the epoch they were captured under
+# (NULL for TCP streams, never fenced). ``streams`` makes TCP stream names unique cluster-wide.
+# Times that decide leases are the database's own: on SQLite (one host) unix seconds as REAL.
+_SQLITE_0008 = """
+CREATE TABLE cameras (
+    name TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    direction TEXT NOT NULL DEFAULT 'both' CHECK (direction IN ('in', 'out', 'both')),
+    options TEXT NOT NULL DEFAULT '{}',
+    pinned_node TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL
+);
+CREATE TABLE camera_leases (
+    camera TEXT PRIMARY KEY,
+    node TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE streams (
+    name TEXT PRIMARY KEY,
+    node TEXT NOT NULL,
+    token TEXT NOT NULL,
+    connected_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL
+);
+ALTER TABLE attendance_events ADD COLUMN epoch INTEGER;
+ALTER TABLE access_events ADD COLUMN epoch INTEGER
+"""
+
+_POSTGRES_0008 = """
+CREATE TABLE cameras (
+    name TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    direction TEXT NOT NULL DEFAULT 'both' CHECK (direction IN ('in', 'out', 'both')),
+    options TEXT NOT NULL DEFAULT '{}',
+    pinned_node TEXT,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    heartbeat_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE camera_leases (
+    camera TEXT PRIMARY KEY,
+    node TEXT NOT NULL,
+    epoch BIGINT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE streams (
+    name TEXT PRIMARY KEY,
+    node TEXT NOT NULL,
+    token TEXT NOT NULL,
+    connected_at TIMESTAMPTZ NOT NULL,
+    heartbeat_at TIMESTAMPTZ NOT NULL
+);
+ALTER TABLE attendance_events ADD COLUMN epoch BIGINT;
+ALTER TABLE access_events ADD COLUMN epoch BIGINT
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
@@ -644,6 +715,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(5, "access_outbox", _SQLITE_0005),
         Migration(6, "liveness_tokens", _SQLITE_0006),
         Migration(7, "api_key_scopes", _SQLITE_0007),
+        Migration(8, "cluster", _SQLITE_0008),
         Migration(9, "attendance_idempotency", _SQLITE_0009),
         Migration(10, "enrolment_photos", _SQLITE_0010),
         Migration(11, "attendance_hr", _SQLITE_0011),
@@ -656,6 +728,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(5, "access_outbox", _POSTGRES_0005),
         Migration(6, "liveness_tokens", _POSTGRES_0006),
         Migration(7, "api_key_scopes", _POSTGRES_0007),
+        Migration(8, "cluster", _POSTGRES_0008),
         Migration(9, "attendance_idempotency", _POSTGRES_0009),
         Migration(10, "enrolment_photos", _POSTGRES_0010),
         Migration(11, "attendance_hr", _POSTGRES_0011),

@@ -1,13 +1,20 @@
-"""The configured cameras of a ``facegate serve`` process: who owns each, and their pipelines.
+"""The cameras of the cluster that this process runs: their leases and their pipelines.
 
-With ``--workers N`` every worker reads the same camera list, but a camera must be opened by
-one process only (a USB device can be opened once; an RTSP camera should not serve N
-identical streams; attendance must not log each person N times). Ownership is an exclusive
-``flock`` on ``<data_dir>/live/camera-<name>.lock``: the kernel gives it to exactly one
-process and takes it back when that process dies, however it dies, and the others retry
-every few seconds, so a camera moves to a surviving worker by itself. (A shared PostgreSQL
-gallery on several machines would want an advisory lock instead; the cameras of one machine
-are this machine's business, so a file lock fits.)
+The camera list lives in the database (``cameras``, facegate.cluster); the environment's and
+``--camera``'s list is a bootstrap that ``start`` upserts into it. Which host runs a camera
+is decided by a lease in the database (``facegate.cluster.node.LeaseKeeper``: rendezvous
+placement over the live nodes, renewal every ~2 s, a fencing epoch that grows with every
+change of owner). Between the workers of one host (one node), a camera is run by the worker
+that holds an exclusive ``flock`` on ``<data_dir>/live/camera-<name>.lock``: the kernel gives
+it to exactly one process and takes it back when that process dies, however it dies, and only
+that worker takes and renews the camera's lease.
+
+The manager reconciles the running cameras with the leases every second on the event loop:
+a lease held whose camera is not running starts it, a running camera whose lease is gone,
+changed epoch or passed its local deadline (no renewal for ``cluster_renew_deadline_s``) stops
+at once, even while the lease thread is stuck in a database call. Events from a camera carry
+its epoch (``TrackObservers.for_stream(..., epoch=)``) and are refused by the database once
+another owner has a newer one.
 
 The owner gives each camera a ``StreamPipeline`` on the shared fair scheduler, exactly like a
 TCP client's, and a live channel; frames from the camera's thread enter the pipeline's
@@ -25,6 +32,9 @@ import os
 import time
 from pathlib import Path
 
+from facegate.cluster.node import LeaseKeeper
+from facegate.cluster.service import ClusterNode
+from facegate.cluster.store import CameraRow
 from facegate.config import CameraConfig, Settings
 from facegate.live.cameras import Camera, SourceFactory, open_source
 from facegate.live.hub import Channel, LiveHub
@@ -43,7 +53,6 @@ from facegate.stream.tracker import TrackerParams
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0  # watchdog period
-LOCK_RETRY_S = 3.0  # how often a non-owner tries to take a camera over
 
 
 class OwnerLock:
@@ -80,16 +89,37 @@ class OwnerLock:
             self._fd = None
 
 
-class _Owned:
-    """A camera this process owns, with its pipeline and channel."""
+def camera_config(row: CameraRow) -> CameraConfig:
+    return CameraConfig(
+        name=row.name,
+        source=row.source,
+        always_on=row.always_on,
+        direction=row.direction,  # type: ignore[arg-type]
+    )
 
-    def __init__(self, camera: Camera, pipeline: StreamPipeline, channel: Channel) -> None:
-        self.camera, self.pipeline, self.channel = camera, pipeline, channel
+
+def camera_row(config: CameraConfig) -> CameraRow:
+    return CameraRow(config.name, config.source, config.direction, {"always_on": config.always_on})
+
+
+class _Owned:
+    """A camera this process runs, with its pipeline, channel and lease epoch."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        camera: Camera,
+        pipeline: StreamPipeline,
+        channel: Channel,
+        epoch: int,
+    ) -> None:
+        self.config, self.camera, self.pipeline, self.channel = config, camera, pipeline, channel
+        self.epoch = epoch
         self.next_id = 0
 
 
 class CameraManager:
-    """Takes ownership of what it can, runs the owned cameras, retries the others."""
+    """Runs the cameras whose lease this process holds, stops the others."""
 
     def __init__(
         self,
@@ -103,28 +133,78 @@ class CameraManager:
         self.settings: Settings = services.settings
         self.source_factory = source_factory
         self.configs = list(self.settings.cameras)
-        self.locks = {
-            c.name: OwnerLock(self.settings.data_dir / "live" / f"camera-{c.name}.lock")
-            for c in self.configs
-        }
+        self.locks: dict[str, OwnerLock] = {}
         self.owned: dict[str, _Owned] = {}
+        self.keeper: LeaseKeeper | None = None
         self._task: asyncio.Task[None] | None = None
-        self._last_lock_try = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         names = [c.name for c in self.configs]
         if len(set(names)) != len(names):
             raise ValueError("camera names must be unique")
-        self._try_locks()
-        self._task = asyncio.get_running_loop().create_task(self._tick())
+        cluster = self.services.cluster
+        if cluster is None:  # Services built by hand (tests): the same node, made here
+            cluster = self.services.cluster = ClusterNode(
+                self.settings, self.services.gallery.store.db
+            )
+        self._loop = asyncio.get_running_loop()
+        for config in self.configs:  # the environment's list seeds the cluster's
+            await asyncio.to_thread(cluster.store.upsert_camera, camera_row(config))
+        self.keeper = cluster.keeper(
+            may_run=self._may_run, let_go=self._let_go, on_change=self._wake
+        )
+        await asyncio.to_thread(self.keeper.start)
+        self._reconcile()  # what the first cycle leased runs from now on
+        self._task = self._loop.create_task(self._tick())
 
-    def _try_locks(self) -> None:
-        self._last_lock_try = time.monotonic()
-        for config in self.configs:
-            if config.name not in self.owned and self.locks[config.name].try_acquire():
-                self._own(config)
+    # -- called from the lease thread ---------------------------------------------------------
 
-    def _own(self, config: CameraConfig) -> None:
+    def _may_run(self, name: str) -> bool:
+        lock = self.locks.get(name)
+        if lock is None:
+            lock = self.locks[name] = OwnerLock(
+                self.settings.data_dir / "live" / f"camera-{name}.lock"
+            )
+        return lock.try_acquire()
+
+    def _let_go(self, name: str) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._reconcile, name)
+
+    def _wake(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._reconcile)
+
+    # -- on the event loop --------------------------------------------------------------------
+
+    def _reconcile(self, unlock: str | None = None) -> None:
+        """Start what is leased and not running, stop what runs without a valid lease."""
+        held = self.keeper.held() if self.keeper is not None else {}
+        for name, owned in list(self.owned.items()):
+            lease = held.get(name)
+            if lease is None:
+                self._disown(name, "lease lost or expired")
+            elif lease.epoch != owned.epoch:
+                self._disown(name, "new epoch")
+            elif camera_config(lease.camera) != owned.config:
+                self._disown(name, "configuration changed")  # restarted just below
+        for name, lease in held.items():
+            if name not in self.owned:
+                self._own(camera_config(lease.camera), lease.epoch)
+        if unlock is not None and unlock not in held and unlock in self.locks:
+            self.locks[unlock].release()
+
+    def _disown(self, name: str, why: str) -> None:
+        owned = self.owned.pop(name)
+        owned.camera.stop()
+        self.scheduler.remove(owned.pipeline)
+        self.hub.close(owned.channel)
+        log.warning(
+            "camera %s (epoch %d) stopped by process %d: %s", name, owned.epoch, os.getpid(), why
+        )
+
+    def _own(self, config: CameraConfig, epoch: int) -> None:
         s = self.settings
         processor = FrameProcessor(
             self.services.engine,
@@ -134,7 +214,7 @@ class CameraManager:
             annotate_quality=s.stream_annotate_quality,
             tracker_params=TrackerParams(reembed_every=s.stream_reembed_every),
             max_embeddings=s.stream_max_embeddings_per_frame,
-            observer=self.services.observers.for_stream(config.name),
+            observer=self.services.observers.for_stream(config.name, epoch=epoch),
         )
 
         def ignore(outcome: FrameResult | FrameFailure) -> None:
@@ -163,13 +243,14 @@ class CameraManager:
             on_demand=demand,
             details=camera.as_dict,
         )
-        self.owned[config.name] = _Owned(camera, pipeline, channel)
+        self.owned[config.name] = _Owned(config, camera, pipeline, channel, epoch)
         self.scheduler.add(pipeline)
         log.info(
-            "camera %s (%s) owned by process %d%s",
+            "camera %s (%s) owned by process %d, epoch %d%s",
             config.name,
             camera.shown_source,
             os.getpid(),
+            epoch,
             ", always on" if config.always_on else ", runs while watched",
         )
 
@@ -193,10 +274,7 @@ class CameraManager:
             await asyncio.sleep(TICK_S)
             for owned in list(self.owned.values()):
                 owned.camera.check_stall()
-            if len(self.owned) < len(self.configs) and (
-                time.monotonic() - self._last_lock_try >= LOCK_RETRY_S
-            ):
-                self._try_locks()
+            self._reconcile()  # a passed deadline stops its camera here, DB or no DB
 
     def camera(self, name: str) -> Camera | None:
         owned = self.owned.get(name)
@@ -207,10 +285,9 @@ class CameraManager:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for owned in self.owned.values():
-            owned.camera.stop()
-            self.scheduler.remove(owned.pipeline)
-            self.hub.close(owned.channel)
-        self.owned.clear()
+        for name in list(self.owned):
+            self._disown(name, "shutting down")
+        if self.keeper is not None:
+            await asyncio.to_thread(self.keeper.stop)
         for lock in self.locks.values():
             lock.release()

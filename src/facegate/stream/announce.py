@@ -22,7 +22,7 @@ import numpy as np
 
 from facegate.engine.types import Box
 from facegate.events import EventBus, RecognitionEvent
-from facegate.observers import ObserverFactory, PromptSink, TrackObserver
+from facegate.observers import ObserverFactory, PromptSink, TrackObserver, current_epoch
 
 SNAPSHOT_SIDE = 112  # pixels: enough to recognise a face by eye, small enough to store
 SNAPSHOT_QUALITY = 80
@@ -93,6 +93,7 @@ class Announcer:
                     score=float(face.score),
                     box=(float(box.x), float(box.y), float(box.w), float(box.h)),
                     snapshot=snapshot,
+                    epoch=current_epoch(),
                 )
             )
             self.published += 1

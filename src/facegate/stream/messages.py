@@ -49,6 +49,7 @@ class ErrorCode(StrEnum):
     UNEXPECTED_MESSAGE = "unexpected_message"
     UNAUTHORIZED = "unauthorized"
     BUSY = "busy"
+    NAME_TAKEN = "name_taken"  # a live stream or camera of the cluster has the stream's name
     IDLE_TIMEOUT = "idle_timeout"
     TOO_SLOW = "too_slow"
     BAD_FRAME = "bad_frame"

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from facegate import __version__
+from facegate.cluster.service import ClusterNode
 from facegate.config import Settings
 from facegate.limits import FD_RESERVE, raise_open_files_limit
 from facegate.services import Services
@@ -130,6 +131,7 @@ class StreamServer:
         self._tickets: dict[str, Ticket] = {}  # session id -> its admission, while open
         self.key_recheck_s = s.stream_key_recheck_s
         self._rechecker: asyncio.Task[None] | None = None
+        self._names: asyncio.Task[None] | None = None
         self.live: StreamRegistry | None = None  # set by the live view (facegate.live)
 
     @property
@@ -152,7 +154,21 @@ class StreamServer:
             self._accept, self.host, self._port, reuse_port=self.reuse_port or None
         )
         self._rechecker = asyncio.get_running_loop().create_task(self._recheck_keys_forever())
+        self._names = asyncio.get_running_loop().create_task(self._keep_names())
         log.info("stream server listening on %s:%d", self.host, self.port)
+
+    async def _keep_names(self) -> None:
+        """Heartbeat the cluster-wide names of this process's streams (facegate.cluster): a
+        name whose heartbeat stops (its host died) is free again after the node timeout."""
+        cluster = self.services.cluster
+        if cluster is None:
+            return
+        while True:
+            await asyncio.sleep(cluster.timings.renew_s)
+            try:
+                await asyncio.to_thread(cluster.heartbeat_streams)
+            except Exception as exc:
+                log.warning("stream names: heartbeat failed (%s)", type(exc).__name__)
 
     async def stop(self) -> None:
         """Stop accepting, say BYE to every client, drop waiting frames, close."""
@@ -161,6 +177,9 @@ class StreamServer:
         if self._rechecker is not None:
             self._rechecker.cancel()
             self._rechecker = None
+        if self._names is not None:
+            self._names.cancel()
+            self._names = None
         for session in list(self._sessions.values()):
             await session.close(Bye("server shutting down"))
         for task in list(self._connections):
@@ -168,6 +187,10 @@ class StreamServer:
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
         await self.scheduler.close()
+        cluster = self.services.cluster
+        if cluster is not None:  # names of sessions cut short by the shutdown
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(cluster.release_all_streams)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
@@ -253,6 +276,9 @@ class StreamServer:
 
     def welcome(self, session_id: str) -> Welcome:
         return Welcome(session_id, __version__, self.limits, None)
+
+    def stream_names(self) -> ClusterNode | None:
+        return self.services.cluster
 
     # -- revocation --------------------------------------------------------------------------
 

@@ -62,6 +62,16 @@ log = logging.getLogger(__name__)
 CLOSE_GRACE_S = 1.0
 
 
+class StreamNames(Protocol):
+    """The cluster-wide register of live stream names (``facegate.cluster.ClusterNode``)."""
+
+    def claim_stream(self, name: str) -> str | None:
+        """A token when ``name`` was free (blocking: it writes the database), else None."""
+        ...
+
+    def release_stream(self, name: str, token: str) -> None: ...
+
+
 class SessionHost(Protocol):
     """What a session needs from the server that accepted it (``StreamServer``), and no
     more: the session never sees the server's other sessions, admission or scheduler, and
@@ -83,6 +93,10 @@ class SessionHost(Protocol):
     def detach(self, session: Session) -> None: ...
 
     def welcome(self, session_id: str) -> Welcome: ...
+
+    def stream_names(self) -> StreamNames | None:
+        """The cluster's register of stream names, or None (no cluster node)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -132,6 +146,7 @@ class Session:
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.hello: Hello | None = None
+        self._name_token: tuple[StreamNames, str, str] | None = None  # (cluster node, name, token)
         self.pipeline: StreamPipeline | None = None
         self.stats = SessionStats(session_id, self.peer)
         self._queue: deque[Message | _Ready] = deque()
@@ -211,12 +226,33 @@ class Session:
             ) from None
         if not allowed:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "API key unknown or without recognize")
+        await self._claim_name(hello.stream)
         self.hello = hello
         self._loop = asyncio.get_running_loop()
         self.pipeline = self.server.attach(self, hello)  # raises busy when full
         self.stats.stream = hello.stream
         self._sender = asyncio.get_running_loop().create_task(self._send_loop())
         self._enqueue(self.server.welcome(self.id))
+
+    async def _claim_name(self, name: str) -> None:
+        """Register the stream's name cluster-wide (facegate.cluster): a second live stream
+        with the same name on any host, or a camera's name, is refused."""
+        cluster = self.server.stream_names()
+        if cluster is None:
+            return
+        try:
+            token = await asyncio.to_thread(cluster.claim_stream, name)
+        except Exception as exc:
+            log.warning("stream session %s: name check failed (%s)", self.id, type(exc).__name__)
+            raise ProtocolError(
+                ErrorCode.INTERNAL, "the stream name could not be registered", fatal=True
+            ) from None
+        if token is None:
+            raise ProtocolError(
+                ErrorCode.NAME_TAKEN,
+                f"stream name {name!r} is in use by another live stream or camera",
+            )
+        self._name_token = (cluster, name, token)
 
     def _handle(self, message: Message, started: float, ended: float) -> bool:
         """Act on one message after HELLO; False ends the session."""
@@ -331,3 +367,10 @@ class Session:
     async def _finish(self) -> None:
         await self.close()
         self.server.detach(self)
+        if self._name_token is not None:
+            cluster, name, token = self._name_token
+            self._name_token = None
+            try:
+                await asyncio.to_thread(cluster.release_stream, name, token)
+            except Exception as exc:  # the entry expires with its heartbeat anyway
+                log.warning("stream %s: name not released (%s)", name, type(exc).__name__)

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from facegate.access.messages import DoorMessage
 from facegate.access.outputs import DoorOutputs, OutputStatus, WebhookOutput, revealed
+from facegate.cluster.store import singleton
 from facegate.delivery import MAX_ERROR_CHARS, DbClock, skip_locked, stored_time
 from facegate.gallery.db import Database, Row, Tx, db_now, utcnow
 
@@ -359,8 +360,11 @@ class OutboxStore:
         return {s: found.get(s, 0) for s in ("pending", "delivered", "failed")}
 
     def sweep(self, before: datetime) -> int:
-        """Delete final rows settled before ``before``; returns how many."""
+        """Delete final rows settled before ``before``; returns how many. Once per cluster (a
+        host that finds another one sweeping skips: facegate.cluster.store.singleton)."""
         with self.db.write() as tx:
+            if not singleton(tx, self.db, "access-outbox-sweep"):
+                return 0
             rows = tx.execute(
                 "DELETE FROM access_outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?) "
                 "OR (failed_at IS NOT NULL AND failed_at < ?) RETURNING id",

@@ -1,0 +1,111 @@
+"""``ClusterNode``: what a process knows of the cluster, built once per process (``Services``).
+
+It names this node (id and URL), holds the cluster store, registers the TCP stream names this
+process serves (so a second live HELLO with the same name anywhere is refused) and makes the
+process's ``LeaseKeeper`` (cameras). The stream server heartbeats its names.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from facegate.cluster.node import LeaseKeeper, Timings, node_id_for
+from facegate.cluster.store import ClusterStore
+from facegate.config import Settings
+from facegate.gallery.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def timings_from(settings: Settings) -> Timings:
+    lease = settings.cluster_lease_s
+    return Timings(
+        lease_s=lease,
+        renew_s=min(settings.cluster_renew_s, lease / 2),
+        deadline_s=min(settings.cluster_renew_deadline_s, lease * 0.9),
+        node_timeout_s=settings.cluster_node_timeout_s,
+    )
+
+
+def default_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` for a listen address (a wildcard address names the host)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class ClusterNode:
+    """This process's view of the cluster (the database decides; nothing is cached here but
+    the stream names this process registered)."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.store = ClusterStore(db)
+        self.timings = timings_from(settings)
+        self._lock = threading.Lock()
+        self._streams: dict[str, str] = {}  # token -> name, for the heartbeat
+
+    @cached_property
+    def id(self) -> str:
+        return node_id_for(self.settings.data_dir, self.settings.cluster_node_id)
+
+    @property
+    def url(self) -> str:
+        return self.settings.cluster_node_url or default_url("127.0.0.1", 8000)
+
+    def keeper(
+        self,
+        *,
+        may_run: Callable[[str], bool],
+        let_go: Callable[[str], None],
+        on_change: Callable[[], None],
+    ) -> LeaseKeeper:
+        return LeaseKeeper(
+            self.store,
+            self.id,
+            self.url,
+            self.timings,
+            may_run=may_run,
+            let_go=let_go,
+            on_change=on_change,
+        )
+
+    # -- stream names (blocking: call from a thread) -------------------------------------------
+
+    def claim_stream(self, name: str) -> str | None:
+        """Register ``name`` for a new TCP stream of this process; its token, or None when a
+        live stream (or a camera) of the cluster already has the name."""
+        token = secrets.token_hex(8)
+        if not self.store.claim_stream(name, self.id, token, self.timings.node_timeout_s):
+            return None
+        with self._lock:
+            self._streams[token] = name
+        return token
+
+    def release_stream(self, name: str, token: str) -> None:
+        with self._lock:
+            self._streams.pop(token, None)
+        self.store.release_stream(name, token)
+
+    def stream_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._streams)
+
+    def heartbeat_streams(self) -> None:
+        self.store.heartbeat_streams(self.stream_tokens())
+
+    def release_all_streams(self) -> None:
+        with self._lock:
+            held, self._streams = self._streams, {}
+        for token, name in held.items():
+            self.store.release_stream(name, token)
+
+    def view(self) -> dict[str, Any]:
+        """The ``GET /api/v1/cluster`` answer."""
+        return {"nodes": self.store.view(self.timings.node_timeout_s)}
