@@ -11,8 +11,8 @@ import pytest
 
 from facegate.api.keys import KEY_PREFIX, KeyStore, hash_key
 from facegate.api.web.i18n import choose, parse_accept_language
-from facegate.engine.draw import Label, draw_labels, find_font
 from facegate.config import Settings
+from facegate.engine.draw import Label, draw_labels, find_font
 from facegate.engine.types import Box
 from facegate.gallery import open_store
 from tests.pg import create_database, drop_database
