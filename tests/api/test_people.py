@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.api.conftest import Api
 
 
@@ -99,3 +101,38 @@ def test_revoked_key_is_refused_at_once(api: Api):
     r = api.client.get("/api/v1/people", headers={"X-API-Key": secret})
     assert r.status_code == 401
     assert key.prefix in [k.prefix for k in keys.list() if k.revoked_at is not None]
+
+
+def test_delete_one_face_is_decided_by_the_store(api: Api, people_dir: Path):
+    """DELETE /people/{p}/faces/{t}: 204 and gone (row, thumbnail, index); the same again,
+    another person's template or an unknown person answer 404 in one decision by the store
+    (no check-then-act in the route, nothing else touched)."""
+    c = api.client
+    owner = api.create_person("Face Owner")
+    other = api.create_person("Someone Else")
+    folder = people_dir / "Barack_Obama"
+    report = api.enrol(owner["id"], folder / "fr_obama.jpg", folder / "fr_obama1.jpg")
+    assert report["accepted"] == 2, report
+    faces = c.get(f"/api/v1/people/{owner['id']}", headers=api.admin).json()["faces"]
+    gone, kept = faces[0]["template_id"], faces[1]["template_id"]
+    store = api.app.state.services.gallery.store
+
+    def rows(template_id: int) -> int:
+        with store.db.read() as tx:
+            return len(tx.execute("SELECT id FROM templates WHERE id = ?", (template_id,)))
+
+    r = c.delete(f"/api/v1/people/{owner['id']}/faces/{gone}", headers=api.admin)
+    assert r.status_code == 204, r.text
+    assert rows(gone) == 0 and rows(kept) == 1
+    assert c.get(f"/api/v1/faces/{gone}/thumbnail", headers=api.admin).status_code == 404
+    left = c.get(f"/api/v1/people/{owner['id']}", headers=api.admin).json()["faces"]
+    assert [f["template_id"] for f in left] == [kept]
+
+    again = c.delete(f"/api/v1/people/{owner['id']}/faces/{gone}", headers=api.admin)
+    assert again.status_code == 404 and again.json()["error"]["code"] == "unknown_template"
+    wrong = c.delete(f"/api/v1/people/{other['id']}/faces/{kept}", headers=api.admin)
+    assert wrong.status_code == 404 and wrong.json()["error"]["code"] == "unknown_template"
+    assert rows(kept) == 1  # another person's template is never touched
+    nobody = c.delete(f"/api/v1/people/{10**9}/faces/{kept}", headers=api.admin)
+    assert nobody.status_code == 404 and nobody.json()["error"]["code"] == "unknown_person"
+    assert rows(kept) == 1
