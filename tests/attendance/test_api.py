@@ -231,3 +231,40 @@ def test_cli_report(api: Api, settings: Settings, obama: tuple[int, Path]):
     assert "Barack Obama" in text.output and "present" in text.output
     bad = runner.invoke(cli_app, [*args, "--date", "yesterday"], env=env)
     assert bad.exit_code == 2
+
+
+def test_events_csv_is_streamed_in_pages_and_capped(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export reads the log a page at a time (pages of 3 here) into one CSV with one
+    header, the same events in the same order as the JSON list, and stops at the row cap."""
+    from facegate.api.routes import log_queries
+    from facegate.attendance.store import NewEvent
+
+    store = api.app.state.attendance_hook.attendance.store
+    base = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    for i in range(10):
+        store.record(NewEvent("unknown", "csvcam", "in", base + timedelta(minutes=i), 0.1))
+    listed = [e["id"] for e in events(api, camera="csvcam", limit=100)["items"]]
+    assert len(listed) == 10
+
+    monkeypatch.setattr(log_queries, "CSV_PAGE_ROWS", 3)
+    pages: list[tuple[int, int]] = []
+    original = store.events
+
+    def counting(**query: Any) -> Any:
+        pages.append((query["limit"], query["offset"]))
+        return original(**query)
+
+    monkeypatch.setattr(store, "events", counting)
+    params = {"camera": "csvcam", "format": "csv"}
+    r = api.client.get("/api/v1/attendance/events", params=params, headers=api.admin)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [int(row["id"]) for row in rows] == listed
+    assert r.text.count("person_id") == 1  # one header
+    assert pages == [(3, 0), (3, 3), (3, 6), (3, 9)]  # never everything at once
+
+    monkeypatch.setattr(log_queries, "CSV_MAX_ROWS", 7)
+    capped = api.client.get("/api/v1/attendance/events", params=params, headers=api.admin)
+    assert [int(row["id"]) for row in csv.DictReader(io.StringIO(capped.text))] == listed[:7]

@@ -24,6 +24,8 @@ from facegate.api.routes.deps import services
 from facegate.api.routes.log_queries import (
     check_day,
     csv_response,
+    csv_stream,
+    frozen_until,
     local_moment,
     snapshot_response,
 )
@@ -157,14 +159,15 @@ async def list_events(
     fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Any:
     """Logged events, newest first, filtered by person, camera, kind and time range (or one
-    working day). With ``format=csv`` every matching event (no paging) as a CSV download."""
+    working day). With ``format=csv`` every matching event (no paging; streamed, at most
+    1,000,000 rows) as a CSV download."""
     att = attendance(request)
     if day is not None:
         if since is not None or until is not None:
             raise InvalidInput("give date or since/until, not both")
         check_day(day, "date")
         since, until = att.policy.day_window(day)
-    query = {
+    query: dict[str, Any] = {
         "person_id": person_id,
         "camera": _name(camera, "camera"),
         "since": local_moment(since, att.policy.timezone, "since"),
@@ -172,8 +175,12 @@ async def list_events(
         "kinds": [kind] if kind else None,
     }
     if fmt == "csv":
-        page = await asyncio.to_thread(att.store.events, **query, limit=0)
-        return csv_response(events_csv(page.items, att.policy), "attendance-events.csv")
+        query["until"] = frozen_until(query["until"])
+        return csv_stream(
+            lambda n, skip: att.store.events(**query, limit=n, offset=skip).items,
+            lambda items, first: events_csv(items, att.policy, with_header=first),
+            "attendance-events.csv",
+        )
     page = await asyncio.to_thread(att.store.events, **query, limit=limit, offset=offset)
     return {
         "items": [e.as_dict() for e in page.items],
