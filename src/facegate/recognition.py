@@ -18,7 +18,7 @@ from facegate.engine import Face, FaceEngine
 from facegate.engine.decode import ImageInput
 from facegate.engine.thumbnail import face_thumbnail
 from facegate.errors import BadImage, ImageTooLarge, NoFace, SeveralFaces
-from facegate.gallery import Gallery, Match, NewTemplate
+from facegate.gallery import Gallery, Match, ModelGuard, NewTemplate
 
 # When an enrolment photo shows several faces, the subject must be this many times as
 # prominent (size x centrality) as the next face; otherwise the photo is refused.
@@ -84,19 +84,12 @@ class RecognitionService:
     def __init__(self, engine: FaceEngine, gallery: Gallery) -> None:
         self.engine = engine
         self.gallery = gallery
-        self._model_confirmed = False
+        self.model_guard = ModelGuard(gallery.store, engine.model_id, engine.model_sha256)
         gallery.expect_model(engine.model_id, engine.model_sha256)
 
     def _ensure_model(self) -> None:
-        """Refuse to match against a gallery built by another model (``ModelMismatch``).
-
-        Checked against the database until the gallery is pinned to our model; from then on
-        the pin cannot change, so the check is skipped on the hot path.
-        """
-        if self._model_confirmed:
-            return
-        self.gallery.store.check_model(self.engine.model_id, self.engine.model_sha256)
-        self._model_confirmed = self.gallery.store.model_pin().model_id is not None
+        """Refuse to match against a gallery built by another model (``ModelMismatch``)."""
+        self.model_guard.check()
 
     @property
     def threshold(self) -> float:
@@ -188,6 +181,12 @@ class RecognitionService:
         self._ensure_model()
         matches = self.gallery.identify_many([f.embedding for f in faces])
         return [IdentifiedFace(f, m) for f, m in zip(faces, matches, strict=True)]
+
+    def identify_subject(self, source: ImageInput) -> IdentifiedFace:
+        """The photo's most prominent face with its open-set match (``NoFace`` without one)."""
+        face = self.engine.main_face(self.engine.load(source))
+        self._ensure_model()
+        return IdentifiedFace(face, self.gallery.identify(face.embedding))
 
     def verify_images(self, first: ImageInput, second: ImageInput) -> Verification:
         """Do the subjects of two photos show the same person?"""

@@ -40,7 +40,7 @@ import numpy as np
 from facegate.engine import FaceEngine
 from facegate.engine.types import Box
 from facegate.errors import BadImage, ImageTooLarge
-from facegate.gallery import Gallery
+from facegate.gallery import Gallery, ModelGuard
 from facegate.stream.annotate import draw_faces
 from facegate.stream.appearance import SceneCutDetector, face_descriptor
 from facegate.stream.jpeg import decode_jpeg, encode_jpeg
@@ -156,7 +156,7 @@ class FrameProcessor:
         self.tracker = Tracker(tracker_params)
         self.cuts = SceneCutDetector()
         self.observer = observer
-        self._model_checked = False
+        self.model_guard = ModelGuard(gallery.store, engine.model_id, engine.model_sha256)
         self._segment = 0
 
     def reset(self) -> None:
@@ -167,12 +167,6 @@ class FrameProcessor:
         """
         self.tracker.reset()
         self.cuts.reset()
-
-    def _check_model(self) -> None:
-        """Refuse a gallery built by another model (``ModelMismatch``), once per stream."""
-        if not self._model_checked:
-            self.gallery.store.check_model(self.engine.model_id, self.engine.model_sha256)
-            self._model_checked = True
 
     def process(self, frame: FrameIn, drops: DropCounts) -> FrameResult:
         """Decode, detect, track, embed what needs it, match, vote, report (and draw)."""
@@ -212,7 +206,7 @@ class FrameProcessor:
         t = time.perf_counter()
         track_ids = {a.index: a.track_id for a in assignments}
         if faces:
-            self._check_model()
+            self.model_guard.check()  # ModelMismatch: a gallery built by another model
             matches = self.gallery.identify_many([f.embedding for f in faces])
             for a, face, match in zip(todo, faces, matches, strict=True):
                 person = match.person
