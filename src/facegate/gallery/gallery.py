@@ -287,7 +287,7 @@ class Gallery:
         if len(vectors) == 0:
             return None
         probe = np.asarray(probe, np.float32).reshape(-1)
-        return aggregate(vectors @ probe, probe, vectors, self.matcher.params)
+        return aggregate(probe, vectors, self.matcher.params)
 
     # -- writes: database first, then the index ----------------------------------------------
 
