@@ -217,3 +217,11 @@ def test_state_rules_name_what_each_side_sends() -> None:
 
     assert names(rule[1]) == {t.name for t in p.CLIENT_SENDS}
     assert names(rule[2]) == {t.name for t in p.SERVER_SENDS}
+
+
+def test_the_wire_timings_are_the_pipeline_stages_and_send() -> None:
+    """One list of stage names: the pipeline's, plus ``send`` on the wire and in stats."""
+    from facegate.stream.pipeline import PIPELINE_STAGES
+    from facegate.stream.stats import STAGES
+
+    assert tuple(f.name for f in fields(p.Timings)) == (*PIPELINE_STAGES, "send") == STAGES

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -87,6 +87,12 @@ class StageTimings:
     embed: float = 0.0
     match: float = 0.0
     encode: float = 0.0
+
+
+# The stages the pipeline times, in order: the one list of their names. The wire's
+# ``Timings`` (RESULT's ``timings_ms``) is these plus ``send``; stats and metrics read them
+# from here.
+PIPELINE_STAGES: tuple[str, ...] = tuple(f.name for f in fields(StageTimings))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from facegate.stream.pipeline import FrameFailure, FrameIn, FrameResult, StreamPipeline
+from facegate.stream.pipeline import (
+    PIPELINE_STAGES,
+    FrameFailure,
+    FrameIn,
+    FrameResult,
+    StreamPipeline,
+)
 from facegate.stream.protocol import (
     HEADER_SIZE,
     PROMPTS_SINCE_MINOR,
@@ -74,11 +80,11 @@ class _Ready:
 def to_result(r: FrameResult, drops: Drops, sent: float, send_ms: float) -> Result:
     """The protocol's RESULT for a pipeline result (pixels to 0.1, milliseconds to 0.001)."""
     t = r.timings_ms
-    ms = [round(v, 3) for v in (t.receive, t.decode, t.detect, t.embed, t.match, t.encode)]
+    ms = {name: round(getattr(t, name), 3) for name in PIPELINE_STAGES}
     return Result(
         frame_id=r.frame_id,
         timestamps=Timestamps(r.captured, r.received, r.processed, sent),
-        timings_ms=Timings(*ms, round(send_ms, 3)),
+        timings_ms=Timings(**ms, send=round(send_ms, 3)),
         faces=tuple(
             FaceResult(
                 box=(round(f.box.x, 1), round(f.box.y, 1), round(f.box.w, 1), round(f.box.h, 1)),
