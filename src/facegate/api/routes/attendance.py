@@ -29,7 +29,7 @@ from facegate.api.routes.log_queries import (
     local_moment,
     snapshot_response,
 )
-from facegate.api.schemas import MAX_ID, ONE_IMAGE_BODY, error_responses
+from facegate.api.schemas import MAX_ID, ONE_IMAGE_BODY, PersonRefExternal, error_responses
 from facegate.api.uploads import Payload, read_payload
 from facegate.attendance.reports import daily_csv, daily_report, events_csv
 from facegate.attendance.rules import Direction
@@ -51,18 +51,12 @@ router = APIRouter(
 ADMIN = [Depends(require("admin"))]
 
 
-class PersonRef(BaseModel):
-    id: int
-    name: str | None
-    external_id: str | None = None
-
-
 class EventOut(BaseModel):
     """A logged event; ``person`` is null for an unknown face, ``at`` is UTC."""
 
     id: int
     kind: Literal["confirmed", "checkin", "unknown"]
-    person: PersonRef | None
+    person: PersonRefExternal | None
     camera: str
     direction: Literal["in", "out", "both"]
     at: str
@@ -81,7 +75,7 @@ class EventPageOut(BaseModel):
 class DailyPersonOut(BaseModel):
     """One person's working day; times in the site's time zone (ISO 8601 with offset)."""
 
-    person: PersonRef
+    person: PersonRefExternal
     status: Literal["present", "missing"]
     first_in: str | None
     last_out: str | None
@@ -103,7 +97,7 @@ class CheckinFaceOut(BaseModel):
     """A known face in the photo: ``recorded`` false when the cooldown suppressed it, with
     the id of the event that did."""
 
-    person: PersonRef
+    person: PersonRefExternal
     similarity: float
     box: list[float]
     recorded: bool
