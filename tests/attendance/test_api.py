@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -90,6 +92,11 @@ def test_checkin_logs_each_known_face_once_per_cooldown(api: Api, obama: tuple[i
         f"/api/v1/attendance/events/{face['event']['id']}/snapshot", headers=api.admin
     )
     assert snap.status_code == 200 and snap.content[:2] == b"\xff\xd8"
+    # the same size as the snapshots the stream announcer writes to this column
+    from facegate.engine.thumbnail import SNAPSHOT_SIDE
+
+    pixels = cv2.imdecode(np.frombuffer(snap.content, np.uint8), cv2.IMREAD_COLOR)
+    assert max(pixels.shape[:2]) == SNAPSHOT_SIDE, pixels.shape
     # reading the log is for administrators; a kiosk's checkin key may only check in
     for key in (api.checkin, api.recognize, api.monitor):
         denied = api.client.get("/api/v1/attendance/events", headers=key)

@@ -37,9 +37,9 @@ import numpy as np
 
 from facegate.access.directory import DoorDirectory, DoorView
 from facegate.access.events import Attempt
+from facegate.engine.thumbnail import face_snapshot
 from facegate.liveness import LivenessMode, LivenessVerdict, TrackLiveness, track_liveness
 from facegate.observers import PromptSink
-from facegate.stream.announce import face_snapshot
 
 log = logging.getLogger(__name__)
 LivenessFactory = Callable[..., TrackLiveness]

@@ -34,6 +34,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +46,9 @@ from facegate.stream.annotate import draw_faces
 from facegate.stream.appearance import SceneCutDetector, face_descriptor
 from facegate.stream.jpeg import decode_jpeg, encode_jpeg
 from facegate.stream.tracker import Detected, Tracker, TrackerParams
+
+if TYPE_CHECKING:
+    from facegate.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +275,33 @@ class FrameProcessor:
             drops=drops,
             annotated=annotated,
         )
+
+
+def stream_processor(
+    services: Services,
+    stream: str,
+    *,
+    observer: TrackObserver | None,
+    annotate: bool = False,
+    max_width: int = 4096,
+    max_height: int = 4096,
+    tracker_params: TrackerParams | None = None,
+) -> FrameProcessor:
+    """The processor for one stream (a TCP client or a server camera) with the settings'
+    stream parameters: the one place both build it, so they never drift apart."""
+    s = services.settings
+    return FrameProcessor(
+        services.engine,
+        services.gallery,
+        stream=stream,
+        max_width=max_width,
+        max_height=max_height,
+        annotate=annotate,
+        annotate_quality=s.stream_annotate_quality,
+        tracker_params=tracker_params or TrackerParams(reembed_every=s.stream_reembed_every),
+        max_embeddings=s.stream_max_embeddings_per_frame,
+        observer=observer,
+    )
 
 
 class StreamPipeline:

@@ -35,7 +35,7 @@ from facegate.attendance.reports import daily_csv, daily_report, events_csv
 from facegate.attendance.rules import Direction
 from facegate.attendance.service import DIRECTIONS, Attendance
 from facegate.config import Settings
-from facegate.engine.thumbnail import face_thumbnail
+from facegate.engine.thumbnail import face_snapshot
 from facegate.errors import FacegateError, InvalidInput
 from facegate.events import RecognitionEvent
 from facegate.gallery.db import utcnow
@@ -227,7 +227,7 @@ def _identify_with_snapshots(
 ) -> list[tuple[IdentifiedFace, bytes | None]]:
     image: np.ndarray = svc.engine.load(data)
     found = svc.recognition.identify_image(image)
-    return [(f, face_thumbnail(image, f.face.box) if snapshots else None) for f in found]
+    return [(f, face_snapshot(image, f.face.box) if snapshots else None) for f in found]
 
 
 DEFAULT_CHECKIN_CAMERA = "api"
