@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from facegate.api.auth import api_key_header, bearer, require
-from facegate.api.routes.deps import services
+from facegate.api.routes.deps import hook_part, running, services
 from facegate.api.routes.log_queries import (
     check_day,
     csv_response,
@@ -36,7 +36,7 @@ from facegate.attendance.rules import Direction
 from facegate.attendance.service import DIRECTIONS, Attendance
 from facegate.config import Settings
 from facegate.engine.thumbnail import face_snapshot
-from facegate.errors import FacegateError, InvalidInput
+from facegate.errors import InvalidInput
 from facegate.events import RecognitionEvent
 from facegate.gallery.db import utcnow
 from facegate.recognition import IdentifiedFace
@@ -115,17 +115,9 @@ class CheckinOut(BaseModel):
 _CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
-class AttendanceUnavailable(FacegateError):
-    """The attendance log is not running in this process (start-up or shutdown)."""
-
-    code = "busy"
-
-
 def attendance(request: Request) -> Attendance:
-    hook = getattr(request.app.state, "attendance_hook", None)
-    if hook is None or hook.attendance is None:
-        raise AttendanceUnavailable("the attendance log is not running")
-    return hook.attendance  # type: ignore[no-any-return]
+    service: Attendance | None = hook_part(request, "attendance_hook", "attendance")
+    return running(service, "the attendance log")
 
 
 def _name(value: object, field: str) -> str | None:
