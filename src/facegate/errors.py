@@ -57,6 +57,12 @@ class UnknownPerson(FacegateError):
     code = "unknown_person"
 
 
+class UnknownTemplate(FacegateError):
+    """The referenced face template does not exist (or is not the given person's)."""
+
+    code = "unknown_template"
+
+
 class Conflict(FacegateError):
     """The request conflicts with stored data (for example a duplicate external id)."""
 

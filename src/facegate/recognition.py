@@ -19,7 +19,7 @@ from facegate.engine.decode import ImageInput
 from facegate.engine.thumbnail import face_thumbnail
 from facegate.enrol_checks import EnrolWarning, face_warnings, same_name
 from facegate.errors import BadImage, ImageTooLarge, NoFace, SeveralFaces
-from facegate.gallery import Gallery, JsonObject, Match, NewTemplate, Person, Template
+from facegate.gallery import Gallery, JsonObject, Match, ModelGuard, NewTemplate, Person, Template
 from facegate.photos import PhotoVault
 
 # When an enrolment photo shows several faces, the subject must be this many times as
@@ -97,22 +97,15 @@ class RecognitionService:
     def __init__(self, engine: FaceEngine, gallery: Gallery) -> None:
         self.engine = engine
         self.gallery = gallery
-        self._model_confirmed = False
         # Enrolment photos are kept (encrypted) only when photos_keep is on; a missing or
         # unreadable key stops start-up with the reason rather than enrolling without photos.
         self.vault = PhotoVault.from_settings(gallery.settings)
+        self.model_guard = ModelGuard(gallery.store, engine.model_id, engine.model_sha256)
         gallery.expect_model(engine.model_id, engine.model_sha256)
 
     def _ensure_model(self) -> None:
-        """Refuse to match against a gallery built by another model (``ModelMismatch``).
-
-        Checked against the database until the gallery is pinned to our model; from then on
-        the pin cannot change, so the check is skipped on the hot path.
-        """
-        if self._model_confirmed:
-            return
-        self.gallery.store.check_model(self.engine.model_id, self.engine.model_sha256)
-        self._model_confirmed = self.gallery.store.model_pin().model_id is not None
+        """Refuse to match against a gallery built by another model (``ModelMismatch``)."""
+        self.model_guard.check()
 
     @property
     def threshold(self) -> float:
@@ -278,6 +271,12 @@ class RecognitionService:
         self._ensure_model()
         matches = self.gallery.identify_many([f.embedding for f in faces])
         return [IdentifiedFace(f, m) for f, m in zip(faces, matches, strict=True)]
+
+    def identify_subject(self, source: ImageInput) -> IdentifiedFace:
+        """The photo's most prominent face with its open-set match (``NoFace`` without one)."""
+        face = self.engine.main_face(self.engine.load(source))
+        self._ensure_model()
+        return IdentifiedFace(face, self.gallery.identify(face.embedding))
 
     def verify_images(self, first: ImageInput, second: ImageInput) -> Verification:
         """Do the subjects of two photos show the same person?"""

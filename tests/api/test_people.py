@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.api.conftest import Api
 
 
@@ -99,3 +101,89 @@ def test_revoked_key_is_refused_at_once(api: Api):
     r = api.client.get("/api/v1/people", headers={"X-API-Key": secret})
     assert r.status_code == 401
     assert key.prefix in [k.prefix for k in keys.list() if k.revoked_at is not None]
+
+
+def test_delete_one_face_is_decided_by_the_store(api: Api, people_dir: Path):
+    """DELETE /people/{p}/faces/{t}: 204 and gone (row, thumbnail, index); the same again,
+    another person's template or an unknown person answer 404 in one decision by the store
+    (no check-then-act in the route, nothing else touched)."""
+    c = api.client
+    owner = api.create_person("Face Owner")
+    other = api.create_person("Someone Else")
+    folder = people_dir / "Barack_Obama"
+    report = api.enrol(owner["id"], folder / "fr_obama.jpg", folder / "fr_obama1.jpg")
+    assert report["accepted"] == 2, report
+    faces = c.get(f"/api/v1/people/{owner['id']}", headers=api.admin).json()["faces"]
+    gone, kept = faces[0]["template_id"], faces[1]["template_id"]
+    store = api.app.state.services.gallery.store
+
+    def rows(template_id: int) -> int:
+        with store.db.read() as tx:
+            return len(tx.execute("SELECT id FROM templates WHERE id = ?", (template_id,)))
+
+    r = c.delete(f"/api/v1/people/{owner['id']}/faces/{gone}", headers=api.admin)
+    assert r.status_code == 204, r.text
+    assert rows(gone) == 0 and rows(kept) == 1
+    assert c.get(f"/api/v1/faces/{gone}/thumbnail", headers=api.admin).status_code == 404
+    left = c.get(f"/api/v1/people/{owner['id']}", headers=api.admin).json()["faces"]
+    assert [f["template_id"] for f in left] == [kept]
+
+    again = c.delete(f"/api/v1/people/{owner['id']}/faces/{gone}", headers=api.admin)
+    assert again.status_code == 404 and again.json()["error"]["code"] == "unknown_template"
+    wrong = c.delete(f"/api/v1/people/{other['id']}/faces/{kept}", headers=api.admin)
+    assert wrong.status_code == 404 and wrong.json()["error"]["code"] == "unknown_template"
+    assert rows(kept) == 1  # another person's template is never touched
+    nobody = c.delete(f"/api/v1/people/{10**9}/faces/{kept}", headers=api.admin)
+    assert nobody.status_code == 404 and nobody.json()["error"]["code"] == "unknown_person"
+    assert rows(kept) == 1
+
+
+def test_deleting_a_person_erases_thumbnails_and_snapshots(api: Api, people_dir: Path):
+    """After DELETE /people/{id}: no template row (embedding, thumbnail), no attendance or
+    door event with a snapshot of them, read from the tables themselves; on SQLite the bytes
+    are not in the database files either (nor the WAL)."""
+    from datetime import UTC, datetime
+
+    from facegate.attendance.store import NewEvent
+
+    person = api.create_person("To Be Forgotten")
+    pid = person["id"]
+    api.enrol(pid, people_dir / "Barack_Obama" / "fr_obama2.jpg")
+    db = api.app.state.services.gallery.store.db
+    marker = b"\xff\xd8snapshot-of-person-%d\xff\xd9" % pid
+    store = api.app.state.attendance_hook.attendance.store
+    recorded = store.record(
+        NewEvent("confirmed", "erase-cam", "in", datetime.now(UTC), 0.9, pid, snapshot=marker)
+    )
+    assert recorded.event is not None
+    with db.write() as tx:
+        tx.execute(
+            "INSERT INTO access_events (at, door, camera, direction, person_id, decision, "
+            "reason, snapshot) VALUES (?, 'erase-door', 'erase-cam', 'in', ?, 'granted', "
+            "'allowed', ?)",
+            (db.to_db_time(datetime.now(UTC)), pid, marker + b"door"),
+        )
+
+    tables = ("templates", "attendance_events", "access_events")
+
+    def counts() -> dict[str, tuple[int, int]]:
+        """Per table: rows of the person, and rows holding bytes (thumbnail/snapshot)."""
+        out = {}
+        with db.read() as tx:
+            for table in tables:
+                column = "thumbnail" if table == "templates" else "snapshot"
+                rows = tx.execute(f"SELECT {column} FROM {table} WHERE person_id = ?", (pid,))
+                out[table] = (len(rows), sum(r[0] is not None for r in rows))
+        return out
+
+    assert counts() == {t: (1, 1) for t in tables}  # all three were really written
+    sqlite_files = list(api.settings.data_dir.glob("facegate.db*"))
+    if api.settings.database_url is None:
+        assert marker in b"".join(p.read_bytes() for p in sqlite_files)
+
+    r = api.client.delete(f"/api/v1/people/{pid}", headers=api.admin)
+    assert r.status_code == 200, r.text
+    assert counts() == {t: (0, 0) for t in tables}
+    if api.settings.database_url is None:
+        raw = b"".join(p.read_bytes() for p in api.settings.data_dir.glob("facegate.db*"))
+        assert marker not in raw

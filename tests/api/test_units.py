@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from facegate.api.keys import KEY_PREFIX, hash_key
+from facegate.api.keys import KEY_PREFIX, KeyStore, hash_key
 from facegate.api.web.i18n import choose, parse_accept_language
+from facegate.config import Settings
 from facegate.engine.draw import Label, draw_labels, find_font
 from facegate.engine.types import Box
+from facegate.gallery import open_store
+from tests.pg import create_database, drop_database
 
 
 @pytest.mark.parametrize(
@@ -32,9 +39,35 @@ def test_cookie_beats_header_and_unknown_cookie_is_ignored():
     assert choose("xx", "zh-CN") == "zh"
 
 
-def test_keys_are_hashed_not_stored():
-    digest = hash_key(KEY_PREFIX + "secret")
-    assert len(digest) == 64 and "secret" not in digest
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def key_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyStore]:
+    url = None
+    if request.param == "postgres":
+        admin_url = request.getfixturevalue("pg_admin_url")
+        url = create_database(admin_url, "api_units_keys")
+    store = open_store(Settings(data_dir=tmp_path, database_url=url))
+    try:
+        yield KeyStore(store.db)
+    finally:
+        store.close()
+        if url is not None:
+            drop_database(request.getfixturevalue("pg_admin_url"), "api_units_keys")
+
+
+def test_keys_are_hashed_not_stored(key_store: KeyStore):
+    """What lands in the table is the SHA-256 of the secret and a short shown prefix, never
+    the secret; the stored digest alone authenticates the secret."""
+    key, secret = key_store.create("recognize", "units")
+    with key_store.db.read() as tx:
+        rows = tx.execute("SELECT * FROM api_keys WHERE id = ?", (key.id,))
+    assert len(rows) == 1
+    cells = [str(c) for c in rows[0]]
+    random_part = secret[len(KEY_PREFIX) :]
+    assert not any(random_part in c or random_part[:16] in c for c in cells), cells
+    assert hashlib.sha256(secret.encode()).hexdigest() in cells
+    assert hash_key(secret) == hashlib.sha256(secret.encode()).hexdigest()
+    assert key_store.authenticate(secret) == key
+    assert key_store.authenticate(secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
 
 
 def test_draw_renders_chinese_names_with_distinct_glyphs():

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -90,6 +92,11 @@ def test_checkin_logs_each_known_face_once_per_cooldown(api: Api, obama: tuple[i
         f"/api/v1/attendance/events/{face['event']['id']}/snapshot", headers=api.admin
     )
     assert snap.status_code == 200 and snap.content[:2] == b"\xff\xd8"
+    # the same size as the snapshots the stream announcer writes to this column
+    from facegate.engine.thumbnail import SNAPSHOT_SIDE
+
+    pixels = cv2.imdecode(np.frombuffer(snap.content, np.uint8), cv2.IMREAD_COLOR)
+    assert max(pixels.shape[:2]) == SNAPSHOT_SIDE, pixels.shape
     # reading the log is for administrators; a kiosk's checkin key may only check in
     for key in (api.checkin, api.recognize, api.monitor):
         denied = api.client.get("/api/v1/attendance/events", headers=key)
@@ -231,3 +238,40 @@ def test_cli_report(api: Api, settings: Settings, obama: tuple[int, Path]):
     assert "Barack Obama" in text.output and "present" in text.output
     bad = runner.invoke(cli_app, [*args, "--date", "yesterday"], env=env)
     assert bad.exit_code == 2
+
+
+def test_events_csv_is_streamed_in_pages_and_capped(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export reads the log a page at a time (pages of 3 here) into one CSV with one
+    header, the same events in the same order as the JSON list, and stops at the row cap."""
+    from facegate.api.routes import log_queries
+    from facegate.attendance.store import NewEvent
+
+    store = api.app.state.attendance_hook.attendance.store
+    base = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    for i in range(10):
+        store.record(NewEvent("unknown", "csvcam", "in", base + timedelta(minutes=i), 0.1))
+    listed = [e["id"] for e in events(api, camera="csvcam", limit=100)["items"]]
+    assert len(listed) == 10
+
+    monkeypatch.setattr(log_queries, "CSV_PAGE_ROWS", 3)
+    pages: list[tuple[int, int]] = []
+    original = store.events
+
+    def counting(**query: Any) -> Any:
+        pages.append((query["limit"], query["offset"]))
+        return original(**query)
+
+    monkeypatch.setattr(store, "events", counting)
+    params = {"camera": "csvcam", "format": "csv"}
+    r = api.client.get("/api/v1/attendance/events", params=params, headers=api.admin)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [int(row["id"]) for row in rows] == listed
+    assert r.text.count("person_id") == 1  # one header
+    assert pages == [(3, 0), (3, 3), (3, 6), (3, 9)]  # never everything at once
+
+    monkeypatch.setattr(log_queries, "CSV_MAX_ROWS", 7)
+    capped = api.client.get("/api/v1/attendance/events", params=params, headers=api.admin)
+    assert [int(row["id"]) for row in csv.DictReader(io.StringIO(capped.text))] == listed[:7]

@@ -12,7 +12,7 @@ from facegate.config import Settings
 from facegate.engine import FaceEngine
 from facegate.errors import ModelMismatch
 from facegate.gallery import Gallery, Hits, Matcher, MatcherParams, NewTemplate, Person
-from facegate.gallery.matcher import Ranked, aggregate
+from facegate.gallery.matcher import Ranked, aggregate, person_scores
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -63,16 +63,31 @@ def test_alternative_aggregations() -> None:
     probe = np.array([1.0, 0.0], np.float32)
     vectors = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], np.float32)
     scores = vectors @ probe
-    top2 = aggregate(scores, probe, vectors, MatcherParams(0.5, aggregation="top2"))
+    assert scores.max() == pytest.approx(1.0)
+    top2 = aggregate(probe, vectors, MatcherParams(0.5, aggregation="top2"))
     assert top2 == pytest.approx(0.8)
-    blend = aggregate(
-        scores, probe, vectors, MatcherParams(0.5, aggregation="blend", blend_alpha=0.5)
-    )
+    blend = aggregate(probe, vectors, MatcherParams(0.5, aggregation="blend", blend_alpha=0.5))
     centre = vectors.mean(0) / np.linalg.norm(vectors.mean(0))
     assert blend == pytest.approx(0.5 * 1.0 + 0.5 * float(centre @ probe))
-    assert aggregate(
-        scores[:1], probe, vectors[:1], MatcherParams(0.5, aggregation="top2")
-    ) == pytest.approx(1.0)
+    assert aggregate(probe, vectors[:1], MatcherParams(0.5, aggregation="top2")) == pytest.approx(
+        1.0
+    )
+    assert aggregate(probe, vectors[:0], MatcherParams(0.5)) == -1.0
+
+
+def test_blend_of_templates_that_cancel_out_falls_back_to_the_best_template() -> None:
+    """Two opposite templates have no centre direction: blend scores the best template, in
+    the per-person score (verify) and in the ranking alike (it used to divide by 1e-6 in
+    the ranking only, so the two disagreed)."""
+    probe = np.array([0.8, 0.6, 0.0], np.float32)
+    own = np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]], np.float32)
+    params = MatcherParams(0.5, aggregation="blend", blend_alpha=0.3)
+    assert aggregate(probe, own, params) == pytest.approx(0.8)
+    other = np.array([[0.0, 1.0, 0.0]], np.float32)
+    owners = np.array([1, 1, 2], np.int64)
+    ids, scores = person_scores(probe, owners, np.vstack([own, other]), params)
+    assert ids == [1, 2]
+    assert scores[0].tolist() == pytest.approx([0.8, 0.6])
 
 
 def _photos(faces_dir: Path) -> tuple[dict[str, list[Path]], list[Path]]:
@@ -139,5 +154,5 @@ def test_ranking_agrees_with_aggregating_each_person_alone(aggregation: str) -> 
     assert len(ranked) == 97
     for r in ranked:
         own = vectors[ids % 97 == r.person_id]
-        assert r.score == pytest.approx(aggregate(own @ probe, probe, own, params), abs=1e-5)
+        assert r.score == pytest.approx(aggregate(probe, own, params), abs=1e-5)
     assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)

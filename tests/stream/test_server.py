@@ -18,7 +18,17 @@ def confirmed_names(results: list[Result]) -> set[str]:
 
 
 @pytest.mark.slow
-def test_hamilton_clip_names_lin_manuel_miranda(make_server, faces_dir):
+def test_hamilton_clip_names_lin_manuel_miranda(
+    make_server, faces_dir, stream_services, monkeypatch
+):
+    embedded: list[int] = []  # faces embedded and matched per call, counted on the way through
+    identify_many = stream_services.gallery.identify_many
+
+    def counting(vectors, *args, **kwargs):
+        embedded.append(len(vectors))
+        return identify_many(vectors, *args, **kwargs)
+
+    monkeypatch.setattr(stream_services.gallery, "identify_many", counting)
     server = make_server()
     frames = video_frames(faces_dir / "videos" / "short_hamilton_clip.mp4", 90)  # 3 s
     with Client("127.0.0.1", server.port, "key", stream="hamilton") as client:
@@ -30,10 +40,11 @@ def test_hamilton_clip_names_lin_manuel_miranda(make_server, faces_dir):
     last = results[-1]
     assert last.timings_ms.detect > 0 and last.timings_ms.decode > 0
     assert last.timestamps.received <= last.timestamps.processed <= last.timestamps.sent
-    assert (last.drops.replaced, last.drops.stale, last.drops.results) == (0, 0, 0)
-    # tracking: far fewer embeddings than faces once tracks are confirmed
-    stats = server.stats()
-    assert stats["frames_started"] >= len(frames)
+    # tracking: far fewer embeddings than faces once tracks are confirmed (embedding every
+    # face of every frame, i.e. no tracking, fails this)
+    faces = sum(len(r.faces) for r in results)
+    assert faces >= len(frames)
+    assert 0 < sum(embedded) <= faces // 2, (sum(embedded), faces)
 
 
 @pytest.mark.slow
@@ -60,8 +71,13 @@ def test_annotated_jpeg_follows_each_result(make_server, faces_dir):
             assert isinstance(annotated, Annotated) and annotated.frame_id == fid
             drawn = cv2.imdecode(np.frombuffer(annotated.jpeg, np.uint8), cv2.IMREAD_COLOR)
             assert drawn.shape == image.shape
-            if result.faces:  # boxes were drawn: the picture differs from the frame
-                assert float(np.abs(drawn.astype(int) - image.astype(int)).mean()) > 0.5
+            # every frame of this clip shows a face: its box is drawn, so the pixels along the
+            # box's top edge differ from the frame's by far more than JPEG noise
+            assert result.faces, "the clip's first frames all show a face"
+            x, y, w, _ = (int(v) for v in result.faces[0].box)
+            top = (slice(max(y - 2, 0), y + 3), slice(max(x, 0), x + w))
+            diff = np.abs(drawn.astype(int) - image.astype(int))
+            assert float(diff[top].mean()) > 20, "no box drawn around the face"
 
 
 def test_a_burst_keeps_only_the_newest_frame_and_counts_the_rest(make_server, faces_dir):

@@ -355,7 +355,7 @@ CSV_HEADER = (
 )  # fmt: skip
 
 
-def events_csv(events: Iterable[DoorEvent], timezone: tzinfo) -> str:
+def events_csv(events: Iterable[DoorEvent], timezone: tzinfo, *, with_header: bool = True) -> str:
     """Door events as CSV (the API's ``format=csv`` and ``facegate access events --csv``)."""
     return csv_text(
         CSV_HEADER,
@@ -378,4 +378,5 @@ def events_csv(events: Iterable[DoorEvent], timezone: tzinfo) -> str:
             )
             for e in events
         ),
+        with_header=with_header,
     )

@@ -38,9 +38,9 @@ import numpy as np
 from facegate.access.directory import DoorDirectory, DoorView
 from facegate.access.events import Attempt
 from facegate.access.policy import LivenessState
+from facegate.engine.thumbnail import face_snapshot
 from facegate.liveness import LivenessMode, LivenessVerdict, TrackLiveness, track_liveness
 from facegate.observers import PromptSink, current_epoch
-from facegate.stream.announce import face_snapshot
 
 log = logging.getLogger(__name__)
 LivenessFactory = Callable[..., TrackLiveness]

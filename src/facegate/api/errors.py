@@ -58,6 +58,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
     "unknown_person": 404,
+    "unknown_template": 404,
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,

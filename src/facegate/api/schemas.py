@@ -171,8 +171,16 @@ class FaceOut(BaseModel):
 
 
 class PersonRef(BaseModel):
+    """A person as an answer names them (the one API model for it)."""
+
     id: int
     name: str
+
+
+class PersonRefExternal(PersonRef):
+    """A person with your own key for them (attendance answers, for payroll exports)."""
+
+    external_id: str | None = None
 
 
 class CandidateOut(PersonRef):

@@ -198,11 +198,15 @@ def _cell(value: object) -> object:
     return value
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """CSV with CRLF lines and spreadsheet-formula cells defused (also used by access)."""
+def csv_text(
+    header: Sequence[str], rows: Iterable[Sequence[object]], *, with_header: bool = True
+) -> str:
+    """CSV with CRLF lines and spreadsheet-formula cells defused (also used by access);
+    ``with_header=False`` for the later pages of a streamed download."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
+    if with_header:
+        writer.writerow(header)
     for row in rows:
         writer.writerow(["" if v is None else _cell(v) for v in row])
     return buffer.getvalue()
@@ -258,7 +262,9 @@ def daily_csv(day: date, rows: Iterable[DailyRow], policy: AttendancePolicy) -> 
     return csv_text(DAILY_HEADER, daily_cells(day, rows, policy))
 
 
-def events_csv(events: Iterable[AttendanceEvent], policy: AttendancePolicy) -> str:
+def events_csv(
+    events: Iterable[AttendanceEvent], policy: AttendancePolicy, *, with_header: bool = True
+) -> str:
     return csv_text(
         EVENTS_HEADER,
         (
@@ -277,6 +283,7 @@ def events_csv(events: Iterable[AttendanceEvent], policy: AttendancePolicy) -> s
             )
             for e in events
         ),
+        with_header=with_header,
     )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from facegate.engine.types import Box
+from facegate.errors import BadImage
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,9 @@ def draw_labels(image: np.ndarray, labels: Sequence[Label], font: Path | None = 
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
-    """JPEG bytes of a BGR image."""
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:  # pragma: no cover - OpenCV always encodes a non-empty uint8 image
-        raise ValueError("could not encode JPEG")
+    """JPEG bytes of a BGR image (the one encoder: thumbnails, snapshots, drawn answers,
+    stream frames); ``BadImage`` if OpenCV cannot encode it."""
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise BadImage("the image could not be encoded as JPEG")
     return encoded.tobytes()

@@ -8,6 +8,7 @@ is the database (SQLite or PostgreSQL), ``VectorIndex`` the in-memory faiss inde
 from facegate.gallery.gallery import Gallery, open_store
 from facegate.gallery.index import Hits, IndexParams, VectorIndex
 from facegate.gallery.matcher import Candidate, Match, Matcher, MatcherParams
+from facegate.gallery.model_guard import ModelGuard
 from facegate.gallery.store import SqlStore
 from facegate.gallery.types import JsonObject, ModelPin, NewTemplate, Person, PersonPage, Template
 
@@ -20,6 +21,7 @@ __all__ = [
     "Match",
     "Matcher",
     "MatcherParams",
+    "ModelGuard",
     "ModelPin",
     "NewTemplate",
     "Person",

@@ -407,7 +407,7 @@ class Gallery:
         if len(vectors) == 0:
             return None
         probe = np.asarray(probe, np.float32).reshape(-1)
-        return aggregate(vectors @ probe, probe, vectors, self.matcher.params)
+        return aggregate(probe, vectors, self.matcher.params)
 
     # -- writes: database first, then the index ----------------------------------------------
 
@@ -451,8 +451,10 @@ class Gallery:
         self.sync()
         return person
 
-    def delete_template(self, template_id: int) -> None:
-        self.store.delete_template(template_id)
+    def delete_template(self, template_id: int, person_id: int | None = None) -> None:
+        """Erase one template (only if it is ``person_id``'s, when given); the store decides
+        in one statement whether it existed (``UnknownTemplate`` / ``UnknownPerson``)."""
+        self.store.delete_template(template_id, person_id)
         self.sync()
 
     def update_person(

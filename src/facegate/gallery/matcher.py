@@ -75,21 +75,14 @@ class MatcherParams:
     top_k: int = 5  # candidates reported
 
 
-def aggregate(
-    scores: np.ndarray, probe: np.ndarray, vectors: np.ndarray, params: MatcherParams
-) -> float:
-    """One person's score from their template scores (any order) and vectors."""
-    if len(scores) == 0:
+def aggregate(probe: np.ndarray, vectors: np.ndarray, params: MatcherParams) -> float:
+    """One person's score from their template ``vectors`` (-1 without any): the same
+    ``person_scores`` that ranks everyone, for a single person."""
+    if len(vectors) == 0:
         return -1.0
-    ordered = np.sort(scores)[::-1]
-    if params.aggregation == "top2":
-        return float(ordered[:2].mean())
-    if params.aggregation == "blend":
-        centre = vectors.mean(axis=0)
-        norm = float(np.linalg.norm(centre))
-        centre_score = float(centre @ probe) / norm if norm > 1e-6 else float(ordered[0])
-        return params.blend_alpha * float(ordered[0]) + (1 - params.blend_alpha) * centre_score
-    return float(ordered[0])
+    owners = np.zeros(len(vectors), np.int64)
+    _, scores = person_scores(probe, owners, np.asarray(vectors, np.float32), params)
+    return float(scores[0, 0])
 
 
 def person_scores(
@@ -118,8 +111,12 @@ def person_scores(
         ]
         return ids, np.stack(columns, axis=1)
     sums = np.add.reduceat(vectors, starts, axis=0)
-    norms = np.maximum(np.linalg.norm(sums, axis=1), 1e-6)
-    centre = (probes @ sums.T) / norms
+    norms = np.linalg.norm(sums, axis=1)
+    # A person whose templates cancel out has no centre direction: the best template stands
+    # in for it (dividing by a tiny norm would score noise).
+    degenerate = norms <= 1e-6
+    centre = (probes @ sums.T) / np.where(degenerate, 1.0, norms)
+    centre = np.where(degenerate, best, centre)
     alpha = params.blend_alpha
     return ids, alpha * best + (1 - alpha) * centre
 

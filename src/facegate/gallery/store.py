@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from facegate.errors import Conflict, InvalidInput, UnknownPerson
+from facegate.errors import Conflict, InvalidInput, UnknownPerson, UnknownTemplate
 from facegate.gallery.db import Database, Row, Tx, utcnow
 from facegate.gallery.merge import move_person_rows
 from facegate.gallery.photo_rows import insert_photo
@@ -400,13 +400,27 @@ class SqlStore(RevisionLog):
             self._log(tx, self._bump(tx), "add", added)
         return results
 
-    def delete_template(self, template_id: int) -> None:
+    def delete_template(self, template_id: int, person_id: int | None = None) -> None:
+        """Erase one template; with ``person_id`` only if it is that person's.
+
+        One statement decides (no check-then-act): nothing deleted raises ``UnknownPerson``
+        when the person does not exist, else ``UnknownTemplate``.
+        """
         with self.db.write() as tx:
-            rows = tx.execute(
-                "DELETE FROM templates WHERE id = ? RETURNING person_id", (template_id,)
-            )
+            if person_id is None:
+                rows = tx.execute(
+                    "DELETE FROM templates WHERE id = ? RETURNING person_id", (template_id,)
+                )
+            else:
+                rows = tx.execute(
+                    "DELETE FROM templates WHERE id = ? AND person_id = ? RETURNING person_id",
+                    (template_id, person_id),
+                )
             if not rows:
-                raise InvalidInput(f"no template with id {template_id}")
+                if person_id is not None:
+                    self._get_person(tx, person_id)  # raises UnknownPerson
+                    raise UnknownTemplate(f"person {person_id} has no face template {template_id}")
+                raise UnknownTemplate(f"no face template with id {template_id}")
             self._log(tx, self._bump(tx), "remove", [(template_id, int(rows[0][0]))])
         # The embedding and thumbnail must not outlive the deletion in the WAL.
         self.db.after_erase()

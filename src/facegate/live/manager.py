@@ -42,13 +42,12 @@ from facegate.services import Services
 from facegate.stream.pipeline import (
     FrameFailure,
     FrameIn,
-    FrameProcessor,
     FrameResult,
     StreamPipeline,
+    stream_processor,
 )
 from facegate.stream.scheduler import FairScheduler
 from facegate.stream.sources import SourceFrame
-from facegate.stream.tracker import TrackerParams
 
 log = logging.getLogger(__name__)
 
@@ -206,14 +205,9 @@ class CameraManager:
 
     def _own(self, config: CameraConfig, epoch: int) -> None:
         s = self.settings
-        processor = FrameProcessor(
-            self.services.engine,
-            self.services.gallery,
-            stream=config.name,
-            annotate=False,
-            annotate_quality=s.stream_annotate_quality,
-            tracker_params=TrackerParams(reembed_every=s.stream_reembed_every),
-            max_embeddings=s.stream_max_embeddings_per_frame,
+        processor = stream_processor(
+            self.services,
+            config.name,
             observer=self.services.observers.for_stream(config.name, epoch=epoch),
         )
 

@@ -17,16 +17,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-import cv2
 import numpy as np
 
+from facegate.engine.thumbnail import face_snapshot
 from facegate.engine.types import Box
 from facegate.events import EventBus, RecognitionEvent
 from facegate.observers import ObserverFactory, PromptSink, TrackObserver, current_epoch
-
-SNAPSHOT_SIDE = 112  # pixels: enough to recognise a face by eye, small enough to store
-SNAPSHOT_QUALITY = 80
-SNAPSHOT_MARGIN = 0.2  # of the box size, on each side
 
 
 class Confirmable(Protocol):
@@ -42,23 +38,6 @@ class Confirmable(Protocol):
     def score(self) -> float: ...
     @property
     def confirmed(self) -> bool: ...
-
-
-def face_snapshot(image: np.ndarray, box: Box) -> bytes | None:
-    """A small JPEG of the face with some margin; None if the box lies outside the image."""
-    height, width = image.shape[:2]
-    mx, my = box.w * SNAPSHOT_MARGIN, box.h * SNAPSHOT_MARGIN
-    x0, y0 = max(0, int(box.x - mx)), max(0, int(box.y - my))
-    x1, y1 = min(width, int(box.x + box.w + mx)), min(height, int(box.y + box.h + my))
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    crop = image[y0:y1, x0:x1]
-    scale = SNAPSHOT_SIDE / max(crop.shape[:2])
-    if scale < 1.0:
-        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
-    return buf.tobytes() if ok else None
 
 
 class Announcer:

@@ -12,7 +12,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facegate.engine.draw import encode_jpeg
 from facegate.errors import BadImage, ImageTooLarge
+
+__all__ = ["decode_jpeg", "encode_jpeg", "jpeg_size"]
 
 # Start-of-frame markers: SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -68,11 +71,3 @@ def decode_jpeg(data: bytes, max_width: int, max_height: int) -> np.ndarray:
     if image.shape[1] != width or image.shape[0] != height:
         raise BadImage("the JPEG decoded to another size than its header announced")
     return image
-
-
-def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
-    """JPEG bytes of a BGR image."""
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise BadImage("the image could not be encoded as JPEG")
-    return buf.tobytes()

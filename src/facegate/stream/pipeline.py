@@ -33,18 +33,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from facegate.engine import FaceEngine
 from facegate.engine.types import Box
 from facegate.errors import BadImage, DatabaseUnavailable, ImageTooLarge
-from facegate.gallery import Gallery
+from facegate.gallery import Gallery, ModelGuard
 from facegate.stream.annotate import draw_faces
 from facegate.stream.appearance import SceneCutDetector, face_descriptor
 from facegate.stream.jpeg import decode_jpeg, encode_jpeg
 from facegate.stream.tracker import Detected, Tracker, TrackerParams
+
+if TYPE_CHECKING:
+    from facegate.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +91,12 @@ class StageTimings:
     embed: float = 0.0
     match: float = 0.0
     encode: float = 0.0
+
+
+# The stages the pipeline times, in order: the one list of their names. The wire's
+# ``Timings`` (RESULT's ``timings_ms``) is these plus ``send``; stats and metrics read them
+# from here.
+PIPELINE_STAGES: tuple[str, ...] = tuple(f.name for f in fields(StageTimings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +166,7 @@ class FrameProcessor:
         self.tracker = Tracker(tracker_params)
         self.cuts = SceneCutDetector()
         self.observer = observer
-        self._model_checked = False
+        self.model_guard = ModelGuard(gallery.store, engine.model_id, engine.model_sha256)
         self._segment = 0
 
     def reset(self) -> None:
@@ -167,12 +177,6 @@ class FrameProcessor:
         """
         self.tracker.reset()
         self.cuts.reset()
-
-    def _check_model(self) -> None:
-        """Refuse a gallery built by another model (``ModelMismatch``), once per stream."""
-        if not self._model_checked:
-            self.gallery.store.check_model(self.engine.model_id, self.engine.model_sha256)
-            self._model_checked = True
 
     def process(self, frame: FrameIn, drops: DropCounts) -> FrameResult:
         """Decode, detect, track, embed what needs it, match, vote, report (and draw)."""
@@ -212,7 +216,7 @@ class FrameProcessor:
         t = time.perf_counter()
         track_ids = {a.index: a.track_id for a in assignments}
         if faces:
-            self._check_model()
+            self.model_guard.check()  # ModelMismatch: a gallery built by another model
             matches = self.gallery.identify_many([f.embedding for f in faces])
             for a, face, match in zip(todo, faces, matches, strict=True):
                 person = match.person
@@ -271,6 +275,33 @@ class FrameProcessor:
             drops=drops,
             annotated=annotated,
         )
+
+
+def stream_processor(
+    services: Services,
+    stream: str,
+    *,
+    observer: TrackObserver | None,
+    annotate: bool = False,
+    max_width: int = 4096,
+    max_height: int = 4096,
+    tracker_params: TrackerParams | None = None,
+) -> FrameProcessor:
+    """The processor for one stream (a TCP client or a server camera) with the settings'
+    stream parameters: the one place both build it, so they never drift apart."""
+    s = services.settings
+    return FrameProcessor(
+        services.engine,
+        services.gallery,
+        stream=stream,
+        max_width=max_width,
+        max_height=max_height,
+        annotate=annotate,
+        annotate_quality=s.stream_annotate_quality,
+        tracker_params=tracker_params or TrackerParams(reembed_every=s.stream_reembed_every),
+        max_embeddings=s.stream_max_embeddings_per_frame,
+        observer=observer,
+    )
 
 
 class StreamPipeline:

@@ -38,7 +38,7 @@ from facegate.config import Settings
 from facegate.limits import FD_RESERVE, raise_open_files_limit
 from facegate.services import Services
 from facegate.stream.admission import Admission, AdmissionLimits, Ticket
-from facegate.stream.pipeline import FrameProcessor, StreamPipeline, TrackObserver
+from facegate.stream.pipeline import StreamPipeline, TrackObserver, stream_processor
 from facegate.stream.protocol import Bye, ErrorCode, Hello, Limits, ProtocolError, Welcome, encode
 from facegate.stream.scheduler import FairScheduler
 from facegate.stream.session import Session
@@ -242,17 +242,13 @@ class StreamServer:
         """A pipeline for a greeted session (``busy`` when the server is full)."""
         if len(self._sessions) >= self.max_clients:
             raise ProtocolError(ErrorCode.BUSY, f"{self.max_clients} streams already connected")
-        s = self.services.settings
-        processor = FrameProcessor(
-            self.services.engine,
-            self.services.gallery,
-            stream=hello.stream,
+        processor = stream_processor(
+            self.services,
+            hello.stream,
             max_width=self.limits.max_frame_width,
             max_height=self.limits.max_frame_height,
             annotate=hello.annotate,
-            annotate_quality=s.stream_annotate_quality,
             tracker_params=self.tracker_params,
-            max_embeddings=s.stream_max_embeddings_per_frame,
             observer=self.services.observers.for_stream(hello.stream, session.prompt)
             if self.observer_for is None
             else self.observer_for(hello.stream),

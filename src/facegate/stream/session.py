@@ -24,10 +24,16 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from facegate.stream.pipeline import FrameFailure, FrameIn, FrameResult, StreamPipeline
+from facegate.stream.pipeline import (
+    PIPELINE_STAGES,
+    FrameFailure,
+    FrameIn,
+    FrameResult,
+    StreamPipeline,
+)
 from facegate.stream.protocol import (
     HEADER_SIZE,
     PROMPTS_SINCE_MINOR,
@@ -109,11 +115,12 @@ class _Ready:
 
 def to_result(r: FrameResult, drops: Drops, sent: float, send_ms: float) -> Result:
     """The protocol's RESULT for a pipeline result (pixels to 0.1, milliseconds to 0.001)."""
-    stages = {name: round(ms, 3) for name, ms in asdict(r.timings_ms).items()}
+    t = r.timings_ms
+    ms = {name: round(getattr(t, name), 3) for name in PIPELINE_STAGES}
     return Result(
         frame_id=r.frame_id,
         timestamps=Timestamps(r.captured, r.received, r.processed, sent),
-        timings_ms=Timings(**stages, send=round(send_ms, 3)),
+        timings_ms=Timings(**ms, send=round(send_ms, 3)),
         faces=tuple(
             FaceResult(
                 box=f.box.as_tuple(),

@@ -11,11 +11,11 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from facegate.stream.pipeline import FrameResult, StreamPipeline
+from facegate.stream.pipeline import PIPELINE_STAGES, FrameResult, StreamPipeline
 
 WINDOW_S = 5.0  # rates are over the last few seconds
 SAMPLES = 300  # latency and stage percentiles over the last this many results
-STAGES = ("receive", "decode", "detect", "embed", "match", "encode", "send")
+STAGES = (*PIPELINE_STAGES, "send")  # = the wire's Timings fields (checked by the tests)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -82,7 +82,7 @@ class SessionStats:
             self._sent_at.popleft()
         self._latency.append((sent - result.received) * 1000.0)
         t = result.timings_ms
-        self._stages.append((t.receive, t.decode, t.detect, t.embed, t.match, t.encode, send_ms))
+        self._stages.append((*(getattr(t, name) for name in PIPELINE_STAGES), send_ms))
 
     def snapshot(self, pipeline: StreamPipeline | None) -> StreamStats:
         now = time.monotonic()

@@ -20,9 +20,10 @@ from facegate.access.policy import parse_days, parse_minute
 from facegate.access.service import AccessService
 from facegate.access.store import DoorCamera
 from facegate.api.auth import api_key_header, bearer, require
+from facegate.api.routes.deps import hook_part, running
 from facegate.api.routes.log_queries import check_day, local_moment
 from facegate.api.schemas import MAX_ID, error_responses
-from facegate.errors import FacegateError, InvalidInput
+from facegate.errors import InvalidInput
 
 router = APIRouter(
     prefix="/api/v1/access",
@@ -34,18 +35,9 @@ Name = Annotated[str, Field(min_length=1, max_length=64)]
 NamePath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-class AccessUnavailable(FacegateError):
-    """Access control is not running in this process (start-up or shutdown)."""
-
-    code = "busy"
-
-
 def access_service(request: Request) -> AccessService:
-    hook = getattr(request.app.state, "access_hook", None)
-    running: AccessService | None = None if hook is None else hook.access
-    if running is None:
-        raise AccessUnavailable("access control is not running")
-    return running
+    service: AccessService | None = hook_part(request, "access_hook", "access")
+    return running(service, "access control")
 
 
 class _Strict(BaseModel):

@@ -17,7 +17,12 @@ from facegate.access.events import events_csv
 from facegate.access.service import AccessService
 from facegate.api.auth import api_key_header, bearer, require
 from facegate.api.routes.access import access_service
-from facegate.api.routes.log_queries import csv_response, local_moment, snapshot_response
+from facegate.api.routes.log_queries import (
+    csv_stream,
+    frozen_until,
+    local_moment,
+    snapshot_response,
+)
 from facegate.api.schemas import MAX_ID, error_responses
 
 router = APIRouter(
@@ -64,7 +69,8 @@ async def list_events(
 ) -> Any:
     """Door events, newest first: ``{"events": [{"at", "door", "camera", "person",
     "decision", "reason", "score", ...}], "total", "limit", "offset"}``. With ``format=csv``
-    (or ``Accept: text/csv``) every matching event, unpaged, as a CSV download."""
+    (or ``Accept: text/csv``) every matching event, unpaged (streamed, at most 1,000,000
+    rows), as a CSV download."""
     svc = access_service(request)
     query: dict[str, Any] = {
         "door": door or None,
@@ -78,8 +84,12 @@ async def list_events(
         fmt is None and "text/csv" in request.headers.get("accept", "").lower()
     )
     if wants_csv:
-        page = await asyncio.to_thread(svc.events.events, **query, limit=0)
-        return csv_response(events_csv(page.items, svc.timezone), "door-events.csv")
+        query["until"] = frozen_until(query["until"])
+        return csv_stream(
+            lambda n, skip: svc.events.events(**query, limit=n, offset=skip).items,
+            lambda items, first: events_csv(items, svc.timezone, with_header=first),
+            "door-events.csv",
+        )
     return await asyncio.to_thread(_page, svc, query, limit, offset)
 
 

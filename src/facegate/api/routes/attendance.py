@@ -12,7 +12,6 @@ cooldown of their own and let one photo be logged without end.
 from __future__ import annotations
 
 import asyncio
-import functools
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -21,22 +20,23 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from facegate.api.auth import api_key_header, bearer, require
-from facegate.api.routes.deps import services
+from facegate.api.routes.deps import hook_part, running, services
 from facegate.api.routes.log_queries import (
     check_day,
-    csv_response,
+    csv_stream,
+    frozen_until,
     local_moment,
     snapshot_response,
 )
-from facegate.api.schemas import MAX_ID, ONE_IMAGE_BODY, error_responses
+from facegate.api.schemas import MAX_ID, ONE_IMAGE_BODY, PersonRefExternal, error_responses
 from facegate.api.uploads import Payload, read_payload
 from facegate.attendance.export import export_response
 from facegate.attendance.reports import DAILY_HEADER, daily_cells, daily_report, events_csv
 from facegate.attendance.rules import Direction
 from facegate.attendance.service import DIRECTIONS, Attendance
 from facegate.config import Settings
-from facegate.engine.thumbnail import face_thumbnail
-from facegate.errors import FacegateError, InvalidInput
+from facegate.engine.thumbnail import face_snapshot
+from facegate.errors import InvalidInput
 from facegate.events import RecognitionEvent
 from facegate.gallery.db import utcnow
 from facegate.recognition import IdentifiedFace
@@ -51,18 +51,12 @@ router = APIRouter(
 ADMIN = [Depends(require("admin"))]
 
 
-class PersonRef(BaseModel):
-    id: int
-    name: str | None
-    external_id: str | None = None
-
-
 class EventOut(BaseModel):
     """A logged event; ``person`` is null for an unknown face, ``at`` is UTC."""
 
     id: int
     kind: Literal["confirmed", "checkin", "unknown"]
-    person: PersonRef | None
+    person: PersonRefExternal | None
     camera: str
     direction: Literal["in", "out", "both"]
     at: str
@@ -81,7 +75,7 @@ class EventPageOut(BaseModel):
 class DailyPersonOut(BaseModel):
     """One person's working day; times in the site's time zone (ISO 8601 with offset)."""
 
-    person: PersonRef
+    person: PersonRefExternal
     status: Literal["present", "missing"]
     first_in: str | None
     last_out: str | None
@@ -107,7 +101,7 @@ class CheckinFaceOut(BaseModel):
     """A known face in the photo: ``recorded`` false when the cooldown suppressed it, with
     the id of the event that did."""
 
-    person: PersonRef
+    person: PersonRefExternal
     similarity: float
     box: list[float]
     recorded: bool
@@ -125,18 +119,9 @@ class CheckinOut(BaseModel):
 _CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
-class AttendanceUnavailable(FacegateError):
-    """The attendance log is not running in this process (start-up or shutdown)."""
-
-    code = "busy"
-
-
 def attendance(request: Request) -> Attendance:
-    hook = getattr(request.app.state, "attendance_hook", None)
-    running: Attendance | None = None if hook is None else hook.attendance
-    if running is None:
-        raise AttendanceUnavailable("the attendance log is not running")
-    return running
+    service: Attendance | None = hook_part(request, "attendance_hook", "attendance")
+    return running(service, "the attendance log")
 
 
 def _name(value: object, field: str) -> str | None:
@@ -164,25 +149,29 @@ async def list_events(
     fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Any:
     """Logged events, newest first, filtered by person, camera, kind and time range (or one
-    working day). With ``format=csv`` every matching event (no paging) as a CSV download."""
+    working day). With ``format=csv`` every matching event (no paging; streamed, at most
+    1,000,000 rows) as a CSV download."""
     att = attendance(request)
     if day is not None:
         if since is not None or until is not None:
             raise InvalidInput("give date or since/until, not both")
         check_day(day, "date")
         since, until = att.policy.day_window(day)
-    events = functools.partial(
-        att.store.events,
-        person_id=person_id,
-        camera=_name(camera, "camera"),
-        since=local_moment(since, att.policy.timezone, "since"),
-        until=local_moment(until, att.policy.timezone, "until"),
-        kinds=[kind] if kind else None,
-    )
+    query: dict[str, Any] = {
+        "person_id": person_id,
+        "camera": _name(camera, "camera"),
+        "since": local_moment(since, att.policy.timezone, "since"),
+        "until": local_moment(until, att.policy.timezone, "until"),
+        "kinds": [kind] if kind else None,
+    }
     if fmt == "csv":
-        page = await asyncio.to_thread(events, limit=0)
-        return csv_response(events_csv(page.items, att.policy), "attendance-events.csv")
-    page = await asyncio.to_thread(events, limit=limit, offset=offset)
+        query["until"] = frozen_until(query["until"])
+        return csv_stream(
+            lambda n, skip: att.store.events(**query, limit=n, offset=skip).items,
+            lambda items, first: events_csv(items, att.policy, with_header=first),
+            "attendance-events.csv",
+        )
+    page = await asyncio.to_thread(att.store.events, **query, limit=limit, offset=offset)
     return {
         "items": [e.as_dict() for e in page.items],
         "total": page.total,
@@ -236,7 +225,7 @@ def _identify_with_snapshots(
 ) -> list[tuple[IdentifiedFace, bytes | None]]:
     image: np.ndarray = svc.engine.load(data)
     found = svc.recognition.identify_image(image)
-    return [(f, face_thumbnail(image, f.face.box) if snapshots else None) for f in found]
+    return [(f, face_snapshot(image, f.face.box) if snapshots else None) for f in found]
 
 
 DEFAULT_CHECKIN_CAMERA = "api"

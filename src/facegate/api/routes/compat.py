@@ -6,7 +6,7 @@ matches, 202 when ``img`` is missing, 203 when the image holds no face. facegate
 same way on top of its own engine (the subject is the most prominent face, as the largest face
 was there). An image that cannot be decoded is reported as 203 too: no face can be found in it.
 Outside that contract: a missing or wrong key still answers 401 (unless ``api_compat_open``),
-a full inference queue 503.
+a full inference queue 503, a gallery built by another model 409 (``model_mismatch``).
 """
 
 from __future__ import annotations
@@ -36,10 +36,9 @@ _NOBODY = "nobody in the gallery matches this face"
 
 
 def _recognise(svc: Services, data: bytes) -> tuple[int, str | None]:
-    """(code, name) for the subject of the photo."""
-    engine = svc.engine
-    face = engine.main_face(engine.load(data))
-    match = svc.gallery.identify(face.embedding)
+    """(code, name) for the subject of the photo (``ModelMismatch``, answered 409, for a
+    gallery built by another model: the same check as every other route)."""
+    match = svc.recognition.identify_subject(data).match
     if match.person is None:
         return 201, None
     return 200, match.person.name
@@ -48,7 +47,7 @@ def _recognise(svc: Services, data: bytes) -> tuple[int, str | None]:
 @router.post(
     COMPAT_PATH,
     response_model=CompatResult,
-    responses=error_responses(401, 403, 503),
+    responses=error_responses(401, 403, 409, 503),
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -196,11 +196,8 @@ async def enrol_faces(
     responses=error_responses(404),
 )
 def delete_face(person_id: PersonId, template_id: TemplateId, request: Request) -> Response:
-    """Remove one enrolled face of a person."""
-    gallery = services(request).gallery
-    if all(t.id != template_id for t in gallery.list_templates(person_id)):
-        return _not_found(f"person {person_id} has no face template {template_id}")
-    gallery.delete_template(template_id)
+    """Remove one enrolled face of a person (404 when either does not exist)."""
+    services(request).gallery.delete_template(template_id, person_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

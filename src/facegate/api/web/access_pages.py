@@ -19,6 +19,7 @@ from facegate.access.policy import format_days, format_minute
 from facegate.access.service import AccessService
 from facegate.access.store import AccessNotFound
 from facegate.api.auth import page
+from facegate.api.routes.deps import hook_part
 from facegate.api.web.pages import Pages
 from facegate.gallery.db import utcnow
 
@@ -26,8 +27,8 @@ RECENT = 20
 
 
 def _access(request: Request) -> AccessService | None:
-    hook = getattr(request.app.state, "access_hook", None)
-    return None if hook is None else hook.access
+    service: AccessService | None = hook_part(request, "access_hook", "access")
+    return service
 
 
 def install(app: FastAPI) -> None:

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 
 from facegate.api.auth import page
+from facegate.api.routes.deps import hook_part
 from facegate.api.routes.log_queries import EARLIEST, LATEST
 from facegate.api.schemas import MAX_ID
 from facegate.api.web.pages import Pages
@@ -80,8 +81,8 @@ def filter_board(rows: list[DailyRow], q: str, status: str, page: int, size: int
 
 
 def _attendance(request: Request) -> Attendance | None:
-    hook = getattr(request.app.state, "attendance_hook", None)
-    return None if hook is None else hook.attendance
+    service: Attendance | None = hook_part(request, "attendance_hook", "attendance")
+    return service
 
 
 def _chart(hours: list[int]) -> dict[str, Any]:
