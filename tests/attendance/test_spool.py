@@ -7,8 +7,11 @@ import multiprocessing
 import os
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from facegate.attendance.recorder import Recorder
 from facegate.attendance.service import Attendance
@@ -64,4 +67,27 @@ def test_a_full_spool_keeps_the_oldest_and_refuses_the_newest(tmp_path: Path):
     assert all(keys[:3]) and keys[3:] == [None, None]
     assert spool.refused == 2
     assert [s.event.at for s in spool.peek()] == [T0 + minutes(i) for i in range(3)]
+    spool.close()
+
+
+def test_a_spooled_event_keeps_its_lease_epoch_and_what_the_log_needs(tmp_path: Path):
+    """The drain writes what was spooled: a camera's epoch lost here would make fencing
+    (facegate.cluster) pass every event from a former owner, and the log miss its epoch."""
+    spool = Spool(tmp_path / "spool.db")
+    camera_event = replace(seen(7, T0), epoch=5, box=(1.0, 2.0, 3.0, 4.0))
+    stream_event = seen(8, T0 + minutes(1))
+    spool.append(camera_event)
+    spool.append(stream_event)
+    back = [s.event for s in spool.peek()]
+    assert [e.epoch for e in back] == [5, None]
+    for sent, got in zip((camera_event, stream_event), back, strict=True):
+        assert (got.kind, got.stream, got.at, got.track_id, got.person_id, got.box) == (
+            sent.kind,
+            sent.stream,
+            sent.at,
+            sent.track_id,
+            sent.person_id,
+            sent.box,
+        )
+        assert got.score == pytest.approx(sent.score)
     spool.close()

@@ -67,6 +67,7 @@ def _encode(event: RecognitionEvent) -> str:
             "person_id": event.person_id,
             "score": event.score,
             "box": event.box,
+            "epoch": event.epoch,  # the camera's lease epoch: fencing needs it at drain time
         },
         separators=(",", ":"),
     )
@@ -85,6 +86,7 @@ def _decode(text: str, snapshot: bytes | None) -> RecognitionEvent:
         score=float(data["score"]),
         box=None if box is None else (box[0], box[1], box[2], box[3]),
         snapshot=snapshot,
+        epoch=data.get("epoch"),
     )
 
 
