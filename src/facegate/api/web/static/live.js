@@ -66,10 +66,9 @@
   function showEvent(e) {
     const item = document.createElement("li");
     item.className = e.person ? "known" : "unknown";
-    const when = new Date(e.at);
     const who = document.createElement("strong");
     who.textContent = e.person ? e.person.name : t("live.unknown");
-    item.append(when.toLocaleTimeString() + " · " + e.stream + " #" + e.track_id + " · ");
+    item.append(localTime(e.at, "time") + " · " + e.stream + " #" + e.track_id + " · ");
     item.appendChild(who);
     if (e.person) item.append(" · " + t("live.similarity") + " " + e.similarity.toFixed(2));
     list.prepend(item);

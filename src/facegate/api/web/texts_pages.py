@@ -1,0 +1,76 @@
+"""Texts shared by every page, English and Simplified Chinese, merged into ``i18n.TEXTS``: the
+phone menu, the error page, the server's error codes (``err.<code>``, shown instead of the
+server's English message: app.js ``errorText``), and the live grid's camera errors
+(``live.error.<code>``, from ``facegate.stream.sources.SourceError.code``).
+
+Kept apart from i18n.py so that other areas can add texts without editing one dictionary.
+"""
+
+from __future__ import annotations
+
+PAGE_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "nav.menu": "Menu",
+        "error.home": "Back to the start page",
+        "err.bad_request": "The request could not be read.",
+        "err.bad_image": "The file is not an image that can be read.",
+        "err.unsupported_image": "This image format is not supported (use JPEG or PNG).",
+        "err.image_too_large": "The image is too large.",
+        "err.too_large": "The upload is too large.",
+        "err.unsupported_media_type": "The upload has the wrong type.",
+        "err.no_face": "No face was found in the photo.",
+        "err.several_faces": "The photo shows several faces; use a photo of one person.",
+        "err.unauthorized": "You are not signed in, or your key was revoked. Sign in again.",
+        "err.forbidden": "This key is not allowed to do that.",
+        "err.unknown_person": "This person does not exist (any more).",
+        "err.not_found": "There is nothing at this address.",
+        "err.method_not_allowed": "This action is not possible here.",
+        "err.conflict": "This conflicts with existing data.",
+        "err.model_mismatch": "The gallery was made with another face model.",
+        "err.model_error": "The face model failed.",
+        "err.invalid_input": "Something is missing or wrong in the request.",
+        "err.invalid_request": "Something is missing or wrong in the request.",
+        "err.busy": "The server is busy; try again in a moment.",
+        "err.invalid_token": "The check is not valid; start it again.",
+        "err.token_expired": "The check took too long; start it again.",
+        "err.token_used": "This check was already used; start a new one.",
+        "err.no_gallery": "There is no gallery in the data directory.",
+        "err.internal": "Something went wrong on the server.",
+        "err.network": "The server cannot be reached.",
+        "identify.need_photo": "Choose a photo or take a snapshot first.",
+        "person.confirm_remove_face": "Remove this face from the person?",
+        "acc.confirm_remove_rule": "Remove this rule?",
+    },
+    "zh": {
+        "nav.menu": "菜单",
+        "error.home": "返回首页",
+        "err.bad_request": "无法读取该请求。",
+        "err.bad_image": "该文件不是可读取的图片。",
+        "err.unsupported_image": "不支持此图片格式（请使用 JPEG 或 PNG）。",
+        "err.image_too_large": "图片太大。",
+        "err.too_large": "上传的内容太大。",
+        "err.unsupported_media_type": "上传内容的类型不正确。",
+        "err.no_face": "照片中没有找到人脸。",
+        "err.several_faces": "照片中有多张人脸，请使用只有一个人的照片。",
+        "err.unauthorized": "尚未登录或密钥已被吊销，请重新登录。",
+        "err.forbidden": "此密钥无权执行该操作。",
+        "err.unknown_person": "此人不存在（或已被删除）。",
+        "err.not_found": "此地址没有内容。",
+        "err.method_not_allowed": "此处不能执行该操作。",
+        "err.conflict": "与现有数据冲突。",
+        "err.model_mismatch": "人脸库是用另一个人脸模型建立的。",
+        "err.model_error": "人脸模型出错。",
+        "err.invalid_input": "请求中缺少内容或内容有误。",
+        "err.invalid_request": "请求中缺少内容或内容有误。",
+        "err.busy": "服务器繁忙，请稍后再试。",
+        "err.invalid_token": "检测无效，请重新开始。",
+        "err.token_expired": "检测超时，请重新开始。",
+        "err.token_used": "此检测已使用过，请重新开始。",
+        "err.no_gallery": "数据目录中没有人脸库。",
+        "err.internal": "服务器出错。",
+        "err.network": "无法连接服务器。",
+        "identify.need_photo": "请先选择照片或拍照。",
+        "person.confirm_remove_face": "确定从此人中移除这张人脸吗？",
+        "acc.confirm_remove_rule": "确定删除此规则吗？",
+    },
+}
