@@ -41,6 +41,7 @@ from facegate.api.routes import (
     liveness,
     people,
     recognition,
+    review,
 )
 from facegate.api.routes import live as live_routes
 from facegate.api.security import LocalOnly, SecurityHeaders
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     live_routes.install(app)
     attendance_pages.install(app)
     access_pages.install(app)
+    review.install(app)
     api_docs.install(app)
     for path in (app.openapi_url,):
         if path:

@@ -508,6 +508,32 @@ CREATE TABLE liveness_tokens_used (
 CREATE INDEX liveness_tokens_used_expiry ON liveness_tokens_used(expires_at);
 """
 
+# 0012: review of recognition events (facegate.review). One mark per attendance event: an
+# unknown face *assigned* to a person (the template made from its snapshot) or a name marked
+# *wrong_name*. Marks go with their event (retention, person deletion) and with the assigned
+# person (ON DELETE CASCADE).
+_SQLITE_0012 = """
+CREATE TABLE review_marks (
+    event_id INTEGER PRIMARY KEY REFERENCES attendance_events(id) ON DELETE CASCADE,
+    verdict TEXT NOT NULL CHECK (verdict IN ('assigned', 'wrong_name')),
+    person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+    template_id INTEGER,
+    marked_at TEXT NOT NULL
+);
+CREATE INDEX review_marks_person ON review_marks(person_id);
+"""
+
+_POSTGRES_0012 = """
+CREATE TABLE review_marks (
+    event_id BIGINT PRIMARY KEY REFERENCES attendance_events(id) ON DELETE CASCADE,
+    verdict TEXT NOT NULL CHECK (verdict IN ('assigned', 'wrong_name')),
+    person_id BIGINT REFERENCES people(id) ON DELETE CASCADE,
+    template_id BIGINT,
+    marked_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX review_marks_person ON review_marks(person_id);
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
@@ -517,6 +543,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(5, "access_outbox", _SQLITE_0005),
         Migration(6, "liveness_tokens", _SQLITE_0006),
         Migration(7, "api_key_scopes", _SQLITE_0007),
+        Migration(12, "review_marks", _SQLITE_0012),
     ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
@@ -526,6 +553,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(5, "access_outbox", _POSTGRES_0005),
         Migration(6, "liveness_tokens", _POSTGRES_0006),
         Migration(7, "api_key_scopes", _POSTGRES_0007),
+        Migration(12, "review_marks", _POSTGRES_0012),
     ),
 }
 
