@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +18,9 @@ import httpx
 import pytest
 
 from facegate.api import create_app
+from facegate.attendance.store import NewEvent
 from facegate.config import Settings
+from facegate.stream.announce import face_snapshot
 from tests.browser import ARTIFACTS, launched, served, skip_without_chromium
 
 skip_without_chromium()
@@ -53,9 +56,30 @@ def site(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Iterator[
             )
             assert any(r.accepted for r in reports)
             ids.append(person.id)
+        record_events(app, faces_dir, ids[0])
         _, admin = app.state.keys.create("admin", "phone tests")
         _, recognize = app.state.keys.create("recognize", "phone tests")
         yield Site(base, admin, recognize, ids[0], ids[1], app)
+
+
+REVIEW_CAMERA = "front-door"
+
+
+def record_events(app: Any, faces_dir: Path, known: int) -> None:
+    """What a camera would have logged: a stranger (Rose Leslie, not enrolled) seen three
+    times on one track, and a recognition of the long-named person."""
+    services = app.state.services
+    photo = sorted((faces_dir / "people" / "Rose_Leslie").iterdir())[0]
+    image = services.engine.load(photo.read_bytes())
+    snapshot = face_snapshot(image, services.engine.main_face(image).box)
+    store = app.state.attendance_hook.attendance.store
+    now = datetime.now(UTC)
+    for i in range(3):
+        at = now - timedelta(seconds=30 - i)
+        store.record(NewEvent("unknown", REVIEW_CAMERA, "in", at, 0.1, track_id=3,
+                              snapshot=snapshot))  # fmt: skip
+    store.record(NewEvent("confirmed", REVIEW_CAMERA, "in", now, 0.8, person_id=known,
+                          track_id=4, snapshot=snapshot))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +134,7 @@ def test_no_page_scrolls_sideways_and_the_menu_works(
             "/attendance",
             f"/attendance/people/{site.latin_id}",
             "/access",
+            "/review",
             "/no-such-page",
         ]
         for path in paths:
@@ -259,5 +284,49 @@ def test_times_in_the_browser_zone(browser: Any, site: Site, zone: str):
         local = created.astimezone(ZoneInfo(zone))
         assert local.strftime("%H:%M:%S") in shown, (shown, local)
         assert "UTC" not in shown
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_review_assign_a_stranger_and_mark_a_wrong_name(
+    browser: Any, site: Site, lang: str, size: str
+) -> None:
+    texts = {
+        "en": {"unknown": "Unknown", "repeats": "3 events of this track", "wrong": "Wrong name",
+               "added": "Added to " + LONG_CHINESE},
+        "zh": {"unknown": "陌生人", "repeats": "此轨迹共 3 条记录", "wrong": "姓名错误",
+               "added": "已添加到 " + LONG_CHINESE},
+    }[lang]  # fmt: skip
+    context, page = signed_in(browser, site, lang, viewport=VIEWPORTS[size])
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        page.goto(f"{site.base}/review?camera={REVIEW_CAMERA}")
+        rows = page.locator("#rev-list li.rev-row")
+        assert rows.count() == 2  # the stranger's three events are one row
+        stranger = page.locator("#rev-list li.rev-row.unknown")
+        assert texts["unknown"] in stranger.inner_text()
+        assert texts["repeats"] in stranger.inner_text()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.rev-row img.snap')]"
+            ".every(i => i.complete && i.naturalWidth > 0)"
+        )
+        page.screenshot(path=str(ARTIFACTS / f"review-{size}-{lang}.png"), full_page=True)
+        assert fits(page), page.evaluate(WIDER)
+        named = page.locator("#rev-list li.rev-row.confirmed")
+        named.locator(".wrong-name").click()
+        named.locator(".mark .chip.bad").wait_for()
+        assert named.locator(".mark").inner_text() == texts["wrong"]
+        if lang == "en" and size == "phone":  # assign once: the face joins the Chinese name
+            stranger.locator(".assign-to").select_option(str(site.chinese_id))
+            stranger.locator(".assign").click()
+            stranger.locator(".mark .chip.ok").wait_for()
+            assert stranger.locator(".mark").inner_text() == texts["added"]
+        page.reload()  # stored: shown again after a reload
+        assert named.locator(".mark").inner_text() == texts["wrong"]
+        assert page.locator("#rev-list li.rev-row.unknown .mark").inner_text() != ""
+        page.goto(f"{site.base}/review?camera={REVIEW_CAMERA}&unknown=true")
+        assert page.locator("#rev-list li.rev-row").count() == 1
     finally:
         context.close()

@@ -94,6 +94,8 @@ API_PREFIXES = ("/api/", "/streams/", "/ws/", "/metrics", "/healthz", "/readyz",
 def wants_html(request: Request) -> bool:
     """A browser asking for a page (``GET`` with ``Accept: text/html``, not an API path): it
     gets the site's error page instead of JSON; API clients keep the JSON shape."""
+    if request.scope.get("type") != "http":  # a WebSocket's refusal stays as it was
+        return False
     if request.method not in ("GET", "HEAD") or request.url.path.startswith(API_PREFIXES):
         return False
     return "text/html" in request.headers.get("accept", "")
