@@ -7,8 +7,6 @@ go to ``test-artifacts/`` for a human to look at.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +15,7 @@ import pytest
 
 from facegate.api import create_app
 from facegate.config import Settings
-from tests.browser import ARTIFACTS, FAKE_CAMERA, launched, skip_without_chromium
-from tests.serving import free_port
+from tests.browser import ARTIFACTS, FAKE_CAMERA, launched, served, skip_without_chromium
 
 skip_without_chromium()
 
@@ -26,23 +23,10 @@ skip_without_chromium()
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The app under uvicorn on a free port (a thread of this process): (base URL, admin key)."""
-    import uvicorn
-
     app = create_app(Settings(data_dir=tmp_path_factory.mktemp("pages")))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    _, key = app.state.keys.create("admin", "browser tests")
-    try:
-        yield f"http://127.0.0.1:{port}", key
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with served(app) as base:
+        _, key = app.state.keys.create("admin", "browser tests")
+        yield base, key
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,7 @@ from facegate.api.routes import (
     liveness,
     people,
     recognition,
+    review,
     site_settings,
 )
 from facegate.api.routes import live as live_routes
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     attendance_pages.install(app)
     settings_pages.install(app)
     access_pages.install(app)
+    review.install(app)
     api_docs.install(app)
     for path in (app.openapi_url,):
         if path:

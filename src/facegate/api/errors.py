@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facegate.errors import FacegateError
@@ -88,6 +88,29 @@ _HTTP_CODES = {
 }
 
 
+# Paths that are API, never pages: they answer JSON whatever the client accepts.
+API_PREFIXES = ("/api/", "/streams/", "/ws/", "/metrics", "/healthz", "/readyz", "/static/",
+                "/openapi.json", "/v1/")  # fmt: skip
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (``GET`` with ``Accept: text/html``, not an API path): it
+    gets the site's error page instead of JSON; API clients keep the JSON shape."""
+    if request.scope.get("type") != "http":  # a WebSocket's refusal stays as it was
+        return False
+    if request.method not in ("GET", "HEAD") or request.url.path.startswith(API_PREFIXES):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _page_or_json(request: Request, response: JSONResponse, code: str, message: str) -> Response:
+    render = getattr(request.app.state, "html_error_page", None)
+    if render is None or not wants_html(request):
+        return response
+    page: Response = render(request, response.status_code, code, message)
+    return page
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
@@ -100,33 +123,41 @@ def error_response(code: str, message: str, status: int | None = None) -> JSONRe
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
-async def _domain(request: Request, exc: Exception) -> JSONResponse:
+async def _domain(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FacegateError)
-    return error_response(exc.code, str(exc))
+    return _page_or_json(request, error_response(exc.code, str(exc)), exc.code, str(exc))
 
 
-async def _validation(request: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", ""))
-    return error_response("invalid_request", "; ".join(parts) or "invalid request", 422)
+    message = "; ".join(parts) or "invalid request"
+    return _page_or_json(
+        request, error_response("invalid_request", message, 422), "invalid_request", message
+    )
 
 
-async def _http(request: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     response = error_response(code, message, exc.status_code)
     if exc.headers:
         response.headers.update(exc.headers)
-    return response
+    return _page_or_json(request, response, code, message)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response("internal", "internal server error", 500)
+    response = error_response("internal", "internal server error", 500)
+    try:
+        return _page_or_json(request, response, "internal", "internal server error")
+    except Exception:  # the error page itself failed: the plain answer still goes out
+        log.exception("the error page failed")
+        return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -706,6 +706,32 @@ ALTER TABLE attendance_events ADD COLUMN epoch BIGINT;
 ALTER TABLE access_events ADD COLUMN epoch BIGINT
 """
 
+# 0012: review of recognition events (facegate.review). One mark per attendance event: an
+# unknown face *assigned* to a person (the template made from its snapshot) or a name marked
+# *wrong_name*. Marks go with their event (retention, person deletion) and with the assigned
+# person (ON DELETE CASCADE).
+_SQLITE_0012 = """
+CREATE TABLE review_marks (
+    event_id INTEGER PRIMARY KEY REFERENCES attendance_events(id) ON DELETE CASCADE,
+    verdict TEXT NOT NULL CHECK (verdict IN ('assigned', 'wrong_name')),
+    person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+    template_id INTEGER,
+    marked_at TEXT NOT NULL
+);
+CREATE INDEX review_marks_person ON review_marks(person_id);
+"""
+
+_POSTGRES_0012 = """
+CREATE TABLE review_marks (
+    event_id BIGINT PRIMARY KEY REFERENCES attendance_events(id) ON DELETE CASCADE,
+    verdict TEXT NOT NULL CHECK (verdict IN ('assigned', 'wrong_name')),
+    person_id BIGINT REFERENCES people(id) ON DELETE CASCADE,
+    template_id BIGINT,
+    marked_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX review_marks_person ON review_marks(person_id);
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
@@ -719,6 +745,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(9, "attendance_idempotency", _SQLITE_0009),
         Migration(10, "enrolment_photos", _SQLITE_0010),
         Migration(11, "attendance_hr", _SQLITE_0011),
+        Migration(12, "review_marks", _SQLITE_0012),
     ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
@@ -732,6 +759,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(9, "attendance_idempotency", _POSTGRES_0009),
         Migration(10, "enrolment_photos", _POSTGRES_0010),
         Migration(11, "attendance_hr", _POSTGRES_0011),
+        Migration(12, "review_marks", _POSTGRES_0012),
     ),
 }
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from facegate.config import CameraConfig
 from facegate.redact import mask_text, mask_url
-from facegate.stream.sources import FrameSource, SourceFrame
+from facegate.stream.sources import FrameSource, SourceError, SourceFrame, local_problem
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,15 @@ class Camera:
         self.failures = 0  # opens or reads that failed
         self.frames = 0
         self.segment = 0  # successful opens of the source (see the module docstring)
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # the last failure's code, kept after recovery
+        # The failure the camera is in now (None once frames flow): a code for pages to
+        # translate (a SourceError's, or the exception type) and its masked message.
+        self.error: str | None = None
+        self.error_detail: str | None = None
+        problem = local_problem(config.source)
+        if problem is not None:  # known before anyone watches: the page does not pick it
+            self.last_error = self.error = problem.code
+            self.error_detail = mask_text(str(problem))
         self._generation = 0
         self._halt = threading.Event()
         self._last_frame = 0.0  # monotonic, written by the capture thread
@@ -186,12 +194,19 @@ class Camera:
 
     # -- capture (its own thread) ------------------------------------------------------------
 
-    def _set_state(self, generation: int, state: CameraState, error: str | None = None) -> None:
+    def _set_state(
+        self,
+        generation: int,
+        state: CameraState,
+        error: str | None = None,
+        detail: str | None = None,
+    ) -> None:
         def apply() -> None:
             if generation == self._generation:
                 self.state = state
                 if error is not None:
-                    self.last_error = error
+                    self.last_error = self.error = error
+                    self.error_detail = detail
 
         self.loop.call_soon_threadsafe(apply)
 
@@ -212,10 +227,13 @@ class Camera:
                     image = fit(frame.image, self.max_side)
                     out = SourceFrame(frame.index, frame.captured, image)
                     self.loop.call_soon_threadsafe(self._deliver, generation, out)
-                reason = "the source ended"
+                reason, detail = "ended", "the source ended"
+            except SourceError as exc:  # its code says why (not found, refused, ...)
+                reason, detail = exc.code, mask_text(str(exc))
             except Exception as exc:  # cv2 and network errors alike: reopen after a pause
                 # The message may quote the source URL: log the exception type only.
                 reason = type(exc).__name__
+                detail = reason
             finally:
                 if source is not None:
                     try:
@@ -225,8 +243,8 @@ class Camera:
             if halt.is_set():
                 return
             self.failures += 1
-            log.warning("camera %s: %s; reopening in %.1f s", self.name, reason, backoff)
-            self._set_state(generation, "backoff", reason)
+            log.warning("camera %s: %s; reopening in %.1f s", self.name, detail, backoff)
+            self._set_state(generation, "backoff", reason, detail)
             self._last_frame = time.monotonic() + backoff  # waiting is not stalling
             if halt.wait(backoff):
                 return
@@ -240,6 +258,7 @@ class Camera:
     def _deliver(self, generation: int, frame: SourceFrame) -> None:
         if generation == self._generation and self.state != "idle":
             self.state = "running"
+            self.error = self.error_detail = None
             self.sink(self, frame)
 
     def as_dict(self) -> dict[str, object]:
@@ -254,4 +273,6 @@ class Camera:
             "frames_captured": self.frames,
             "segments": self.segment,
             "last_error": self.last_error,
+            "error": self.error,
+            "error_detail": self.error_detail,
         }

@@ -12,10 +12,13 @@ decides what runs where.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -25,8 +28,53 @@ from facegate.engine.decode import image_files
 DEFAULT_FOLDER_FPS = 5.0
 
 
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443, "rtmp": 1935}
+PROBE_TIMEOUT_S = 3.0
+# What went wrong, as a stable code a page can translate (facegate.api.web.texts_pages).
+SourceErrorCode = Literal[
+    "not_found",  # no such file, folder or device
+    "no_images",  # a folder without images
+    "cannot_open",  # it exists (or answers) but cannot be read as video
+    "connection_refused",  # nothing listens at the camera's address
+    "timeout",  # the camera's address does not answer
+    "unreachable",  # unknown host or no route
+]
+
+
 class SourceError(Exception):
-    """The source cannot be opened or read."""
+    """The source cannot be opened or read; ``code`` says why (``SourceErrorCode``)."""
+
+    def __init__(self, message: str, code: SourceErrorCode = "cannot_open") -> None:
+        super().__init__(message)
+        self.code: SourceErrorCode = code
+
+
+def local_problem(spec: str) -> SourceError | None:
+    """What is wrong with a local source without opening it (a missing file or folder), or
+    None: cheap enough to ask before anyone watches the camera."""
+    if spec.isdigit() or "://" in spec or Path(spec).exists():
+        return None
+    return SourceError(f"{spec} does not exist", "not_found")
+
+
+def diagnose_url(url: str, timeout: float = PROBE_TIMEOUT_S) -> SourceErrorCode:
+    """Why a network camera would not open: try a TCP connection to its host and port."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return "cannot_open"
+    if not parts.hostname or port is None:
+        return "cannot_open"
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return "cannot_open"  # it answers: the path, the credentials or the codec
+    except ConnectionRefusedError:
+        return "connection_refused"
+    except TimeoutError:
+        return "timeout"
+    except OSError:
+        return "unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +103,13 @@ class FrameSource:
             self.kind = "folder"
             self._files = image_files(path)
             if not self._files:
-                raise SourceError(f"no images in {spec}")
+                raise SourceError(f"no images in {spec}", "no_images")
         elif path.is_file():
             self.kind = "file"
             self._capture = self._open(str(path))
         else:
-            raise SourceError(f"{spec} is not a device index, URL, video file or folder")
+            raise SourceError(f"{spec} is not a device index, URL, video file or folder",
+                              "not_found")  # fmt: skip
         native = self._capture.get(cv2.CAP_PROP_FPS) if self._capture is not None else 0.0
         if fps is not None:
             self.fps: float | None = fps
@@ -75,7 +124,8 @@ class FrameSource:
     def _open(target: int | str) -> cv2.VideoCapture:
         capture = cv2.VideoCapture(target)
         if not capture.isOpened():
-            raise SourceError(f"cannot open {target!r}")
+            code = diagnose_url(target) if isinstance(target, str) and "://" in target else None
+            raise SourceError(f"cannot open {target!r}", code or "cannot_open")
         return capture
 
     @property

@@ -13,6 +13,7 @@ from facegate.api.web.texts_access import ACCESS_TEXTS
 from facegate.api.web.texts_attendance import ATTENDANCE_TEXTS
 from facegate.api.web.texts_live import LIVE_TEXTS
 from facegate.api.web.texts_liveness import LIVENESS_TEXTS
+from facegate.api.web.texts_pages import PAGE_TEXTS
 from facegate.api.web.texts_people import PEOPLE_TEXTS
 from facegate.choices import one_of
 
@@ -147,6 +148,7 @@ TEXTS = {lang: {**TEXTS[lang], **ATTENDANCE_TEXTS[lang]} for lang in LANGS}
 TEXTS = {lang: {**TEXTS[lang], **LIVE_TEXTS[lang]} for lang in LANGS}
 TEXTS = {lang: {**TEXTS[lang], **PEOPLE_TEXTS[lang]} for lang in LANGS}
 TEXTS = {lang: {**TEXTS[lang], **ACCESS_TEXTS[lang], **LIVENESS_TEXTS[lang]} for lang in LANGS}
+TEXTS = {lang: {**TEXTS[lang], **PAGE_TEXTS[lang]} for lang in LANGS}
 
 
 def parse_accept_language(header: str) -> Lang:

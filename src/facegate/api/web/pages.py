@@ -62,6 +62,12 @@ class Pages:
 
         auth = request.app.state.settings.api_auth
         key: ApiKey | None = getattr(request.state, "key", None)
+        login_page = name == "login.html"
+        # Sign-out is offered to a session: a page that checked its key, or (an error page of
+        # a path no page declares) a browser holding the session cookie; never on sign-in.
+        signed_in = (
+            bool(auth) and not login_page and (key is not None or SESSION_COOKIE in request.cookies)
+        )
         return self.templates.TemplateResponse(
             request,
             name,
@@ -72,6 +78,9 @@ class Pages:
                 "texts_json": json.dumps(texts, ensure_ascii=False),
                 "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
                 "auth": auth,
+                "signed_in": signed_in,
+                "login_page": login_page,
+                "status_code": status if status >= 400 else None,
                 # What the navigation offers: everything without auth or for admin.
                 "scope": key.scope if key is not None else ("admin" if not auth else None),
                 **context,
@@ -88,6 +97,15 @@ class Pages:
         """The answer to ``PageForbidden``: a 403 page saying the key cannot see this."""
         return self.render(request, "error.html", 403, message_key="error.forbidden")
 
+    def error_page(self, request: Request, status: int, code: str, message: str) -> Response:
+        """The site's own error page (api/errors.py asks for it when a browser, not an API
+        client, gets an error on a page path): the code's text in the page's language, the
+        server's message when there is none, and a link home."""
+        key = f"err.{code}"
+        if key in TEXTS[_lang(request)]:
+            return self.render(request, "error.html", status, message_key=key, code=code)
+        return self.render(request, "error.html", status, message=message, code=code)
+
 
 def secure_cookie(request: Request) -> bool:
     """Mark the session cookie ``Secure``: the request came over HTTPS (directly or, with
@@ -102,6 +120,7 @@ def install(app: FastAPI) -> None:
     declare_public(app, "/static")
     app.add_exception_handler(NeedLogin, pages.need_login)
     app.add_exception_handler(PageForbidden, pages.forbidden)
+    app.state.html_error_page = pages.error_page
     admin = [Depends(require_page("admin"))]
     anybody = [Depends(public)]
 
@@ -183,7 +202,7 @@ def install(app: FastAPI) -> None:
             person = gallery.get_person(person_id)
             faces = gallery.list_templates(person_id)
         except UnknownPerson:
-            return pages.render(request, "error.html", 404, message=f"no person {person_id}")
+            return pages.error_page(request, 404, "unknown_person", f"no person {person_id}")
         return pages.render(request, "person.html", person=person, faces=faces)
 
     @app.get("/enrol", include_in_schema=False, dependencies=admin)

@@ -46,6 +46,7 @@
 
   for (const button of document.querySelectorAll(".remove-rule")) {
     button.addEventListener("click", async () => {
+      if (!window.confirm(t("acc.confirm_remove_rule"))) return;
       try {
         await api("/api/v1/access/rules/" + button.dataset.id, { method: "DELETE" });
         location.reload();

@@ -68,7 +68,7 @@
     reason.textContent = t("acc.reason." + e.reason);
     const meta = document.createElement("span");
     meta.className = "meta";
-    const parts = [new Date(e.at).toLocaleTimeString(), e.camera, e.direction];
+    const parts = [localTime(e.at, "time"), e.camera, e.direction];
     if (e.score !== null) parts.push(e.score.toFixed(2));
     meta.textContent = parts.join(" · ");
     text.append(who, " ", decision, " · ", reason, document.createElement("br"), meta);

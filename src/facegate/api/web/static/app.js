@@ -21,21 +21,65 @@ function warningText(w) {
     score: w.score === undefined ? "" : Number(w.score).toFixed(3),
   });
 }
+// The phone menu: the button shows and hides the navigation (CSS hides it below 760 px).
+(function () {
+  const toggle = document.getElementById("menu-toggle");
+  if (!toggle) return;
+  toggle.addEventListener("click", () => {
+    const header = toggle.closest("header");
+    const open = header.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+})();
 
 // Calls the same /api/v1 an integrator uses. The session cookie authenticates; the extra
 // header proves the call comes from our own page (a cross-site form cannot add it).
 async function api(path, options) {
   const opts = Object.assign({ credentials: "same-origin" }, options || {});
   opts.headers = Object.assign({ "X-Facegate-Page": "1" }, opts.headers || {});
-  const response = await fetch(path, opts);
+  let response;
+  try {
+    response = await fetch(path, opts);
+  } catch (e) {
+    throw Object.assign(new Error(errorText("network", String(e))), { code: "network", status: 0 });
+  }
   if (response.status === 204) return null;
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const error = (body && body.error) || { code: "http_" + response.status, message: response.statusText };
-    throw Object.assign(new Error(error.message), { code: error.code, status: response.status });
+    throw Object.assign(new Error(errorText(error.code, error.message)),
+      { code: error.code, status: response.status, serverMessage: error.message });
   }
   return body;
 }
+
+// What the page says for a server error: the text of its stable code in the page's language
+// ("err.<code>"), the server's own message when the page has none. For the codes that only
+// say "something in the request", the server's detail follows in brackets.
+const DETAILED = new Set(["invalid_input", "invalid_request", "bad_request", "conflict"]);
+function errorText(code, serverMessage) {
+  const key = "err." + code;
+  if (!(key in T)) return serverMessage || code;
+  return DETAILED.has(code) && serverMessage ? T[key] + " (" + serverMessage + ")" : T[key];
+}
+
+// Times in the viewer's own zone and the page's language: the server sends ISO 8601 with an
+// offset; <time datetime="..." data-local="datetime|time|date"> elements are rewritten here.
+const PAGE_LOCALE = document.documentElement.lang || undefined;
+function localTime(iso, style) {
+  const when = new Date(iso);
+  if (isNaN(when.getTime())) return iso;
+  const opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+  if (style === "date") return when.toLocaleDateString(PAGE_LOCALE);
+  if (style === "time") return when.toLocaleTimeString(PAGE_LOCALE, opts);
+  return when.toLocaleString(PAGE_LOCALE, Object.assign({ year: "numeric", month: "2-digit", day: "2-digit" }, opts));
+}
+function localiseTimes(root) {
+  for (const el of (root || document).querySelectorAll("time[data-local]")) {
+    el.textContent = localTime(el.getAttribute("datetime"), el.dataset.local);
+  }
+}
+localiseTimes();
 
 // A webcam widget: start, snapshot (JPEG Blob handed to onSnapshot), stop.
 function setupCamera(root, onSnapshot) {

@@ -15,6 +15,7 @@
     const file = document.getElementById("photo").files[0];
     if (file) identify(file, file.name);
     else if (snapshot) identify(snapshot, "snapshot.jpg");
+    else setStatus(t("identify.need_photo"), true);
   });
 
   async function identify(blob, name) {
@@ -22,7 +23,7 @@
     button.disabled = true;
     setStatus(t("identify.working"));
     const data = new FormData();
-    data.append("image", blob, name);
+    if (blob) data.append("image", blob, name);
     try {
       const result = await api("/api/v1/identify?annotate=true&format=json", { method: "POST", body: data });
       document.getElementById("annotated").src = "data:image/jpeg;base64," + result.annotated_image;

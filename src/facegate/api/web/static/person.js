@@ -72,6 +72,7 @@
 
   for (const button of document.querySelectorAll(".remove-face")) {
     button.addEventListener("click", async () => {
+      if (!window.confirm(t("person.confirm_remove_face"))) return;
       try {
         await api("/api/v1/people/" + id + "/faces/" + button.dataset.template, { method: "DELETE" });
         button.closest("li").remove();
