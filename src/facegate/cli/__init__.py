@@ -9,7 +9,7 @@ face), 3 model or environment problem (model file missing or altered).
 
 from __future__ import annotations
 
-from facegate.cli import bench, eval_cmds, faces, gallery_cmds, keys_cmd, serve_cmd
+from facegate.cli import bench, eval_cmds, faces, gallery_cmds, keys_cmd, models_cmd, serve_cmd
 from facegate.cli.access_cmd import register as register_access
 from facegate.cli.app import app
 from facegate.cli.attendance_cmd import register as register_attendance
@@ -26,6 +26,7 @@ register_stream(app)
 register_attendance(app)
 register_doors(app)
 register_access(app)
+models_cmd.register(app)
 
 
 def main() -> None:

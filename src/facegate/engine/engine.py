@@ -65,6 +65,7 @@ class FaceEngine:
         preprocessing = Preprocessing(
             s.recognizer_input_size, s.recognizer_color_order, s.recognizer_mean, s.recognizer_std
         )
+        self.recognizer_preprocessing = preprocessing
         if s.recognizer_backend == "opencv":
             self.recognizer = SFaceRecognizer(recognizer_model, pool_size=pool_size)
         elif s.recognizer_backend == "openvino":
