@@ -193,3 +193,31 @@ def register(app: typer.Typer) -> None:
     register_access_bench(bench_app)
     register_outputs_bench(bench_app)
     app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("http")
+def http_bench(
+    data: Annotated[
+        Path, typer.Option("--data", help="the dev face set (people/, groups/)")
+    ] = Path("../shared/data/faces"),
+    clients: Annotated[int, typer.Option(min=1, help="concurrent clients")] = 20,
+    seconds: Annotated[float, typer.Option(min=1.0, help="measured seconds per run")] = 20.0,
+    warmup: Annotated[float, typer.Option(min=0.0, help="unmeasured seconds first")] = 3.0,
+    workers: Annotated[
+        list[int] | None, typer.Option("--workers", help="worker counts (repeatable)")
+    ] = None,
+) -> None:
+    """Identify requests/s and latency from N concurrent clients against a self-started
+    `facegate serve` (1 and 2 workers by default); JSON."""
+    from facegate.bench.http_bench import run_http_bench
+
+    if not (data / "people").is_dir():
+        _fail_plain("bad_data", f"{data} has no people/ folder", EXIT_BAD_INPUT, as_json=True)
+    report = run_http_bench(
+        data,
+        workers=tuple(workers or (1, 2)),
+        clients=clients,
+        warmup=warmup,
+        seconds=seconds,
+    )
+    print_json(report)
