@@ -221,3 +221,16 @@ def http_bench(
         seconds=seconds,
     )
     print_json(report)
+
+
+@bench_app.command("peak")
+def peak_bench(
+    recognizer: Annotated[
+        Path | None, typer.Option(help="another recogniser file (e.g. an int8 .xml)")
+    ] = None,
+) -> None:
+    """The CPU's measured peak (GMAC/s of one large MatMul, f32/bf16/int8, one thread) next
+    to each model's MACs and measured CPU time: the distance to the physical floor (JSON)."""
+    from facegate.bench.peak_bench import run_peak_bench
+
+    print_json(run_peak_bench(str(recognizer) if recognizer else None))
