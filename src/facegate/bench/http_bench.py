@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +87,7 @@ async def _client(
             tally.errors[status] += 1
 
 
-async def _load(
+async def load(
     base: str, photos: list[bytes], clients: int, warmup: float, seconds: float
 ) -> tuple[Tally, float]:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -101,7 +103,7 @@ async def _load(
         return tally, time.monotonic() - start
 
 
-def _tree_cpu(pid: int) -> float:
+def tree_cpu(pid: int) -> float:
     import psutil
 
     try:
@@ -119,7 +121,7 @@ def _tree_cpu(pid: int) -> float:
     return total
 
 
-def _enrol(base: str, faces_dir: Path) -> int:
+def enrol(base: str, faces_dir: Path) -> int:
     with httpx.Client(base_url=base, timeout=120) as client:
         for name in ENROLLED:
             folder = faces_dir / "people" / name
@@ -129,17 +131,28 @@ def _enrol(base: str, faces_dir: Path) -> int:
     return len(ENROLLED)
 
 
-def run_one(
-    faces_dir: Path, workers: int, *, clients: int, warmup: float, seconds: float,
-    env: dict[str, str] | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    """Start a server with ``workers``, load it, stop it: one row of the report."""
-    data = Path(tempfile.mkdtemp(prefix="facegate-bench-http-"))
+@dataclass(frozen=True)
+class Served:
+    """A running self-started server: HTTP base URL, process id, stream port (or None)."""
+
+    base: str
+    pid: int
+    stream_port: int | None
+
+
+@contextmanager
+def served(
+    workers: int, *, stream: bool = False, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """``facegate serve --no-auth`` (loopback, throwaway data folder) until the block ends."""
+    data = Path(tempfile.mkdtemp(prefix="facegate-bench-"))
     port = _free_port()
+    stream_port = _free_port() if stream else None
     command = [
-        str(FACEGATE), "serve", "--no-auth", "--no-stream", "--port", str(port),
-        "--workers", str(workers), "--data-dir", str(data), "--log-level", "warning",
+        str(FACEGATE), "serve", "--no-auth", "--port", str(port), "--workers", str(workers),
+        "--data-dir", str(data), "--log-level", "warning",
     ]  # fmt: skip
+    command += ["--stream-port", str(stream_port)] if stream_port else ["--no-stream"]
     log = (data / "server.log").open("w")
     proc = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -159,36 +172,7 @@ def run_one(
             if time.monotonic() > deadline:
                 raise RuntimeError("server not ready within 300 s")
             time.sleep(0.3)
-        people = _enrol(base, faces_dir)
-        photos = probe_photos(faces_dir)
-        load0 = os.getloadavg()[0]
-        cpu0 = _tree_cpu(proc.pid)
-        wall0 = time.monotonic()
-        tally, window = asyncio.run(_load(base, photos, clients, warmup, seconds))
-        cpu1 = _tree_cpu(proc.pid)
-        wall = time.monotonic() - wall0
-        answered = len(tally.latencies_ms)
-        lat = np.asarray(tally.latencies_ms or [0.0])
-        return {
-            "workers": workers,
-            "clients": clients,
-            "requests": answered,
-            "requests_per_s": round(answered / window, 2) if window > 0 else 0.0,
-            "latency_ms_p50": round(float(np.percentile(lat, 50)), 1),
-            "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
-            "latency_ms_p99": round(float(np.percentile(lat, 99)), 1),
-            "errors": sum(tally.errors.values()),
-            "errors_by_status": dict(tally.errors),
-            # CPU over warm-up + window, shared over the answers of the window: an upper bound
-            "server_cpu_ms_per_request": round((cpu1 - cpu0) * 1000.0 / max(1, answered), 1)
-            if answered
-            else None,
-            "server_cpu_cores": round((cpu1 - cpu0) / wall, 2) if wall > 0 else None,
-            "enrolled_people": people,
-            "photos": len(photos),
-            "measured_s": round(window, 2),
-            "load_average_1m": {"before": round(load0, 2), "after": round(os.getloadavg()[0], 2)},
-        }
+        yield Served(base, proc.pid, stream_port)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -198,6 +182,47 @@ def run_one(
             proc.wait(10)
         log.close()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50/p95/p99 in ms (zeros for no values)."""
+    lat = np.asarray(values or [0.0])
+    return {f"latency_ms_p{q}": round(float(np.percentile(lat, q)), 1) for q in (50, 95, 99)}
+
+
+def run_one(
+    faces_dir: Path, workers: int, *, clients: int, warmup: float, seconds: float,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Start a server with ``workers``, load it, stop it: one row of the report."""
+    with served(workers, env=env) as server:
+        people = enrol(server.base, faces_dir)
+        photos = probe_photos(faces_dir)
+        load0 = os.getloadavg()[0]
+        cpu0 = tree_cpu(server.pid)
+        wall0 = time.monotonic()
+        tally, window = asyncio.run(load(server.base, photos, clients, warmup, seconds))
+        cpu1 = tree_cpu(server.pid)
+        wall = time.monotonic() - wall0
+    answered = len(tally.latencies_ms)
+    return {
+        "workers": workers,
+        "clients": clients,
+        "requests": answered,
+        "requests_per_s": round(answered / window, 2) if window > 0 else 0.0,
+        **percentiles(tally.latencies_ms),
+        "errors": sum(tally.errors.values()),
+        "errors_by_status": dict(tally.errors),
+        # CPU over warm-up + window, shared over the answers of the window: an upper bound
+        "server_cpu_ms_per_request": round((cpu1 - cpu0) * 1000.0 / answered, 1)
+        if answered
+        else None,
+        "server_cpu_cores": round((cpu1 - cpu0) / wall, 2) if wall > 0 else None,
+        "enrolled_people": people,
+        "photos": len(photos),
+        "measured_s": round(window, 2),
+        "load_average_1m": {"before": round(load0, 2), "after": round(os.getloadavg()[0], 2)},
+    }
 
 
 def run_http_bench(

@@ -82,7 +82,11 @@ def matmul_peak(size: int = MATMUL) -> dict[str, float]:
     out: dict[str, float] = {}
     for precision in ("f32", "bf16"):
         request = _compile(model, precision).create_infer_request()
-        ms = _cpu_ms(lambda r=request: r.infer({0: data}), 3)
+
+        def call(r: Any = request) -> object:
+            return r.infer({0: data})
+
+        ms = _cpu_ms(call, 3)
         out[f"{precision}_gmac_per_s"] = round(macs / ms / 1e6, 1)
     quantized = nncf.quantize(model, nncf.Dataset([data]), subset_size=1)
     request = _compile(quantized, "bf16").create_infer_request()
@@ -110,7 +114,11 @@ def model_rows(recognizer: str | None = None) -> list[dict[str, Any]]:
         macs = count_macs(model)
         request = _compile(model, "bf16").create_infer_request()
         blob = (rng.random(shape) * 255).astype(np.float32)
-        ms = _cpu_ms(lambda r=request, b=blob: r.infer({0: b}), 20)
+
+        def run(r: Any = request, b: np.ndarray = blob) -> object:
+            return r.infer({0: b})
+
+        ms = _cpu_ms(run, 20)
         per_item = shape[0]
         rows.append(
             {

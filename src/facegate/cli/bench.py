@@ -234,3 +234,35 @@ def peak_bench(
     from facegate.bench.peak_bench import run_peak_bench
 
     print_json(run_peak_bench(str(recognizer) if recognizer else None))
+
+
+@bench_app.command("soak")
+def soak_bench(
+    minutes: Annotated[float, typer.Option("--minutes", min=0.5, help="how long")] = 5.0,
+    data: Annotated[Path, typer.Option("--data", help="the dev face set")] = Path(
+        "../shared/data/faces"
+    ),
+    video: Annotated[Path | None, typer.Option(help="streamed video (default: Hamilton)")] = None,
+    sample_seconds: Annotated[float, typer.Option(min=5.0, help="window per sample")] = 30.0,
+    streams: Annotated[int, typer.Option(min=0, help="stream clients")] = 4,
+    fps: Annotated[float, typer.Option(min=0.5, help="frames/s per stream")] = 10.0,
+    clients: Annotated[int, typer.Option(min=1, help="concurrent identify clients")] = 4,
+) -> None:
+    """Streams + identify + enrolments at once against a self-started `facegate serve`: RSS
+    and latency over time, and a verdict from their slopes (JSON)."""
+    from facegate.bench.soak_bench import run_soak
+
+    clip = video or data / "videos" / "short_hamilton_clip.mp4"
+    if not (data / "people").is_dir() or not clip.is_file():
+        _fail_plain("bad_data", f"{data} lacks people/ or {clip}", EXIT_BAD_INPUT, as_json=True)
+    print_json(
+        run_soak(
+            data,
+            clip,
+            minutes=minutes,
+            sample_seconds=sample_seconds,
+            streams=streams,
+            fps=fps,
+            clients=clients,
+        )
+    )
