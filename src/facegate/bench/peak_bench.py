@@ -13,7 +13,9 @@ stretches the wall clock but hardly the numbers.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -88,7 +90,8 @@ def matmul_peak(size: int = MATMUL) -> dict[str, float]:
 
         ms = _cpu_ms(call, 3)
         out[f"{precision}_gmac_per_s"] = round(macs / ms / 1e6, 1)
-    quantized = nncf.quantize(model, nncf.Dataset([data]), subset_size=1)
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bar would break the JSON
+        quantized = nncf.quantize(model, nncf.Dataset([data]), subset_size=1)
     request = _compile(quantized, "bf16").create_infer_request()
     ms = _cpu_ms(lambda: request.infer({0: data}), 3)
     out["int8_gmac_per_s"] = round(macs / ms / 1e6, 1)

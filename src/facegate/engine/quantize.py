@@ -15,6 +15,8 @@ images only, never the pairs an accuracy claim is measured on.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,12 +89,13 @@ def quantize_recognizer(
     network = ov.Core().read_model(str(model.path))
     size = engine.recognizer.input_size
     network.reshape({network.inputs[0]: ov.PartialShape([1, 3, size, size])})
-    quantized = nncf.quantize(
-        network,
-        nncf.Dataset(blobs),
-        preset=nncf.QuantizationPreset.PERFORMANCE,
-        subset_size=len(blobs),
-    )
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bar: not in the JSON
+        quantized = nncf.quantize(
+            network,
+            nncf.Dataset(blobs),
+            preset=nncf.QuantizationPreset.PERFORMANCE,
+            subset_size=len(blobs),
+        )
     out = out.with_suffix(".xml")
     out.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(quantized, str(out), compress_to_fp16=False)
