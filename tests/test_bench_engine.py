@@ -62,6 +62,11 @@ def test_report_has_every_documented_key(report: dict, video: Path) -> None:
         assert report[name]["frames"] == FRAMES
     assert report["face_recognition"]["threads"] == 1
     assert report["facegate_single_thread"]["threads"] == 1
+    stages = report["facegate_stage_cpu_ms_per_frame"]
+    assert set(stages) == {"decode", "detect", "align", "embed", "search", "total"}
+    assert all(stages[k] > 0 for k in ("decode", "detect", "embed", "total"))
+    parts = sum(v for k, v in stages.items() if k != "total")
+    assert stages["total"] == pytest.approx(parts, abs=0.06)
 
 
 def test_both_contenders_find_faces_and_report_sane_timings(report: dict) -> None:

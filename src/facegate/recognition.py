@@ -259,13 +259,16 @@ class RecognitionService:
     # -- recognition -------------------------------------------------------------------------
 
     def identify(self, source: ImageInput) -> list[IdentifiedFace]:
-        """Every face in the image with its open-set match."""
-        image = self.engine.load(source)
-        return self.identify_image(image)
+        """Every face in the image with its open-set match (a large JPEG is decoded at
+        reduced scale: ``FaceEngine.analyze_source``; coordinates are the full image's)."""
+        return self.match_faces(self.engine.analyze_source(source))
 
     def identify_image(self, image: np.ndarray) -> list[IdentifiedFace]:
         """``identify`` on an already decoded image (video frames)."""
-        faces = self.engine.analyze(image)
+        return self.match_faces(self.engine.analyze(image))
+
+    def match_faces(self, faces: list[Face]) -> list[IdentifiedFace]:
+        """Each analysed face with its open-set match, one gallery search per face."""
         if not faces:
             return []
         self._ensure_model()

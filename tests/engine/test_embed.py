@@ -10,6 +10,7 @@ import pytest
 from facegate.config import Settings
 from facegate.engine import FaceEngine
 from facegate.engine.align import align_face
+from facegate.engine.embed import batch_plan
 from facegate.gallery.operating_point import OperatingPoint
 from tests.engine.conftest import SAMPLE_PHOTOS, cosine, read_tsv
 
@@ -142,3 +143,21 @@ def test_bring_your_own_model_colour_order_matters(engine: FaceEngine, faces_dir
     ours = engine.describe(image, [detection])[0].embedding
     swapped = bgr.describe(image, [detection])[0].embedding
     assert cosine(ours, swapped) < 0.99  # the setting really reaches the model
+
+
+def test_batch_plan_splits_without_padding():
+    assert batch_plan(0) == []
+    assert batch_plan(1) == [1]
+    assert batch_plan(3) == [2, 1]
+    assert batch_plan(7) == [4, 2, 1]
+    assert batch_plan(19) == [8, 8, 2, 1]
+    assert all(sum(batch_plan(n)) == n for n in range(40))
+
+
+def test_large_batch_equals_one_at_a_time(engine: FaceEngine, group_crops: list[np.ndarray]):
+    """15 crops go as 8 + 4 + 2 + 1 compiled batches: every size gives the one-by-one vector."""
+    crops = (group_crops * 3)[:15]
+    batch = engine.recognizer.embed(crops)
+    single = np.concatenate([engine.recognizer.embed([c]) for c in crops])
+    assert batch.shape == (15, 128)
+    assert np.allclose(batch, single, atol=1e-5)

@@ -35,6 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from facegate.bench.stage_split import stage_split
 from facegate.config import Settings
 from facegate.engine import FaceEngine
 
@@ -284,6 +285,7 @@ class EngineBench:
     load_before: float
     load_after: float
     chunk: int
+    stages: dict[str, float] | None = None
 
     @property
     def ratio_fps(self) -> float | None:
@@ -330,6 +332,8 @@ class EngineBench:
                 self.facegate_single.as_dict() if self.facegate_single else None
             ),
             "face_recognition": self.baseline.as_dict() if self.baseline else None,
+            # One thread's CPU ms per frame by stage (bench/stage_split.py says how).
+            "facegate_stage_cpu_ms_per_frame": self.stages,
             "settings": {
                 "flip_average": s.flip_average,
                 "det_max_side": s.det_max_side,
@@ -365,6 +369,7 @@ def run_engine_bench(
     single_thread: bool = True,
     baseline: bool = True,
     chunk: int = 25,
+    split_stages: bool = True,
 ) -> EngineBench:
     """Decode once, then time facegate (``threads`` and, unless told not, 1) and the baseline.
 
@@ -397,6 +402,7 @@ def run_engine_bench(
             "face_recognition", fr_work, rgb[a:b], 1, BASELINE_NOTES
         )
     results = interleave(runners, len(frames), chunk)
+    stages = stage_split(engine, frames) if split_stages else None
     product = results["facegate"]
     single = results.get("single", product if single_thread else None)
     reference = results.get("baseline")
@@ -414,4 +420,5 @@ def run_engine_bench(
         load_before=load_before,
         load_after=os.getloadavg()[0],
         chunk=chunk,
+        stages=stages,
     )

@@ -16,6 +16,7 @@ from facegate.cli import (
     faces,
     gallery_cmds,
     keys_cmd,
+    models_cmd,
     people_cmds,
     reembed_cmd,
     serve_cmd,
@@ -41,6 +42,7 @@ backup_cmd.register(app)
 reembed_cmd.register(app)
 _ = people_cmds  # registers on `facegate people`
 register_cameras(app)
+models_cmd.register(app)
 
 
 def main() -> None:

@@ -193,3 +193,76 @@ def register(app: typer.Typer) -> None:
     register_access_bench(bench_app)
     register_outputs_bench(bench_app)
     app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("http")
+def http_bench(
+    data: Annotated[
+        Path, typer.Option("--data", help="the dev face set (people/, groups/)")
+    ] = Path("../shared/data/faces"),
+    clients: Annotated[int, typer.Option(min=1, help="concurrent clients")] = 20,
+    seconds: Annotated[float, typer.Option(min=1.0, help="measured seconds per run")] = 20.0,
+    warmup: Annotated[float, typer.Option(min=0.0, help="unmeasured seconds first")] = 3.0,
+    workers: Annotated[
+        list[int] | None, typer.Option("--workers", help="worker counts (repeatable)")
+    ] = None,
+) -> None:
+    """Identify requests/s and latency from N concurrent clients against a self-started
+    `facegate serve` (1 and 2 workers by default); JSON."""
+    from facegate.bench.http_bench import run_http_bench
+
+    if not (data / "people").is_dir():
+        _fail_plain("bad_data", f"{data} has no people/ folder", EXIT_BAD_INPUT, as_json=True)
+    report = run_http_bench(
+        data,
+        workers=tuple(workers or (1, 2)),
+        clients=clients,
+        warmup=warmup,
+        seconds=seconds,
+    )
+    print_json(report)
+
+
+@bench_app.command("peak")
+def peak_bench(
+    recognizer: Annotated[
+        Path | None, typer.Option(help="another recogniser file (e.g. an int8 .xml)")
+    ] = None,
+) -> None:
+    """The CPU's measured peak (GMAC/s of one large MatMul, f32/bf16/int8, one thread) next
+    to each model's MACs and measured CPU time: the distance to the physical floor (JSON)."""
+    from facegate.bench.peak_bench import run_peak_bench
+
+    print_json(run_peak_bench(str(recognizer) if recognizer else None))
+
+
+@bench_app.command("soak")
+def soak_bench(
+    minutes: Annotated[float, typer.Option("--minutes", min=0.5, help="how long")] = 5.0,
+    data: Annotated[Path, typer.Option("--data", help="the dev face set")] = Path(
+        "../shared/data/faces"
+    ),
+    video: Annotated[Path | None, typer.Option(help="streamed video (default: Hamilton)")] = None,
+    sample_seconds: Annotated[float, typer.Option(min=5.0, help="window per sample")] = 30.0,
+    streams: Annotated[int, typer.Option(min=0, help="stream clients")] = 4,
+    fps: Annotated[float, typer.Option(min=0.5, help="frames/s per stream")] = 10.0,
+    clients: Annotated[int, typer.Option(min=1, help="concurrent identify clients")] = 4,
+) -> None:
+    """Streams + identify + enrolments at once against a self-started `facegate serve`: RSS
+    and latency over time, and a verdict from their slopes (JSON)."""
+    from facegate.bench.soak_bench import run_soak
+
+    clip = video or data / "videos" / "short_hamilton_clip.mp4"
+    if not (data / "people").is_dir() or not clip.is_file():
+        _fail_plain("bad_data", f"{data} lacks people/ or {clip}", EXIT_BAD_INPUT, as_json=True)
+    print_json(
+        run_soak(
+            data,
+            clip,
+            minutes=minutes,
+            sample_seconds=sample_seconds,
+            streams=streams,
+            fps=fps,
+            clients=clients,
+        )
+    )

@@ -140,6 +140,10 @@ def register(app: typer.Typer) -> None:
                 # MJPEG viewers and event sockets never end by themselves: give them a few
                 # seconds at shutdown, then close them, instead of waiting forever.
                 timeout_graceful_shutdown=5,
+                # uvicorn kills a worker that does not answer its health ping within this
+                # (default 5 s). On a loaded 2-core machine a worker importing the models took
+                # longer: 17 workers were killed and restarted before 2 served (100 s).
+                timeout_worker_healthcheck=60,
             )
         finally:
             if metrics_dir is not None:

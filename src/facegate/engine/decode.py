@@ -63,11 +63,37 @@ def decode_image(
         image = _normalise_array(source, channels_are_rgb=False)
     else:
         data = _read_bytes(source)
-        image = _decode_bytes(data, max_pixels, max_side, max_bytes)
+        image, _ = _decode_bytes(data, max_pixels, max_side, max_bytes)
     _check_size(image.shape[1], image.shape[0], max_pixels)
     if max_side is not None and max(image.shape[:2]) > max_side:
         image = _fit(image, max_side)
     return np.ascontiguousarray(image)
+
+
+def decode_reduced(
+    source: ImageInput,
+    min_side: int,
+    max_pixels: int = 40_000_000,
+    *,
+    max_side: int | None = None,
+    max_bytes: int | None = None,
+) -> tuple[np.ndarray, float]:
+    """``decode_image`` for a caller that needs the image only ``min_side`` px on its longest
+    side (the detector's input): a larger JPEG is decoded by libjpeg at the coarsest DCT scale
+    (1/2, 1/4, 1/8) that still gives ``min_side`` px, which costs that fraction of the full
+    decode. Returns the image and ``factor``: coordinates in the image ``decode_image`` (same
+    limits) would return = coordinates here x ``factor`` (1.0 when nothing was reduced, as for
+    every other format and for arrays)."""
+    if isinstance(source, np.ndarray):
+        return decode_image(source, max_pixels, max_side=max_side, max_bytes=max_bytes), 1.0
+    data = _read_bytes(source)
+    image, full_longest = _decode_bytes(data, max_pixels, max_side, max_bytes, min_side)
+    _check_size(image.shape[1], image.shape[0], max_pixels if full_longest is None else 1 << 62)
+    if full_longest is None:  # not reduced: exactly decode_image's result
+        if max_side is not None and max(image.shape[:2]) > max_side:
+            image = _fit(image, max_side)
+        return np.ascontiguousarray(image), 1.0
+    return np.ascontiguousarray(image), full_longest / max(image.shape[:2])
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -151,8 +177,15 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
 
 
 def _decode_bytes(
-    data: bytes, max_pixels: int, max_side: int | None, max_bytes: int | None
-) -> np.ndarray:
+    data: bytes,
+    max_pixels: int,
+    max_side: int | None,
+    max_bytes: int | None,
+    reduce_to: int | None = None,
+) -> tuple[np.ndarray, int | None]:
+    """The decoded BGR image and, when ``reduce_to`` made libjpeg decode a JPEG coarser than
+    ``decode_image`` would, the longest side ``decode_image`` would have returned (else None).
+    """
     if not data:
         raise BadImage("empty upload: no image bytes")
     kind = sniff_format(data)
@@ -168,10 +201,18 @@ def _decode_bytes(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             pil: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS[kind])
             _check_size(pil.width, pil.height, max_pixels)  # before any pixel is decoded
+            full_longest: int | None = None
             if pil.format in ("JPEG", "MPO"):
                 _check_jpeg_data(data, pil)
-                if max_side is not None:
-                    _draft(pil, max_side)
+                full_longest = _full_longest(max(pil.size), max_side)
+                coarse = _coarsest_scale(*pil.size, reduce_to) if reduce_to else 1
+                fine = _fine_scale(max(pil.size), max_side) if max_side is not None else 1
+                if coarse > fine:
+                    pil.draft(None, (max(1, pil.width // coarse), max(1, pil.height // coarse)))
+                else:
+                    full_longest = None
+                    if max_side is not None:
+                        _draft(pil, max_side)
             if max_bytes is not None and (size := decoded_bytes(pil)) > max_bytes:
                 raise ImageTooLarge(
                     f"image is {pil.width}x{pil.height} {pil.mode} = {size} bytes decoded; "
@@ -179,7 +220,7 @@ def _decode_bytes(
                 )
             pil.load()
             pil = ImageOps.exif_transpose(pil) or pil
-            return _pil_to_bgr(pil)
+            return _pil_to_bgr(pil), full_longest
     except FacegateError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
@@ -233,11 +274,33 @@ def _jpeg_frame(data: bytes) -> tuple[int | None, int]:
     return sof, -1
 
 
+def _fine_scale(longest: int, max_side: int) -> int:
+    """The smallest DCT scale (1, 2, 4, 8) that brings ``longest`` to ``max_side`` or below."""
+    return next((s for s in (1, 2, 4, 8) if -(-longest // s) <= max_side), 8)
+
+
+def _coarsest_scale(width: int, height: int, min_side: int) -> int:
+    """The largest DCT scale (1, 2, 4, 8) that still leaves the longest side at ``min_side``
+    or more (and the shortest comfortably above ``MIN_SIDE``)."""
+    return max(
+        s
+        for s in (1, 2, 4, 8)
+        if s == 1 or (-(-max(width, height) // s) >= min_side and min(width, height) // s >= 64)
+    )
+
+
+def _full_longest(longest: int, max_side: int | None) -> int:
+    """The longest side of ``decode_image``'s result for a JPEG whose header says ``longest``."""
+    if max_side is None:
+        return longest
+    drafted = -(-longest // _fine_scale(longest, max_side))
+    return min(drafted, max_side)
+
+
 def _draft(pil: Image.Image, max_side: int) -> None:
     """Ask libjpeg for the smallest DCT scale (1/2, 1/4, 1/8) that brings the longest side
     to ``max_side`` or below; decoding then costs that fraction of the time and memory."""
-    longest = max(pil.size)
-    scale = next((s for s in (1, 2, 4, 8) if -(-longest // s) <= max_side), 8)
+    scale = _fine_scale(max(pil.size), max_side)
     if scale > 1:
         pil.draft(None, (max(1, pil.width // scale), max(1, pil.height // scale)))
 

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 
 from facegate.config import Settings
-from facegate.engine.align import align_face
-from facegate.engine.decode import ImageInput, decode_image
+from facegate.engine.align import TEMPLATE_112, align_face, similarity_transform
+from facegate.engine.decode import ImageInput, decode_image, decode_reduced
 from facegate.engine.detect import YuNetDetector
 from facegate.engine.embed import (
     OnnxRecognizer,
@@ -26,7 +26,7 @@ from facegate.engine.embed import (
 )
 from facegate.engine.models import SFACE, YUNET, resolve
 from facegate.engine.quality import QualityRules, assess
-from facegate.engine.types import Detection, Face
+from facegate.engine.types import Box, Detection, Face
 from facegate.errors import NoFace, SeveralFaces
 
 
@@ -65,6 +65,7 @@ class FaceEngine:
         preprocessing = Preprocessing(
             s.recognizer_input_size, s.recognizer_color_order, s.recognizer_mean, s.recognizer_std
         )
+        self.recognizer_preprocessing = preprocessing
         if s.recognizer_backend == "opencv":
             self.recognizer = SFaceRecognizer(recognizer_model, pool_size=pool_size)
         elif s.recognizer_backend == "openvino":
@@ -97,6 +98,46 @@ class FaceEngine:
             max_side=s.max_decode_side,
             max_bytes=s.max_decoded_bytes,
         )
+
+    def analyze_source(self, source: ImageInput) -> list[Face]:
+        """``analyze(load(source))`` for callers that need only the faces, not the pixels.
+
+        A large JPEG is decoded by libjpeg at 1/2, 1/4 or 1/8 scale, as long as its longest
+        side stays at least ``det_max_side`` (the detector never sees more): a 12-megapixel
+        photo costs a fraction of the full decode. Boxes and landmarks are returned in the
+        coordinates of ``load(source)``, as ``analyze`` gives them. The faces are aligned
+        from the reduced image when it holds every face at the recogniser's resolution or
+        more (the aligned crop is then a reduction either way); otherwise the JPEG is decoded
+        again at the finer scale the smallest face needs (full size at worst) and every face
+        is aligned from that.
+        """
+        s = self.settings
+        image, factor = decode_reduced(
+            source,
+            s.det_max_side,
+            s.max_image_pixels,
+            max_side=s.max_decode_side,
+            max_bytes=s.max_decoded_bytes,
+        )
+        if factor == 1.0:
+            return self.analyze(image)
+        found = self.detect(image)
+        enlarge = max(
+            (_enlargement(d.landmarks, self.recognizer.input_size) for d in found), default=1
+        )
+        if enlarge > 1.0:
+            # The smallest face needs more pixels: decode again at the scale that gives them
+            # (the full image at worst) and align every face from that one.
+            needed = math.ceil(max(image.shape[:2]) * enlarge)
+            image, finer = decode_reduced(
+                source,
+                needed,
+                s.max_image_pixels,
+                max_side=s.max_decode_side,
+                max_bytes=s.max_decoded_bytes,
+            )
+            return self.describe(image, [_scaled(d, factor) for d in found], crop_scale=1 / finer)
+        return self.describe(image, [_scaled(d, factor) for d in found], crop_scale=1 / factor)
 
     def detect(self, image: np.ndarray, score_threshold: float | None = None) -> list[Detection]:
         """Every face in a decoded image, best score first."""
@@ -137,12 +178,15 @@ class FaceEngine:
                 )
         return self.describe(image, [ranked[0]])[0]
 
-    def describe(self, image: np.ndarray, detections: list[Detection]) -> list[Face]:
-        """Align, assess and embed the given detections of ``image``."""
+    def describe(
+        self, image: np.ndarray, detections: list[Detection], *, crop_scale: float = 1.0
+    ) -> list[Face]:
+        """Align, assess and embed the given detections of ``image``; with ``crop_scale``
+        the detections are in coordinates that many times ``image``'s (a reduced decode)."""
         if not detections:
             return []
         size = self.recognizer.input_size
-        crops = [align_face(image, d.landmarks, size) for d in detections]
+        crops = [align_face(image, d.landmarks * crop_scale, size) for d in detections]
         embeddings = self.embed_crops(crops)
         return [
             Face(
@@ -168,3 +212,20 @@ class FaceEngine:
         )
         n = len(crops)
         return l2_normalise(both[:n] + both[n:])
+
+
+def _enlargement(landmarks: np.ndarray, size: int) -> float:
+    """How much aligning these landmarks to a ``size`` crop enlarges the image (above 1: the
+    crop would ask for resolution the image does not have)."""
+    matrix = similarity_transform(landmarks, TEMPLATE_112 * (size / 112.0))
+    return float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+
+
+def _scaled(detection: Detection, factor: float) -> Detection:
+    """The detection with its box and landmarks multiplied by ``factor``."""
+    box = detection.box
+    return Detection(
+        Box(box.x * factor, box.y * factor, box.w * factor, box.h * factor),
+        (detection.landmarks * factor).astype(np.float32),
+        detection.score,
+    )

@@ -87,13 +87,15 @@ async def identify(
     key = getattr(request.state, "key", None)  # set by require(); None with auth off
     candidates = key is None or key.scope == "admin"
     data = (await _payload(request, ("image",))).image("image")
-    image, found = await svc.inference.run(_identify, svc, data)
-    metrics(request).faces.labels("identify").inc(len(found))
     jpeg = None
     if annotate_image:
+        image, found = await svc.inference.run(_identify, svc, data)
         jpeg = await svc.inference.run(annotate, svc, image, found)
-        if fmt == "jpeg":
-            return Response(jpeg, media_type="image/jpeg")
+    else:  # only the faces are needed: a large JPEG is decoded at reduced scale
+        found = await svc.inference.run(svc.recognition.identify, data)
+    metrics(request).faces.labels("identify").inc(len(found))
+    if jpeg is not None and fmt == "jpeg":
+        return Response(jpeg, media_type="image/jpeg")
     return {
         "faces": [identified_summary(f, candidates=candidates) for f in found],
         "threshold": svc.recognition.threshold,
@@ -131,7 +133,7 @@ async def detect(request: Request) -> dict[str, object]:
     """Every face in the image with box, landmarks, detector score and quality (no matching)."""
     svc = services(request)
     data = (await _payload(request, ("image",))).image("image")
-    faces = await svc.inference.run(lambda: svc.engine.analyze(svc.engine.load(data)))
+    faces = await svc.inference.run(svc.engine.analyze_source, data)
     metrics(request).faces.labels("detect").inc(len(faces))
     return {"faces": [face_summary(f) for f in faces]}
 

@@ -1,0 +1,50 @@
+"""``facegate models ...``: producing model variants locally (nothing is downloaded)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facegate.cli.app import fail, print_json
+from facegate.config import Settings
+from facegate.errors import FacegateError
+
+models_app = typer.Typer(help="Model variants built from local files", no_args_is_help=True)
+
+
+@models_app.command("quantize")
+def quantize(
+    calibration: Annotated[
+        list[Path],
+        typer.Option("--calibration", help="folder of development images (repeatable)"),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="the int8 OpenVINO IR to write (.xml)")],
+    faces: Annotated[int, typer.Option(min=10, help="calibration faces to use at most")] = 300,
+) -> None:
+    """Int8-quantise the recogniser with NNCF, calibrated on faces found in local images.
+
+    Use it by setting FACEGATE_RECOGNIZER_MODEL to the written .xml (docs/performance.md has
+    its measured accuracy and speed). Needs the bench extra (nncf).
+    """
+    from facegate.engine import FaceEngine
+    from facegate.engine.quantize import quantize_recognizer
+
+    for folder in calibration:
+        if not folder.is_dir():
+            raise typer.BadParameter(f"{folder} is not a folder", param_hint="--calibration")
+    settings = Settings()
+    try:
+        engine = FaceEngine(settings, pool_size=1)
+        report = quantize_recognizer(
+            engine, calibration, out, limit=faces, source=settings.recognizer_model
+        )
+    except FacegateError as exc:
+        fail(exc, as_json=True)
+    print_json(asdict(report))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")
