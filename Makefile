@@ -90,12 +90,12 @@ test: setup postgres chromium fonts mosquitto
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-# The edit loop: everything but the slow, PostgreSQL and multi-process/browser tiers.
+# The edit loop: everything but the slow, PostgreSQL, multi-process/browser and cluster tiers.
 test-fast: setup
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
-	$(BIN)/pytest -m "not slow and not postgres and not processes"
+	$(BIN)/pytest -m "not slow and not postgres and not processes and not cluster"
 
 # mypy checks src (strict; [tool.mypy] in pyproject.toml names what it checks).
 lint: setup
