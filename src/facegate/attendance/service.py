@@ -8,9 +8,7 @@ API's lifespan hook or a CLI command) over the gallery's database connection.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from facegate.attendance.rules import AttendancePolicy, Direction
@@ -26,32 +24,21 @@ DIRECTIONS: tuple[Direction, ...] = ("in", "out", "both")
 
 def policy_from_settings(settings: Settings) -> AttendancePolicy:
     return AttendancePolicy(
-        timezone=ZoneInfo(settings.attendance_timezone),
-        day_start=settings.attendance_day_start,
-        cooldown=timedelta(seconds=settings.attendance_cooldown_s),
-        work_start=settings.attendance_work_start,
-        work_end=settings.attendance_work_end,
-        grace=timedelta(minutes=settings.attendance_grace_minutes),
+        timezone=ZoneInfo(settings.attendance.timezone),
+        day_start=settings.attendance.day_start,
+        cooldown=timedelta(seconds=settings.attendance.cooldown_s),
+        work_start=settings.attendance.work_start,
+        work_end=settings.attendance.work_end,
+        grace=timedelta(minutes=settings.attendance.grace_minutes),
     )
-
-
-def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
 
 
 def camera_directions(settings: Settings) -> dict[str, Direction]:
-    """Camera/stream name → direction: the server-side cameras' own ``direction`` (when that
-    configuration exists), overridden by ``attendance_cameras``. Unlisted names are ``both``."""
-    found: dict[str, Direction] = {}
-    cameras: Any = getattr(settings, "cameras", None) or ()
-    pairs: Iterable[tuple[Any, Any]] = (
-        cameras.items() if isinstance(cameras, Mapping) else ((None, c) for c in cameras)
-    )
-    for key, item in pairs:
-        name, direction = _field(item, "name") or key, _field(item, "direction")
-        if isinstance(name, str) and direction in DIRECTIONS:
-            found[name] = direction
-    found.update(settings.attendance_cameras)
+    """Camera/stream name -> direction: each server camera's own ``direction`` and
+    ``attendance.cameras`` for other stream names (settings refuse a name in both).
+    Unlisted names are ``both``."""
+    found: dict[str, Direction] = {c.name: c.direction for c in settings.live.all_cameras}
+    found.update(settings.attendance.cameras)
     return found
 
 
@@ -65,17 +52,17 @@ class Attendance:
         self.store = AttendanceStore(
             db,
             self.policy,
-            webhook_urls=settings.attendance_webhook_urls,
-            keep_snapshots=settings.attendance_snapshots,
+            webhook_urls=settings.attendance.webhook_urls,
+            keep_snapshots=settings.attendance.snapshots,
         )
         self.outbox = Outbox(self.store)
-        secret = settings.attendance_webhook_secret
+        secret = settings.attendance.webhook_secret
         self.webhooks = WebhookWorker(
             self.outbox,
             secret.get_secret_value() if secret is not None else None,
-            timeout_s=settings.attendance_webhook_timeout_s,
-            max_attempts=settings.attendance_webhook_max_attempts,
-            backoff_base_s=settings.attendance_webhook_backoff_s,
+            timeout_s=settings.attendance.webhook_timeout_s,
+            max_attempts=settings.attendance.webhook_max_attempts,
+            backoff_base_s=settings.attendance.webhook_backoff_s,
         )
 
     def start(self) -> None:
@@ -94,7 +81,7 @@ class Attendance:
         """Log one recognition through the cooldown rule. Unknown faces are logged only when
         ``attendance_log_unknown`` is on; a known face's webhook is sent right after."""
         if event.kind == "unknown" or event.person_id is None:
-            if not self.settings.attendance_log_unknown:
+            if not self.settings.attendance.log_unknown:
                 return Recorded(None, reason="unknown_off")
             kind, person_id = "unknown", None
         else:
@@ -119,7 +106,7 @@ class Attendance:
         """Apply the retention periods now."""
         cutoffs = retention_cutoffs(
             now or utcnow(),
-            self.settings.attendance_snapshot_retention_days,
-            self.settings.attendance_unknown_retention_days,
+            self.settings.attendance.snapshot_retention_days,
+            self.settings.attendance.unknown_retention_days,
         )
         return self.store.purge(**cutoffs)

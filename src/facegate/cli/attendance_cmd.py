@@ -55,7 +55,7 @@ def report(
         print_json(
             {
                 "date": wanted.isoformat(),
-                "timezone": settings.attendance_timezone,
+                "timezone": settings.attendance.timezone,
                 "people": [r.as_dict(policy) for r in rows],
             }
         )
@@ -64,7 +64,7 @@ def report(
     def hhmm(moment: datetime | None) -> str:
         return moment.astimezone(policy.timezone).strftime("%H:%M:%S") if moment else "-"
 
-    typer.echo(f"attendance for {wanted} ({settings.attendance_timezone})")
+    typer.echo(f"attendance for {wanted} ({settings.attendance.timezone})")
     for r in rows:
         flags = " ".join(
             f for f, on in (("late", r.record.late), ("left-early", r.record.left_early)) if on

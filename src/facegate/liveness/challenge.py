@@ -55,14 +55,14 @@ class ChallengeRules:
     @classmethod
     def from_settings(cls, s: Settings) -> ChallengeRules:
         return cls(
-            steps=s.liveness_challenge_steps,
-            directions=tuple(s.liveness_challenge_directions),
-            timeout_s=s.liveness_challenge_timeout_s,
-            yaw_target_deg=s.liveness_yaw_target_deg,
-            pitch_target_deg=s.liveness_pitch_target_deg,
-            return_deg=s.liveness_return_deg,
-            min_parallax=s.liveness_min_parallax,
-            min_depth_ratio=s.liveness_min_depth_ratio,
+            steps=s.liveness.challenge.steps,
+            directions=tuple(s.liveness.challenge.directions),
+            timeout_s=s.liveness.challenge.timeout_s,
+            yaw_target_deg=s.liveness.challenge.yaw_target_deg,
+            pitch_target_deg=s.liveness.challenge.pitch_target_deg,
+            return_deg=s.liveness.challenge.return_deg,
+            min_parallax=s.liveness.challenge.min_parallax,
+            min_depth_ratio=s.liveness.challenge.min_depth_ratio,
         )
 
 

@@ -49,21 +49,21 @@ class SpoofModelConfig:
 
     @classmethod
     def from_settings(cls, s: Settings) -> SpoofModelConfig | None:
-        if s.liveness_model is None:
+        if s.liveness.model.path is None:
             return None
         return cls(
-            path=s.liveness_model,
-            backend=s.liveness_model_backend,
+            path=s.liveness.model.path,
+            backend=s.liveness.model.backend,
             preprocessing=Preprocessing(
-                s.liveness_model_input_size,
-                s.liveness_model_color_order,
-                s.liveness_model_mean,
-                s.liveness_model_std,
+                s.liveness.model.input_size,
+                s.liveness.model.color_order,
+                s.liveness.model.mean,
+                s.liveness.model.std,
             ),
-            crop_scale=s.liveness_model_crop_scale,
-            live_index=s.liveness_model_live_index,
-            softmax=s.liveness_model_softmax,
-            threshold=s.liveness_model_threshold,
+            crop_scale=s.liveness.model.crop_scale,
+            live_index=s.liveness.model.live_index,
+            softmax=s.liveness.model.softmax,
+            threshold=s.liveness.model.threshold,
         )
 
 

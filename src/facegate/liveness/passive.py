@@ -59,13 +59,13 @@ class PassiveRules:
     @classmethod
     def from_settings(cls, s: Settings) -> PassiveRules:
         return cls(
-            window=s.liveness_passive_window,
-            min_frames=s.liveness_passive_min_frames,
-            live_parallax=s.liveness_passive_live_parallax,
-            min_deformation=s.liveness_passive_min_deformation,
-            flat_ratio=s.liveness_passive_flat_ratio,
-            min_face_px=s.liveness_passive_min_face_px,
-            depth_ratio=s.liveness_min_depth_ratio,
+            window=s.liveness.passive.window,
+            min_frames=s.liveness.passive.min_frames,
+            live_parallax=s.liveness.passive.live_parallax,
+            min_deformation=s.liveness.passive.min_deformation,
+            flat_ratio=s.liveness.passive.flat_ratio,
+            min_face_px=s.liveness.passive.min_face_px,
+            depth_ratio=s.liveness.challenge.min_depth_ratio,
         )
 
 
