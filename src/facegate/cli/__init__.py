@@ -13,6 +13,7 @@ from facegate.cli import bench, eval_cmds, faces, gallery_cmds, keys_cmd, serve_
 from facegate.cli.access_cmd import register as register_access
 from facegate.cli.app import app
 from facegate.cli.attendance_cmd import register as register_attendance
+from facegate.cli.config_cmd import register as register_config
 from facegate.cli.doors_cmd import register as register_doors
 from facegate.cli.stream_cmd import register as register_stream
 
@@ -26,6 +27,7 @@ register_stream(app)
 register_attendance(app)
 register_doors(app)
 register_access(app)
+register_config(app)
 
 
 def main() -> None:

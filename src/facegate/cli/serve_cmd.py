@@ -3,7 +3,7 @@
 Settings: defaults < config file (``--config FILE`` or ``FACEGATE_CONFIG``) < ``FACEGATE_*``
 environment < these options (docs/configuration.md). They are resolved once, here, and every
 worker process receives the same ``Settings`` object with uvicorn's config (pickled to the
-spawned worker), never through the environment: ``app_from_settings(settings)`` builds each
+spawned worker), never through the environment: ``facegate.worker_app.build_app`` builds each
 worker's own ``Services``. The workers share the gallery through its database.
 
 Secrets stay out of argv (``ps`` shows every process's arguments to every local user): the
@@ -90,8 +90,8 @@ def register(app: typer.Typer) -> None:
         import uvicorn
         from uvicorn.supervisors import Multiprocess
 
-        from facegate.api.app import app_from_settings
         from facegate.redact import quiet_leaky_loggers
+        from facegate.worker_app import build_app
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         quiet_leaky_loggers()
@@ -138,7 +138,7 @@ def register(app: typer.Typer) -> None:
             f"facegate: http://{shown}:{server.port}/ (API docs: http://{shown}:{server.port}/docs)"
         )
         uv_config = uvicorn.Config(
-            functools.partial(app_from_settings, settings),
+            functools.partial(build_app, settings),
             factory=True,
             host=server.host,
             port=server.port,
@@ -152,6 +152,10 @@ def register(app: typer.Typer) -> None:
             # MJPEG viewers and event sockets never end by themselves: give them a few
             # seconds at shutdown, then close them, instead of waiting forever.
             timeout_graceful_shutdown=5,
+            # A worker loads the models before it serves; on a busy small machine that took
+            # 35 s (measured with 8 test runs sharing 2 cores), and uvicorn's default of 5 s
+            # killed and restarted such workers forever.
+            timeout_worker_healthcheck=120,
         )
         uv_config.facegate_settings = settings  # type: ignore[attr-defined]  # http_guard
         try:

@@ -4,6 +4,7 @@ add a setting)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ from facegate.config.live import LiveSettings
 from facegate.config.liveness import LivenessSettings
 from facegate.config.sources import describe, gather, keyword_layer, merge
 from facegate.config.stream import StreamSettings
+
+
+_PURE: ContextVar[bool] = ContextVar("facegate_settings_pure", default=False)
 
 
 class Settings(Section):
@@ -55,6 +59,11 @@ class Settings(Section):
     # the lead moves each block into its area (see facegate.config's docstring).
 
     def __init__(self, **values: Any) -> None:
+        # pydantic calls an overridden __init__ from model_validate too: there (``_PURE``
+        # set by ``validated``) the values are the whole input and nothing else is read.
+        if _PURE.get():
+            super().__init__(**values)
+            return
         layer = gather(None, None, values)
         try:
             super().__init__(**layer.values)
@@ -77,10 +86,23 @@ class Settings(Section):
 
     @classmethod
     def validated(cls, values: Mapping[str, Any], origins: Mapping[Any, str]) -> Settings:
+        """``values`` alone (no file, no environment); errors name ``origins``."""
+        token = _PURE.set(True)
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
             raise InvalidSettings(describe(exc, origins)) from None
+        finally:
+            _PURE.reset(token)
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Settings:  # type: ignore[override]
+        """Validate ``obj`` alone: no config file, no environment."""
+        token = _PURE.set(True)
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        finally:
+            _PURE.reset(token)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` (flat names or sections) applied and validated again."""
