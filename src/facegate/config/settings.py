@@ -26,7 +26,6 @@ from facegate.config.liveness import LivenessSettings
 from facegate.config.sources import describe, gather, keyword_layer, merge
 from facegate.config.stream import StreamSettings
 
-
 _PURE: ContextVar[bool] = ContextVar("facegate_settings_pure", default=False)
 
 
