@@ -78,8 +78,9 @@ def serving(data: Path, port: int, *args: str, env: dict[str, str] | None = None
     clean.update(env or {})
     log_path = data / "server.log"
     command = [str(FACEGATE), "serve", "--port", str(port), "--data-dir", str(data)]
-    if "--stream-port" not in args and "--no-stream" not in args:
-        # never the default 8001: another server on this machine may hold it
+    if not {"--stream-port", "--no-stream", "--config"} & set(args):
+        # never the default 8001: another server on this machine may hold it (a --config
+        # file given by a test sets [stream] port itself)
         command += ["--stream-port", str(free_port())]
     command += ["--log-level", "warning", *args]
     with log_path.open("w") as log:

@@ -124,3 +124,9 @@ def test_the_systemd_unit_verifies(tmp_path: Path):
     )
     assert verified.returncode == 0, verified.stderr
     assert "facegate.service" not in verified.stderr, verified.stderr
+
+
+def test_the_documented_table_lists_every_setting():
+    from facegate.config.names import env_table
+
+    assert env_table() in (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")

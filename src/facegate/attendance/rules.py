@@ -19,20 +19,26 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from facegate.config.attendance import AttendanceSettings
+
 Direction = Literal["in", "out", "both"]
 UTC_ZONE = ZoneInfo("UTC")
+
+
+_DEFAULTS = AttendanceSettings()  # the defaults are the settings' (facegate.config)
+_DEFAULT_ZONE = ZoneInfo(_DEFAULTS.timezone)
 
 
 @dataclass(frozen=True)
 class AttendancePolicy:
     """Site-wide attendance settings."""
 
-    timezone: ZoneInfo = UTC_ZONE
-    day_start: time = time(4, 0)
-    cooldown: timedelta = timedelta(minutes=5)
-    work_start: time = time(9, 0)
-    work_end: time = time(18, 0)
-    grace: timedelta = timedelta(minutes=5)
+    timezone: ZoneInfo = _DEFAULT_ZONE
+    day_start: time = _DEFAULTS.day_start
+    cooldown: timedelta = timedelta(seconds=_DEFAULTS.cooldown_s)
+    work_start: time = _DEFAULTS.work_start
+    work_end: time = _DEFAULTS.work_end
+    grace: timedelta = timedelta(minutes=_DEFAULTS.grace_minutes)
 
     def working_day(self, moment: datetime) -> date:
         """The working day an (aware) moment belongs to."""

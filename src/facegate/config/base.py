@@ -74,3 +74,10 @@ def mask_value(kind: str, value: Any) -> Any:
 def masked_message(text: str) -> str:
     """An error text with any URL's credentials masked (pydantic quotes some values)."""
     return mask_text(text)
+
+
+def default_of(model: type[BaseModel], key: str) -> Any:
+    """The one default of a setting, for a parameter class that needs a default of its own
+    (``QualityRules.min_face_px = default_of(QualitySettings, "min_face_px")``): defaults
+    are written once, in the settings tree."""
+    return model.model_fields[key].get_default(call_default_factory=True)

@@ -10,6 +10,9 @@ from pydantic import Field
 
 from facegate.config.base import Section
 
+Turn = Literal["left", "right", "up"]
+TURNS: tuple[Turn, ...] = ("left", "right", "up")
+
 
 class ChallengeSettings(Section):
     """``[liveness.challenge]``: the person turns the head in a random order of steps."""
@@ -27,8 +30,8 @@ class ChallengeSettings(Section):
     }
 
     steps: int = Field(3, ge=1, le=6, description="steps per challenge")
-    directions: list[Literal["left", "right", "up"]] = Field(
-        default_factory=lambda: ["left", "right", "up"],
+    directions: list[Turn] = Field(
+        default_factory=lambda: list(TURNS),
         min_length=1,
         description="directions a step may ask for",
     )

@@ -95,3 +95,19 @@ def leaves(root: type[Section]) -> dict[str, Leaf]:
 @cache
 def by_path(root: type[Section]) -> dict[Path_, Leaf]:
     return {leaf.path: leaf for leaf in leaves(root).values()}
+
+
+def env_table() -> str:
+    """The Markdown table of docs/configuration.md: environment name, file place, default."""
+    from facegate.config.settings import Settings
+
+    rows = ["| environment variable | file: section / key | default |", "|---|---|---|"]
+    for leaf in leaves(Settings).values():
+        default = leaf.info.get_default(call_default_factory=True)
+        shown = "unset" if default is None else str(default)
+        if isinstance(default, bool):
+            shown = shown.lower()
+        extra = " (or `_FILE`)" if leaf.secret else ""
+        place = f"`[{'.'.join(leaf.path[:-1])}]` `{leaf.path[-1]}`"
+        rows.append(f"| `{leaf.env}`{extra} | {place} | {shown} |")
+    return "\n".join(rows)

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from facegate.config.base import default_of
+from facegate.config.liveness import SpoofModelSettings
 from facegate.engine.embed import Preprocessing
 from facegate.engine.models import ResolvedModel, sha256_of, unloadable
 from facegate.engine.types import Box
@@ -32,7 +34,12 @@ if TYPE_CHECKING:
     from facegate.config import Settings
 
 log = logging.getLogger(__name__)
-_DEFAULT_PREPROCESSING = Preprocessing(80, "rgb", 0.0, 255.0)
+_DEFAULT_PREPROCESSING = Preprocessing(
+    default_of(SpoofModelSettings, "input_size"),
+    default_of(SpoofModelSettings, "color_order"),
+    default_of(SpoofModelSettings, "mean"),
+    default_of(SpoofModelSettings, "std"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +47,12 @@ class SpoofModelConfig:
     """How to run the classifier (from ``Settings.liveness_model_*``)."""
 
     path: Path
-    backend: str = "onnxruntime"
+    backend: str = default_of(SpoofModelSettings, "backend")
     preprocessing: Preprocessing = _DEFAULT_PREPROCESSING
-    crop_scale: float = 1.5
-    live_index: int = 1
-    softmax: bool = True
-    threshold: float = 0.5
+    crop_scale: float = default_of(SpoofModelSettings, "crop_scale")
+    live_index: int = default_of(SpoofModelSettings, "live_index")
+    softmax: bool = default_of(SpoofModelSettings, "softmax")
+    threshold: float = default_of(SpoofModelSettings, "threshold")
 
     @classmethod
     def from_settings(cls, s: Settings) -> SpoofModelConfig | None:
