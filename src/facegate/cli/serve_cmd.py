@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from facegate.cli.app import EXIT_ENVIRONMENT
+from facegate.cli.app import EXIT_BAD_INPUT, EXIT_ENVIRONMENT
 from facegate.cli.options import ConfigOption, DatabaseUrlOption, DataDirOption
 
 if TYPE_CHECKING:
@@ -191,7 +191,9 @@ def _effective_settings(
                 options["stream_host"] = host
         settings = Settings.load(config, None, options)
     except InvalidSettings as exc:
-        raise typer.BadParameter(str(exc).splitlines()[0]) from None
+        # one plain line (a boxed usage error would wrap the file name and key)
+        typer.secho(f"error: {str(exc).splitlines()[0]}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     if not cameras:
         return settings
     try:
