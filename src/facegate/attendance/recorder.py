@@ -221,7 +221,7 @@ class AttendanceHook:
         attendance = Attendance(self.settings, services.gallery.store.db)
         attendance.start()
         self.attendance = attendance
-        if self.settings.attendance_enabled:
+        if self.settings.attendance.enabled:
             self.recorder = Recorder(attendance, services.events)
             self.recorder.start()
 

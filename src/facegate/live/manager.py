@@ -132,7 +132,7 @@ class CameraManager:
         self.services, self.hub, self.scheduler = services, hub, scheduler
         self.settings: Settings = services.settings
         self.source_factory = source_factory
-        self.configs = list(self.settings.cameras)
+        self.configs = list(self.settings.live.all_cameras)
         self.locks: dict[str, OwnerLock] = {}
         self.owned: dict[str, _Owned] = {}
         self.keeper: LeaseKeeper | None = None
@@ -211,9 +211,9 @@ class CameraManager:
             self.services.gallery,
             stream=config.name,
             annotate=False,
-            annotate_quality=s.stream_annotate_quality,
-            tracker_params=TrackerParams(reembed_every=s.stream_reembed_every),
-            max_embeddings=s.stream_max_embeddings_per_frame,
+            annotate_quality=s.stream.annotate_quality,
+            tracker_params=TrackerParams(reembed_every=s.stream.reembed_every),
+            max_embeddings=s.stream.max_embeddings_per_frame,
             observer=self.services.observers.for_stream(config.name, epoch=epoch),
         )
 
@@ -221,14 +221,14 @@ class CameraManager:
             if isinstance(outcome, FrameFailure) and outcome.code == "internal":
                 log.warning("camera %s: frame failed (%s)", config.name, outcome.message)
 
-        pipeline = StreamPipeline(processor, ignore, max_age_s=s.stream_max_frame_age_ms / 1000)
+        pipeline = StreamPipeline(processor, ignore, max_age_s=s.stream.max_frame_age_ms / 1000)
         camera = Camera(
             config,
             self._frame,
-            idle_stop_s=s.live_idle_stop_s,
-            stall_s=s.live_stall_s,
-            backoff_max_s=s.live_backoff_max_s,
-            max_side=s.live_camera_max_side,
+            idle_stop_s=s.live.idle_stop_s,
+            stall_s=s.live.stall_s,
+            backoff_max_s=s.live.backoff_max_s,
+            max_side=s.live.camera_max_side,
             source_factory=self.source_factory,
         )
 
