@@ -41,7 +41,9 @@ SPOOL_FILE = "spool.db"
 
 def spool_for(settings: Settings) -> Spool:
     """This host's spool: ``<data_dir>/spool.db``, bounded by ``spool_max_events``."""
-    return Spool(settings.data_dir / SPOOL_FILE, max_events=settings.spool_max_events)
+    return Spool(
+        settings.storage.data_dir / SPOOL_FILE, max_events=settings.attendance.spool_max_events
+    )
 
 
 class Recorder:

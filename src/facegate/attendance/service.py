@@ -36,7 +36,7 @@ def policy_from_settings(settings: Settings) -> AttendancePolicy:
 
 
 def cooldown(settings: Settings) -> timedelta:
-    return timedelta(seconds=settings.attendance_cooldown_s)
+    return timedelta(seconds=settings.attendance.cooldown_s)
 
 
 class SitePolicy:
@@ -114,8 +114,8 @@ class Attendance:
         """``attendance_cameras``, else the camera's own direction (the cluster's camera list,
         re-read at most every ``DIRECTIONS_REFRESH_S``; cameras added with ``facegate cameras
         add`` included), else ``both``."""
-        if camera in self.settings.attendance_cameras:
-            return self.settings.attendance_cameras[camera]
+        if camera in self.settings.attendance.cameras:
+            return self.settings.attendance.cameras[camera]
         now = time.monotonic()
         if now - self._directions_read >= DIRECTIONS_REFRESH_S:
             self._directions_read = now
@@ -132,7 +132,7 @@ class Attendance:
         """The event as the spool should keep it (no snapshot unless the log keeps them), or
         None when ``record`` would not log it at all."""
         if (event.kind == "unknown" or event.person_id is None) and not (
-            self.settings.attendance_log_unknown
+            self.settings.attendance.log_unknown
         ):
             return None
         return event if self.store.keep_snapshots else replace(event, snapshot=None)

@@ -101,7 +101,7 @@ class Settings(Section):
             _PURE.reset(token)
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Settings:  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Settings:
         """Validate ``obj`` alone: no config file, no environment."""
         token = _PURE.set(True)
         try:

@@ -51,13 +51,13 @@ _NAME_CACHE_MAX = 100_000
 def pg_options(settings: Settings) -> PgOptions:
     """The PostgreSQL connection options the settings ask for (docs/cluster.md)."""
     return PgOptions(
-        connect_timeout_s=settings.pg_connect_timeout_s,
-        keepalives_idle_s=settings.pg_keepalives_idle_s,
-        keepalives_interval_s=settings.pg_keepalives_interval_s,
-        keepalives_count=settings.pg_keepalives_count,
-        tcp_user_timeout_ms=settings.pg_tcp_user_timeout_ms,
-        statement_timeout_ms=settings.pg_statement_timeout_ms,
-        reconnect_max_s=settings.pg_reconnect_max_s,
+        connect_timeout_s=settings.storage.pg_connect_timeout_s,
+        keepalives_idle_s=settings.storage.pg_keepalives_idle_s,
+        keepalives_interval_s=settings.storage.pg_keepalives_interval_s,
+        keepalives_count=settings.storage.pg_keepalives_count,
+        tcp_user_timeout_ms=settings.storage.pg_tcp_user_timeout_ms,
+        statement_timeout_ms=settings.storage.pg_statement_timeout_ms,
+        reconnect_max_s=settings.storage.pg_reconnect_max_s,
     )
 
 
@@ -172,7 +172,7 @@ class Gallery:
 
     @property
     def policy(self) -> str:
-        return self.settings.gallery_outage_policy
+        return self.settings.gallery.outage_policy
 
     @property
     def staleness_s(self) -> float:
@@ -188,16 +188,16 @@ class Gallery:
         age = self.staleness_s
         if self.policy == "fail-closed":
             bound = min(
-                self.settings.gallery_max_staleness_s, 3 * self.settings.gallery_revision_poll_s
+                self.settings.gallery.max_staleness_s, 3 * self.settings.gallery.revision_poll_s
             )
             if not self._reachable or age > bound:
                 raise DatabaseUnavailable(
                     "the database is unreachable and gallery_outage_policy is fail-closed"
                 )
-        elif age > self.settings.gallery_max_staleness_s:
+        elif age > self.settings.gallery.max_staleness_s:
             raise DatabaseUnavailable(
                 f"the gallery could not be checked against the database for {age:.0f} s "
-                f"(gallery_max_staleness_s={self.settings.gallery_max_staleness_s:g})"
+                f"(gallery.max_staleness_s={self.settings.gallery.max_staleness_s:g})"
             )
 
     # -- keeping the index current -----------------------------------------------------------
@@ -392,7 +392,7 @@ class Gallery:
         with self._lock:
             if self._index is None:
                 return []
-            hits = self._index.search(probe, self.settings.gallery_search_k)
+            hits = self._index.search(probe, self.settings.gallery.search_k)
             return self.matcher.rank(probe, hits, self._index.people_vectors)
 
     def score_person(self, probe: np.ndarray, person_id: int) -> float | None:

@@ -164,7 +164,7 @@ class CameraManager:
         lock = self.locks.get(name)
         if lock is None:
             lock = self.locks[name] = OwnerLock(
-                self.settings.data_dir / "live" / f"camera-{name}.lock"
+                self.settings.storage.data_dir / "live" / f"camera-{name}.lock"
             )
         return lock.try_acquire()
 
