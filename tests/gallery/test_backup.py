@@ -115,7 +115,7 @@ def target(make_settings: Any, request: pytest.FixtureRequest, tmp_path: Path) -
     made: list[tuple[str, str]] = []
 
     def make() -> Any:
-        url = make_settings().database_url
+        url = make_settings().storage.database_url
         if url is None:
             return SqliteDatabase(tmp_path / f"restored{next(_targets)}" / "facegate.db")
         admin = request.getfixturevalue("pg_admin_url")
