@@ -128,8 +128,9 @@ def start_server(
     command = [str(FACEGATE), "serve", "--port", str(port), "--data-dir", str(data)]
     if host != "127.0.0.1":
         command += ["--host", host]
-    if "--stream-port" not in args and "--no-stream" not in args:
-        # never the default 8001: another server on this machine may hold it
+    if not {"--stream-port", "--no-stream", "--config"} & set(args):
+        # never the default 8001: another server on this machine may hold it (a --config
+        # file given by a test sets [stream] port itself)
         command += ["--stream-port", str(free_port())]
     command += ["--log-level", "warning", *args]
     data.mkdir(parents=True, exist_ok=True)

@@ -77,7 +77,7 @@ def test_cameras_file_adds_cameras_and_hides_its_errors(tmp_path: Path):
     listed = tmp_path / "cameras.json"
     listed.write_text(json.dumps([{"name": "door", "source": SECRET_URL, "always_on": True}]))
     settings = Settings(data_dir=tmp_path, cameras_file=listed)
-    assert [(c.name, c.source, c.always_on) for c in settings.cameras] == [
+    assert [(c.name, c.source, c.always_on) for c in settings.live.all_cameras] == [
         ("door", SECRET_URL, True)
     ]
     listed.write_text(json.dumps([{"name": "bad name", "source": SECRET_URL}]))
@@ -101,4 +101,4 @@ def test_settings_repr_hides_camera_database_and_webhook_secrets(tmp_path: Path)
     assert "door" in shown and "db.local" in shown and "hooks.example" in shown
     for secret in ("s3cret", "qu3ry"):
         assert secret not in shown, shown
-    assert settings.cameras[0].source == SECRET_URL  # only the repr is masked
+    assert settings.live.all_cameras[0].source == SECRET_URL  # only the repr is masked

@@ -76,25 +76,25 @@ class PhotoVault:
     @classmethod
     def from_settings(cls, settings: Settings) -> PhotoVault | None:
         """The vault when ``photos_keep`` is on (its key file must be usable), else None."""
-        if not settings.photos_keep:
+        if not settings.photos.keep:
             return None
-        if settings.photos_key_file is None:
+        if settings.photos.key_file is None:
             raise InvalidInput(
                 "photos_keep is on but photos_key_file is not set: make a key with "
                 "`facegate photos-key --out FILE` and set FACEGATE_PHOTOS_KEY_FILE"
             )
-        return cls(load_key(settings.photos_key_file))
+        return cls(load_key(settings.photos.key_file))
 
     @classmethod
     def for_reading(cls, settings: Settings) -> PhotoVault:
         """The vault to open kept photos with (``reembed``), whether or not new photos are
         kept: only the key file is needed."""
-        if settings.photos_key_file is None:
+        if settings.photos.key_file is None:
             raise InvalidInput(
                 "set photos_key_file (FACEGATE_PHOTOS_KEY_FILE) to the key the photos were "
                 "kept with"
             )
-        return cls(load_key(settings.photos_key_file))
+        return cls(load_key(settings.photos.key_file))
 
     def seal(self, photo: bytes) -> SealedPhoto:
         nonce = secrets.token_bytes(NONCE_BYTES)

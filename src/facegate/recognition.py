@@ -243,7 +243,7 @@ class RecognitionService:
             return EnrolledImage(label, "bad_image", (str(exc),)), None
         if enforce_quality and not face.quality.ok:
             return EnrolledImage(label, "low_quality", face.quality.reasons, face=face), None
-        keep_thumbnail = self.gallery.settings.gallery_store_thumbnails
+        keep_thumbnail = self.gallery.settings.gallery.store_thumbnails
         thumbnail = face_thumbnail(image, face.box) if keep_thumbnail else None
         template = NewTemplate(
             embedding=face.embedding,

@@ -72,7 +72,7 @@ def reembed(engine: FaceEngine, gallery: Gallery, vault: PhotoVault) -> ReembedR
             return f"template {kept.template_id} of person {kept.person_id}: {error}"
         return NewEmbedding(face.embedding, face.quality.as_dict())
 
-    with ThreadPoolExecutor(max_workers=engine.settings.inference_threads) as pool:
+    with ThreadPoolExecutor(max_workers=engine.settings.inference.threads) as pool:
         results = list(pool.map(embed, photos))
     failed = [r for r in results if isinstance(r, str)]
     if failed:

@@ -55,14 +55,14 @@ class Services:
         detector input shape first, so no request ever waits for a compile.
         """
         if create:
-            settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            settings.storage.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = open_store(settings, create=create)
         return_large_blocks()  # decoded images go back to the OS when freed (memory.py)
         engine = FaceEngine(settings)
         if warm_up:
             engine.detector.warm_up()
         gallery = Gallery(settings, store=store, background=background_sync)
-        inference = InferencePool(settings.inference_threads, settings.inference_max_queue)
+        inference = InferencePool(settings.inference.threads, settings.inference.max_queue)
         recognition = RecognitionService(engine, gallery)
         services = cls(settings, engine, gallery, recognition, inference, EventBus())
         services.cluster = ClusterNode(settings, store.db)

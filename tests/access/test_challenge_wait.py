@@ -55,7 +55,7 @@ def walk(access: AccessStore, mode: str, answer_at: float, until: float) -> list
     attempts: list[Attempt] = []
     watcher = DoorWatcher(
         "kiosk-cam", directory, lambda a: attempts.append(a) or True,
-        liveness_timeout_s=settings.access_liveness_timeout_s, settings=settings,
+        liveness_timeout_s=settings.access.liveness_timeout_s, settings=settings,
         liveness_factory=lambda mode, **kw: check, clock=lambda: clock[0],
     )  # fmt: skip
     image = np.zeros((480, 640, 3), np.uint8)
@@ -68,21 +68,21 @@ def walk(access: AccessStore, mode: str, answer_at: float, until: float) -> list
 
 def test_a_challenge_answered_after_the_access_timeout_still_counts(access: AccessStore) -> None:
     settings = Settings()
-    assert settings.access_liveness_timeout_s < settings.liveness_challenge_timeout_s
-    answer_at = settings.access_liveness_timeout_s + 1.0  # within the challenge's 12 s
-    attempts = walk(access, "challenge", answer_at, settings.liveness_challenge_timeout_s + 3)
+    assert settings.access.liveness_timeout_s < settings.liveness.challenge.timeout_s
+    answer_at = settings.access.liveness_timeout_s + 1.0  # within the challenge's 12 s
+    attempts = walk(access, "challenge", answer_at, settings.liveness.challenge.timeout_s + 3)
     assert [(a.liveness, a.liveness_note) for a in attempts] == [("live", "live (challenge)")]
 
 
 def test_a_challenge_nobody_answers_ends_after_its_own_time_limit(access: AccessStore) -> None:
     settings = Settings()
-    attempts = walk(access, "challenge", 1e9, settings.liveness_challenge_timeout_s + 3)
+    attempts = walk(access, "challenge", 1e9, settings.liveness.challenge.timeout_s + 3)
     assert [a.liveness for a in attempts] == ["undecided"]
     assert attempts[0].liveness_note == "undecided (challenge, timed out)"
 
 
 def test_other_modes_keep_the_access_timeout(access: AccessStore) -> None:
     settings = Settings()
-    answer_at = settings.access_liveness_timeout_s + 1.0
-    attempts = walk(access, "passive", answer_at, settings.liveness_challenge_timeout_s + 3)
+    answer_at = settings.access.liveness_timeout_s + 1.0
+    attempts = walk(access, "passive", answer_at, settings.liveness.challenge.timeout_s + 3)
     assert [a.liveness_note for a in attempts] == ["undecided (challenge, timed out)"]

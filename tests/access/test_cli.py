@@ -23,9 +23,9 @@ runner = CliRunner()
 
 
 def db_args(settings: Any) -> list[str]:
-    args = ["--data-dir", str(settings.data_dir)]
-    if settings.database_url:
-        args += ["--database-url", settings.database_url]
+    args = ["--data-dir", str(settings.storage.data_dir)]
+    if settings.storage.database_url:
+        args += ["--database-url", settings.storage.database_url]
     return args
 
 

@@ -95,7 +95,7 @@ def test_pixel_limit_is_checked_before_decoding(small_api: Api):
     """A 2000x2000 flat PNG is a few kB of bytes but 4 Mpx: refused from its header."""
     buf = io.BytesIO()
     Image.new("RGB", (2000, 2000), (200, 200, 200)).save(buf, format="PNG")
-    assert len(buf.getvalue()) < small_api.settings.max_upload_bytes
+    assert len(buf.getvalue()) < small_api.settings.limits.max_upload_bytes
     r = small_api.client.post(
         "/api/v1/detect", files={"image": ("big.png", buf.getvalue())}, headers=small_api.recognize
     )

@@ -62,9 +62,9 @@ def wait_for(seconds: float) -> None:
 
 def test_a_photo_fails_the_challenge_and_the_token_is_spent(api, frames):
     challenge = new_challenge(api)
-    assert len(challenge["steps"]) == api.settings.liveness_challenge_steps
+    assert len(challenge["steps"]) == api.settings.liveness.challenge.steps
     assert set(challenge["steps"]) <= {"left", "right", "up"}
-    assert challenge["timeout_s"] == api.settings.liveness_challenge_timeout_s
+    assert challenge["timeout_s"] == api.settings.liveness.challenge.timeout_s
     assert challenge["expires_in"] > challenge["timeout_s"]
     times = times_for(len(frames))
     wait_for(times[-1] / 1000)
@@ -168,7 +168,7 @@ def test_bad_frames_and_times_are_4xx_never_500(api, frames):
     cases.append(({"token": tok(), "frames": b64, "times": [0, 10, 9e9]}, 422))  # too late
     cases.append(({"token": tok(), "frames": b64, "times": [0, 10, 8000]}, 422))  # not yet
     cases.append(({"token": tok(), "frames": "abc", "times": [0]}, 422))
-    too_many = b64[:1] * (s.liveness_http_max_frames + 1)
+    too_many = b64[:1] * (s.liveness.http.max_frames + 1)
     cases.append(({"token": tok(), "frames": too_many, "times": list(range(len(too_many)))}, 422))
     junk = base64.b64encode(b"not an image at all").decode()
     cases.append(({"token": tok(), "frames": [junk, junk], "times": [0, 10]}, 400))
@@ -176,7 +176,7 @@ def test_bad_frames_and_times_are_4xx_never_500(api, frames):
     for body, status in cases:
         r = api.client.post("/api/v1/liveness/verify", headers=api.recognize, json=body)
         assert r.status_code == status, (body.get("times"), r.text)
-    big = b"\xff\xd8" + b"0" * (s.liveness_http_max_frame_bytes + 10)
+    big = b"\xff\xd8" + b"0" * (s.liveness.http.max_frame_bytes + 10)
     r = api.client.post(
         "/api/v1/liveness/verify",
         headers=api.recognize,

@@ -181,7 +181,7 @@ def test_recorder_logs_published_events_and_a_restart_keeps_them(
     settings: Settings, tmp_path: Path
 ):
     # SQLite: a database of its own; PostgreSQL: the module's (counted per person below)
-    fresh = settings.model_copy(update={"data_dir": tmp_path})
+    fresh = settings.replace(data_dir=tmp_path)
     first = start_api(fresh)
     api = next(first)
     person = api.create_person("Walker")
@@ -226,9 +226,9 @@ def test_cli_report(api: Api, settings: Settings, obama: tuple[int, Path]):
         datetime.now(UTC) + timedelta(hours=4)
     ).date()  # the working day in Shanghai (UTC+8, day starts 04:00)
     env = {"FACEGATE_ATTENDANCE_TIMEZONE": SHANGHAI}
-    args = ["attendance", "report", "--data-dir", str(settings.data_dir)]
-    if settings.database_url:
-        args += ["--database-url", settings.database_url]
+    args = ["attendance", "report", "--data-dir", str(settings.storage.data_dir)]
+    if settings.storage.database_url:
+        args += ["--database-url", settings.storage.database_url]
     runner = CliRunner()
     result = runner.invoke(cli_app, [*args, "--date", str(day), "--csv"], env=env)
     assert result.exit_code == 0, result.output

@@ -25,9 +25,9 @@ BOM = b"\xef\xbb\xbf"
 
 
 def cli(settings: Settings, *args: str) -> Any:  # noqa: F811
-    base = ["--data-dir", str(settings.data_dir)]
-    if settings.database_url:
-        base += ["--database-url", settings.database_url]
+    base = ["--data-dir", str(settings.storage.data_dir)]
+    if settings.storage.database_url:
+        base += ["--database-url", settings.storage.database_url]
     # the environment says UTC: the database's site settings must win
     env = {"FACEGATE_ATTENDANCE_TIMEZONE": "UTC"}
     return CliRunner().invoke(cli_app, ["attendance", *args, *base], env=env)

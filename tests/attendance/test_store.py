@@ -8,9 +8,11 @@ import threading
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+import pytest
+
 from facegate.attendance.reports import daily_csv, daily_report, events_csv, person_history
 from facegate.attendance.service import Attendance, camera_directions
-from facegate.config import Settings
+from facegate.config import InvalidSettings, Settings
 from facegate.gallery import SqlStore, open_store
 from tests.attendance.conftest import T0, minutes, seen
 from tests.storage import in_threads
@@ -187,8 +189,18 @@ def test_camera_directions_come_from_the_cameras_and_the_attendance_settings():
     settings = Settings(
         cameras=[
             {"name": "gate", "source": "0", "direction": "out"},
-            {"name": "hall", "source": "1", "direction": "in"},
+            {"name": "hall", "source": "1"},
         ],
-        attendance_cameras={"hall": "both", "kiosk": "in"},
+        attendance_cameras={"kiosk": "in"},
     )
     assert camera_directions(settings) == {"gate": "out", "hall": "both", "kiosk": "in"}
+
+
+def test_a_cameras_direction_has_one_place():
+    """A server camera's direction is set on the camera; naming it in attendance.cameras as
+    well is refused (the two used to disagree silently, the later one winning)."""
+    with pytest.raises(InvalidSettings, match="hall"):
+        Settings(
+            cameras=[{"name": "hall", "source": "1", "direction": "in"}],
+            attendance_cameras={"hall": "both"},
+        )

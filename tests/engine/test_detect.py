@@ -64,7 +64,7 @@ def test_group_photo_face_count(engine: FaceEngine, faces_dir: Path, path: str):
     assert len(detections) == EXPECTED_FACES[path], [d.box.as_list() for d in detections]
     scores = [d.score for d in detections]
     assert scores == sorted(scores, reverse=True)
-    assert min(scores) >= engine.settings.det_score_threshold
+    assert min(scores) >= engine.settings.engine.det_score_threshold
     # No two detections of one face survive non-maximum suppression.
     for i, a in enumerate(detections):
         for b in detections[i + 1 :]:

@@ -62,7 +62,7 @@ def test_reduced_decode_finds_the_same_faces(
     expected_factor: float,
 ) -> None:
     data = big_jpeg(faces_dir, names, tile)
-    image, factor = decode_reduced(data, engine.settings.det_max_side)
+    image, factor = decode_reduced(data, engine.settings.engine.det_max_side)
     assert factor == expected_factor and max(image.shape[:2]) == 1000  # it was reduced
     assert_same_faces(engine.analyze(engine.load(data)), engine.analyze_source(data))
 

@@ -115,7 +115,7 @@ def target(make_settings: Any, request: pytest.FixtureRequest, tmp_path: Path) -
     made: list[tuple[str, str]] = []
 
     def make() -> Any:
-        url = make_settings().database_url
+        url = make_settings().storage.database_url
         if url is None:
             return SqliteDatabase(tmp_path / f"restored{next(_targets)}" / "facegate.db")
         admin = request.getfixturevalue("pg_admin_url")
@@ -215,7 +215,7 @@ def test_backup_while_a_writer_enrols_is_consistent(
             while written[0] < 5 * (n + 1):
                 stop.wait(0.01)
             # Its own connection, as `facegate backup` is its own process.
-            db = open_database(settings.data_dir, settings.database_url)
+            db = open_database(settings.storage.data_dir, settings.storage.database_url)
             files.append(tmp_path / f"live{n}.fgbackup")
             seen.append(backup(db, files[-1]).rows["people"])
             db.close()

@@ -31,7 +31,7 @@ def key_file(tmp_path: Path) -> Path:
 
 
 def keeping(settings: Settings, key_file: Path) -> Settings:
-    return settings.model_copy(update={"photos_keep": True, "photos_key_file": key_file})
+    return settings.replace(photos_keep=True, photos_key_file=key_file)
 
 
 def test_key_files_are_checked(tmp_path: Path, key_file: Path) -> None:

@@ -22,7 +22,7 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def _args(settings: Settings) -> tuple[str, str | None]:
-    return str(settings.data_dir), settings.database_url
+    return str(settings.storage.data_dir), settings.storage.database_url
 
 
 def test_a_person_enrolled_by_one_process_is_identified_by_another_without_a_search(
@@ -99,7 +99,7 @@ def test_sigkill_mid_bulk_insert_leaves_a_clean_database(
     assert len(committed) >= 15 * 20
 
     if backend == "sqlite":
-        conn = sqlite3.connect(settings.data_dir / "facegate.db")
+        conn = sqlite3.connect(settings.storage.data_dir / "facegate.db")
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         conn.close()
     with Gallery(settings, background=False) as gallery:  # opens cleanly, rebuilds its index

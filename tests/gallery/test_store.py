@@ -99,7 +99,7 @@ def test_templates_round_trip_and_duplicate_sources(gallery: Gallery) -> None:
 
 
 def test_thumbnails_can_be_switched_off(settings: Settings) -> None:
-    with Gallery(settings.model_copy(update={"gallery_store_thumbnails": False})) as gallery:
+    with Gallery(settings.replace(gallery_store_thumbnails=False)) as gallery:
         person = gallery.create_person("P")
         stored = gallery.add_templates(person.id, [template(unit_vectors(1)[0], thumbnail=b"jpg")])[
             0
@@ -160,7 +160,7 @@ def test_delete_person_erases_templates_and_thumbnails(gallery: Gallery, backend
         assert tx.execute("SELECT COUNT(*) FROM templates WHERE thumbnail IS NOT NULL")[0][0] == 0
     if backend == "sqlite":
         # Not even the bytes survive in the file or its log (secure_delete + checkpoint).
-        db_file = gallery.settings.data_dir / "facegate.db"
+        db_file = gallery.settings.storage.data_dir / "facegate.db"
         raw = b"".join(p.read_bytes() for p in db_file.parent.glob("facegate.db*"))
         assert unit_vectors(3, 6)[1].astype("<f4").tobytes() not in raw
         assert unit_vectors(1, 5)[0].astype("<f4").tobytes() in raw  # the kept person's is
@@ -182,11 +182,11 @@ def test_deleting_one_face_leaves_no_trace_in_the_sqlite_file_or_its_wal(
         ],
     )
     assert gone is not None and kept is not None
-    files = list(gallery.settings.data_dir.glob("facegate.db*"))
+    files = list(gallery.settings.storage.data_dir.glob("facegate.db*"))
     raw = b"".join(p.read_bytes() for p in files)
     assert thumb_gone in raw  # it was really written (the check below can fail)
     gallery.delete_template(gone.id)
-    raw = b"".join(p.read_bytes() for p in gallery.settings.data_dir.glob("facegate.db*"))
+    raw = b"".join(p.read_bytes() for p in gallery.settings.storage.data_dir.glob("facegate.db*"))
     assert thumb_gone not in raw and vectors[0].astype("<f4").tobytes() not in raw
     assert thumb_kept in raw
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facegate.config import CameraConfig, Settings
+from facegate.config import CameraConfig
 from facegate.live.cameras import Camera, parse_camera_option
 from facegate.live.manager import OwnerLock
 from facegate.redact import mask_url
@@ -243,17 +242,18 @@ def test_serve_camera_options_are_checked_and_merged_without_showing_secrets(mon
     from typer.testing import CliRunner
 
     from facegate.cli import app
-    from facegate.cli.serve_cmd import _live_environment
+    from facegate.cli.serve_cmd import _effective_settings
 
     for name in ("FACEGATE_LIVE_WORKERS", "FACEGATE_STREAM_PORT", "FACEGATE_STREAM_SERVER"):
         monkeypatch.delenv(name, raising=False)  # restored after the test
     monkeypatch.setenv("FACEGATE_CAMERAS", '[{"name": "lobby", "source": "0"}]')
-    _live_environment(2, 9001, False, [f"gate={SECRET_URL}"])
-    cameras = json.loads(os.environ["FACEGATE_CAMERAS"])
-    assert [c["name"] for c in cameras] == ["lobby", "gate"]
-    assert os.environ["FACEGATE_LIVE_WORKERS"] == "2"
-    assert os.environ["FACEGATE_STREAM_PORT"] == "9001"
-    assert Settings().cameras[1].source == SECRET_URL
+    before = dict(os.environ)
+    options = {"live_workers": 2, "stream_port": 9001}
+    settings = _effective_settings(None, options, [f"gate={SECRET_URL}"])
+    assert [c.name for c in settings.live.all_cameras] == ["lobby", "gate"]
+    assert (settings.server.workers, settings.stream.port) == (2, 9001)
+    assert settings.live.all_cameras[1].source == SECRET_URL
+    assert dict(os.environ) == before  # the workers get the settings, not the environment
 
     for bad in (SECRET_URL, f"lobby={SECRET_URL}"):  # no NAME=; a name taken twice
         result = CliRunner().invoke(app, ["serve", "--camera", bad])

@@ -51,10 +51,10 @@ class AccessService:
         self.settings = settings
         self.store = AccessStore(db)
         self.timezone = ZoneInfo(settings.access_zone)
-        self.events = DoorEvents(self.store, self.timezone, snapshots=settings.access_snapshots)
-        self.directory = DoorDirectory(self.store, refresh_s=settings.access_refresh_s)
+        self.events = DoorEvents(self.store, self.timezone, snapshots=settings.access.snapshots)
+        self.directory = DoorDirectory(self.store, refresh_s=settings.access.refresh_s)
         self.dispatcher = dispatcher if dispatcher is not None else dispatcher_for(settings, db)
-        self._queue: queue.Queue[Attempt] = queue.Queue(maxsize=settings.access_queue_size)
+        self._queue: queue.Queue[Attempt] = queue.Queue(maxsize=settings.access.queue_size)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="access-decisions", daemon=True)
         self._last_purge = 0.0
@@ -87,10 +87,10 @@ class AccessService:
             self.directory,
             self.submit,
             prompt=prompt,
-            liveness_timeout_s=self.settings.access_liveness_timeout_s,
-            unconfirmed_after_s=self.settings.access_unconfirmed_after_s,
-            unconfirmed_min_px=self.settings.quality_min_face_px,
-            snapshots=self.settings.access_snapshots,
+            liveness_timeout_s=self.settings.access.liveness_timeout_s,
+            unconfirmed_after_s=self.settings.access.unconfirmed_after_s,
+            unconfirmed_min_px=self.settings.quality.min_face_px,
+            snapshots=self.settings.access.snapshots,
             settings=self.settings,
         )
 
@@ -140,7 +140,7 @@ class AccessService:
         if self._last_purge and now - self._last_purge < PURGE_EVERY_S:
             return
         self._last_purge = now
-        days = self.settings.access_snapshot_retention_days
+        days = self.settings.access.snapshot_retention_days
         try:
             erased = self.events.purge_snapshots(utcnow() - timedelta(days=days))
             if erased:
@@ -167,7 +167,7 @@ class AccessHook:
         service = AccessService(self.settings, services.gallery.store.db)
         await asyncio.to_thread(service.start)
         self.access = service
-        if self.settings.access_enabled:
+        if self.settings.access.enabled:
             self._unregister = services.observers.register(service.watcher_factory)
             self.door_cameras = DoorCameras(service.directory, self._owned_cameras)
             self._task = asyncio.get_running_loop().create_task(self._keep_cameras())
@@ -184,7 +184,7 @@ class AccessHook:
                     self.door_cameras.sync()
                 except Exception:
                     log.exception("access: keeping door cameras running failed")
-            await asyncio.sleep(self.settings.access_refresh_s)
+            await asyncio.sleep(self.settings.access.refresh_s)
 
     async def stop(self) -> None:
         if self._task is not None:

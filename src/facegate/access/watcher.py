@@ -38,6 +38,7 @@ import numpy as np
 from facegate.access.directory import DoorDirectory, DoorView
 from facegate.access.events import Attempt
 from facegate.access.policy import LivenessState
+from facegate.config import AccessSettings, ChallengeSettings, QualitySettings, Settings
 from facegate.engine.thumbnail import face_snapshot
 from facegate.liveness import LivenessMode, LivenessVerdict, TrackLiveness, track_liveness
 from facegate.observers import PromptSink, current_epoch
@@ -83,6 +84,9 @@ GONE_AFTER_FRAMES = 12
 CHALLENGE_GRACE_S = 1.0
 
 
+_ACCESS, _QUALITY = AccessSettings(), QualitySettings()  # defaults: the settings'
+
+
 class DoorWatcher:
     """One stream's door watcher (call it with each frame's tracked faces and pixels)."""
 
@@ -93,11 +97,11 @@ class DoorWatcher:
         submit: Callable[[Attempt], bool],
         *,
         prompt: PromptSink | None = None,
-        liveness_timeout_s: float = 8.0,
-        unconfirmed_after_s: float = 2.0,
-        unconfirmed_min_px: float = 48.0,
-        snapshots: bool = True,
-        settings: Any = None,
+        liveness_timeout_s: float = _ACCESS.liveness_timeout_s,
+        unconfirmed_after_s: float = _ACCESS.unconfirmed_after_s,
+        unconfirmed_min_px: float = _QUALITY.min_face_px,
+        snapshots: bool = _ACCESS.snapshots,
+        settings: Settings | None = None,
         liveness_factory: LivenessFactory = track_liveness,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -228,12 +232,12 @@ class DoorWatcher:
 
     def _wait_s(self, mode: str) -> float:
         """How long a pending verdict is waited for. A challenge told the person how long
-        they have (``liveness_challenge_timeout_s``) and ends by itself with live or spoof:
+        they have (``liveness.challenge.timeout_s``) and ends by itself with live or spoof:
         it is not cut short (a second more for its last frames), whatever the access
         timeout."""
-        limit = getattr(self.settings, "liveness_challenge_timeout_s", None)
-        if mode == "challenge" and limit is not None:
-            return max(self.liveness_timeout_s, float(limit) + CHALLENGE_GRACE_S)
+        if mode == "challenge":
+            rules = self.settings.liveness.challenge if self.settings else ChallengeSettings()
+            return max(self.liveness_timeout_s, rules.timeout_s + CHALLENGE_GRACE_S)
         return self.liveness_timeout_s
 
     def _attempt(

@@ -82,10 +82,10 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
         services = await asyncio.to_thread(partial(Services.start, settings, warm_up=True))
         app.state.services = services
         app.state.keys = CachedKeyStore(
-            services.gallery.store.db, outage_grace_s=settings.gallery_max_staleness_s
+            services.gallery.store.db, outage_grace_s=settings.gallery.max_staleness_s
         )
-        app.state.revocations = RevocationWatch(app.state.keys, settings.api_revocation_check_s)
-        if not settings.api_auth:
+        app.state.revocations = RevocationWatch(app.state.keys, settings.api.revocation_check_s)
+        if not settings.api.auth:
             log.warning(
                 "!!! AUTHENTICATION IS OFF (--no-auth): anyone who can reach this port can "
                 "enrol, delete and identify people. Use only for local experiments. !!!"
@@ -154,20 +154,22 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     # hosts and same-origin writes pass; a trusted proxy's X-Forwarded-* apply to all.
     app.add_middleware(RequestGate, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    if not settings.api_auth:
-        app.add_middleware(LocalOnly, allowed_hosts=settings.api_allowed_hosts)
+    if not settings.api.auth:
+        app.add_middleware(LocalOnly, allowed_hosts=settings.api.allowed_hosts)
     app.add_middleware(SecurityHeaders, docs_path=api_docs.DOCS_PATH)
-    if settings.api_trusted_proxies:
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.api_trusted_proxies)
+    if settings.api.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.api.trusted_proxies)
     return app
 
 
-def app_from_env() -> FastAPI:
-    """The factory uvicorn calls in each worker (``facegate serve`` passes the settings
-    through ``FACEGATE_*`` environment variables)."""
+def app_from_settings(settings: Settings | None = None) -> FastAPI:
+    """The factory uvicorn calls in each worker: ``facegate serve`` hands every worker the
+    same effective settings (pickled with uvicorn's config, never through the environment);
+    without them (``uvicorn --factory facegate.api.app:app_from_settings``) the settings are
+    read as every command reads them (``FACEGATE_CONFIG`` file, ``FACEGATE_*``)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     quiet_leaky_loggers()  # webhook URLs (tokens, basic auth) never reach the log
-    settings = Settings()
+    settings = settings or Settings()
     return create_app(settings, hooks=serve_hooks(settings))

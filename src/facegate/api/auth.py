@@ -60,7 +60,7 @@ def presented_key(conn: HTTPConnection) -> tuple[str | None, bool]:
 def authenticate(conn: HTTPConnection) -> ApiKey | None:
     """The caller's key (None when auth is off); raises ``Unauthorized`` when it is absent,
     unknown or revoked. Blocking (a database lookup): call it off the event loop."""
-    if not conn.app.state.settings.api_auth:
+    if not conn.app.state.settings.api.auth:
         return None
     secret, from_cookie = presented_key(conn)
     if not secret:
@@ -98,7 +98,7 @@ def page(scope: Scope) -> Callable[..., ApiKey | None]:
     session ``NeedLogin`` (the sign-in page), with a weaker key ``PageForbidden`` (403)."""
 
     def dependency(request: Request) -> ApiKey | None:
-        if not request.app.state.settings.api_auth:
+        if not request.app.state.settings.api.auth:
             return None
         secret = request.cookies.get(SESSION_COOKIE)
         key: ApiKey | None = request.app.state.keys.authenticate(secret) if secret else None

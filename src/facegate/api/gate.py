@@ -57,7 +57,7 @@ def allow_image_body(request: Request) -> int:
     call this before reading); returns the new limit."""
     budget: BodyBudget | None = request.scope.get(_BUDGET)
     if budget is None:  # not behind the gate (a bare router in a unit test)
-        return int(request.app.state.settings.api_max_request_bytes)
+        return int(request.app.state.settings.api.max_request_bytes)
     budget.limit = budget.large
     return budget.limit
 
@@ -112,7 +112,7 @@ class RequestGate:
         self.app = app
         self.settings = settings
         self.public = set(PUBLIC_BODY_PATHS)
-        if settings.api_compat_open:
+        if settings.api.compat_open:
             self.public.add(COMPAT_PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -121,17 +121,17 @@ class RequestGate:
             return
         s = self.settings
         declared = _declared_length(scope)
-        if declared is not None and declared > s.api_max_request_bytes:
-            message = f"request body is {declared} bytes; the limit is {s.api_max_request_bytes}"
+        if declared is not None and declared > s.api.max_request_bytes:
+            message = f"request body is {declared} bytes; the limit is {s.api.max_request_bytes}"
             await _answer(send, 413, "too_large", message)
             return
-        if s.api_auth and _has_body(scope) and scope.get("path") not in self.public:
+        if s.api.auth and _has_body(scope) and scope.get("path") not in self.public:
             refusal = await self._refusal(scope)
             if refusal is not None:
                 await _answer(send, *refusal)
                 return
-        budget = BodyBudget(limit=min(s.api_max_body_bytes, s.api_max_request_bytes),
-                            large=s.api_max_request_bytes)  # fmt: skip
+        budget = BodyBudget(limit=min(s.api.max_body_bytes, s.api.max_request_bytes),
+                            large=s.api.max_request_bytes)  # fmt: skip
         scope[_BUDGET] = budget
         await self.app(scope, _BoundedBody(scope, receive, budget), send)
 

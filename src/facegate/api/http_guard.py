@@ -27,7 +27,6 @@ import logging
 import resource
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -50,27 +49,34 @@ class HttpLimits:
     @classmethod
     def from_settings(cls, s: Settings) -> HttpLimits:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        cap = s.http_max_connections
+        cap = s.http.max_connections
         if soft != resource.RLIM_INFINITY and cap > soft - FD_RESERVE:
             cap = max(8, soft - FD_RESERVE)
             log.warning(
                 "http_max_connections %d is over the file descriptor limit %d: using %d",
-                s.http_max_connections, soft, cap,
+                s.http.max_connections, soft, cap,
             )  # fmt: skip
         return cls(
-            header_timeout_s=s.http_header_timeout_s,
-            body_timeout_s=s.http_body_timeout_s,
-            body_min_rate=s.http_body_min_rate,
-            max_header_bytes=s.http_max_header_bytes,
+            header_timeout_s=s.http.header_timeout_s,
+            body_timeout_s=s.http.body_timeout_s,
+            body_min_rate=s.http.body_min_rate,
+            max_header_bytes=s.http.max_header_bytes,
             max_connections=cap,
-            max_per_ip=s.http_max_connections_per_ip,
+            max_per_ip=s.http.max_connections_per_ip,
         )
 
 
-@cache
-def limits() -> HttpLimits:
-    """This process's limits (from the environment, once)."""
-    return HttpLimits.from_settings(Settings())
+def limits_for(config: Any) -> HttpLimits:
+    """The limits of a uvicorn ``config``: from the settings ``facegate serve`` attached to it
+    (``facegate_settings``; each worker receives the config pickled, never through the
+    environment), else from ``Settings()``; computed once per config."""
+    cached = getattr(config, "facegate_http_limits", None)
+    if isinstance(cached, HttpLimits):
+        return cached
+    settings = getattr(config, "facegate_settings", None)
+    found = HttpLimits.from_settings(settings if isinstance(settings, Settings) else Settings())
+    config.facegate_http_limits = found
+    return found
 
 
 _per_ip: Counter[str] = Counter()  # open connections per client address, in this process
@@ -93,7 +99,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.limits = limits()
+        self.limits = limits_for(self.config)
         self._timer: asyncio.TimerHandle | None = None
         self._ip: str | None = None
         self._awaiting_headers = True

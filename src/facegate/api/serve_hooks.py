@@ -1,6 +1,6 @@
 """What ``facegate serve`` runs beside the HTTP API: the TCP stream server and the live view.
 
-``serve_hooks(settings)`` builds the hooks ``app_from_env`` hands to ``create_app``: a
+``serve_hooks(settings)`` builds the hooks ``app_from_settings`` hands to ``create_app``: a
 ``StreamServerHook`` (unless ``stream_server`` is off) whose clients are checked against the
 same API key store as HTTP requests, and a ``LiveHook`` (cameras, ``/live``, MJPEG, events).
 With several workers the stream server listens with ``SO_REUSEPORT`` in every worker and
@@ -39,7 +39,7 @@ STREAM_SCOPE: Scope = "recognize"  # what stream/session.py requires of a client
 
 
 def _verifier_for(services: Services) -> KeyVerifier:
-    if not services.settings.api_auth:
+    if not services.settings.api.auth:
         return AllowAll()
     return ApiKeyVerifier(KeyStore(services.gallery.store.db))
 
@@ -47,7 +47,7 @@ def _verifier_for(services: Services) -> KeyVerifier:
 def serve_hooks(settings: Settings) -> list[StreamServerHook | LiveHook]:
     """The stream server (when enabled) and the live view, in start order."""
     stream = None
-    if settings.stream_server:
-        stream = StreamServerHook(_verifier_for, reuse_port=settings.live_workers > 1)
+    if settings.stream.enabled:
+        stream = StreamServerHook(_verifier_for, reuse_port=settings.server.workers > 1)
     live = LiveHook(stream)
     return [stream, live] if stream is not None else [live]

@@ -41,7 +41,9 @@ SPOOL_FILE = "spool.db"
 
 def spool_for(settings: Settings) -> Spool:
     """This host's spool: ``<data_dir>/spool.db``, bounded by ``spool_max_events``."""
-    return Spool(settings.data_dir / SPOOL_FILE, max_events=settings.spool_max_events)
+    return Spool(
+        settings.storage.data_dir / SPOOL_FILE, max_events=settings.attendance.spool_max_events
+    )
 
 
 class Recorder:
@@ -221,7 +223,7 @@ class AttendanceHook:
         attendance = Attendance(self.settings, services.gallery.store.db)
         attendance.start()
         self.attendance = attendance
-        if self.settings.attendance_enabled:
+        if self.settings.attendance.enabled:
             self.recorder = Recorder(attendance, services.events)
             self.recorder.start()
 

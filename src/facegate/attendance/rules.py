@@ -26,24 +26,29 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from facegate.attendance.schedule import Calendar, DayPlan, Shift, day_bounds, plan_day
+from facegate.config.attendance import AttendanceSettings
 
 Direction = Literal["in", "out", "both"]
 UTC_ZONE = ZoneInfo("UTC")
+
+
+_DEFAULTS = AttendanceSettings()  # the defaults are the settings' (facegate.config)
+_DEFAULT_ZONE = ZoneInfo(_DEFAULTS.timezone)
 
 
 @dataclass(frozen=True)
 class AttendancePolicy:
     """Site-wide attendance settings."""
 
-    timezone: ZoneInfo = UTC_ZONE
-    day_start: time = time(4, 0)
-    cooldown: timedelta = timedelta(minutes=5)
-    work_start: time = time(9, 0)
-    work_end: time = time(18, 0)
-    grace: timedelta = timedelta(minutes=5)  # late after work_start + grace
-    working_days: frozenset[int] = frozenset({1, 2, 3, 4, 5})  # ISO weekdays
+    timezone: ZoneInfo = _DEFAULT_ZONE
+    day_start: time = _DEFAULTS.day_start
+    cooldown: timedelta = timedelta(seconds=_DEFAULTS.cooldown_s)
+    work_start: time = _DEFAULTS.work_start
+    work_end: time = _DEFAULTS.work_end
+    grace: timedelta = timedelta(minutes=_DEFAULTS.grace_minutes)  # late after work_start + grace
+    working_days: frozenset[int] = frozenset(_DEFAULTS.working_days)  # ISO weekdays
     early_grace: timedelta = timedelta(minutes=5)  # left early before work_end - early_grace
-    leave_margin: timedelta = timedelta(minutes=30)  # judge leaving this long after last-out
+    leave_margin: timedelta = timedelta(minutes=_DEFAULTS.leave_margin_minutes)
 
     def working_day(self, moment: datetime) -> date:
         """The working day an (aware) moment belongs to."""

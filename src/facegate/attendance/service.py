@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from facegate.attendance.hr_store import HrStore
 from facegate.attendance.rules import AttendancePolicy, Direction
@@ -37,7 +36,7 @@ def policy_from_settings(settings: Settings) -> AttendancePolicy:
 
 
 def cooldown(settings: Settings) -> timedelta:
-    return timedelta(seconds=settings.attendance_cooldown_s)
+    return timedelta(seconds=settings.attendance.cooldown_s)
 
 
 class SitePolicy:
@@ -58,23 +57,12 @@ class SitePolicy:
         return built[1]
 
 
-def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
-
-
 def camera_directions(settings: Settings) -> dict[str, Direction]:
-    """Camera/stream name → direction: the server-side cameras' own ``direction`` (when that
-    configuration exists), overridden by ``attendance_cameras``. Unlisted names are ``both``."""
-    found: dict[str, Direction] = {}
-    cameras: Any = getattr(settings, "cameras", None) or ()
-    pairs: Iterable[tuple[Any, Any]] = (
-        cameras.items() if isinstance(cameras, Mapping) else ((None, c) for c in cameras)
-    )
-    for key, item in pairs:
-        name, direction = _field(item, "name") or key, _field(item, "direction")
-        if isinstance(name, str) and direction in DIRECTIONS:
-            found[name] = direction
-    found.update(settings.attendance_cameras)
+    """Camera/stream name -> direction: each server camera's own ``direction`` and
+    ``attendance.cameras`` for other stream names (settings refuse a name in both).
+    Unlisted names are ``both``."""
+    found: dict[str, Direction] = {c.name: c.direction for c in settings.live.all_cameras}
+    found.update(settings.attendance.cameras)
     return found
 
 
@@ -92,20 +80,20 @@ class Attendance:
         self.store = AttendanceStore(
             db,
             self.site_policy,
-            webhook_urls=settings.attendance_webhook_urls,
-            keep_snapshots=settings.attendance_snapshots,
+            webhook_urls=settings.attendance.webhook_urls,
+            keep_snapshots=settings.attendance.snapshots,
             host_clock=host_clock,
         )
         self.outbox = Outbox(self.store, host_clock)  # leases on the database's clock
         self._listed: dict[str, Direction] = {}
         self._directions_read = -DIRECTIONS_REFRESH_S
-        secret = settings.attendance_webhook_secret
+        secret = settings.attendance.webhook_secret
         self.webhooks = WebhookWorker(
             self.outbox,
             secret.get_secret_value() if secret is not None else None,
-            timeout_s=settings.attendance_webhook_timeout_s,
-            max_attempts=settings.attendance_webhook_max_attempts,
-            backoff_base_s=settings.attendance_webhook_backoff_s,
+            timeout_s=settings.attendance.webhook_timeout_s,
+            max_attempts=settings.attendance.webhook_max_attempts,
+            backoff_base_s=settings.attendance.webhook_backoff_s,
         )
 
     @property
@@ -126,8 +114,8 @@ class Attendance:
         """``attendance_cameras``, else the camera's own direction (the cluster's camera list,
         re-read at most every ``DIRECTIONS_REFRESH_S``; cameras added with ``facegate cameras
         add`` included), else ``both``."""
-        if camera in self.settings.attendance_cameras:
-            return self.settings.attendance_cameras[camera]
+        if camera in self.settings.attendance.cameras:
+            return self.settings.attendance.cameras[camera]
         now = time.monotonic()
         if now - self._directions_read >= DIRECTIONS_REFRESH_S:
             self._directions_read = now
@@ -144,7 +132,7 @@ class Attendance:
         """The event as the spool should keep it (no snapshot unless the log keeps them), or
         None when ``record`` would not log it at all."""
         if (event.kind == "unknown" or event.person_id is None) and not (
-            self.settings.attendance_log_unknown
+            self.settings.attendance.log_unknown
         ):
             return None
         return event if self.store.keep_snapshots else replace(event, snapshot=None)
@@ -162,7 +150,7 @@ class Attendance:
         kind: EventKind
         person_id: int | None
         if event.kind == "unknown" or event.person_id is None:
-            if not self.settings.attendance_log_unknown:
+            if not self.settings.attendance.log_unknown:
                 return Recorded(None, reason="unknown_off")
             kind, person_id = "unknown", None
         else:
@@ -189,7 +177,7 @@ class Attendance:
         """Apply the retention periods now."""
         cutoffs = retention_cutoffs(
             now or utcnow(),
-            self.settings.attendance_snapshot_retention_days,
-            self.settings.attendance_unknown_retention_days,
+            self.settings.attendance.snapshot_retention_days,
+            self.settings.attendance.unknown_retention_days,
         )
         return self.store.purge(**cutoffs)

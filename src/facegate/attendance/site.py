@@ -88,14 +88,14 @@ class SiteSettings(BaseModel):
 def defaults_from_settings(settings: Settings) -> SiteSettings:
     """The environment's values: the site settings until the row is first saved."""
     return SiteSettings(
-        timezone=settings.attendance_timezone,
-        day_start=settings.attendance_day_start,
-        work_start=settings.attendance_work_start,
-        work_end=settings.attendance_work_end,
-        working_days=tuple(settings.attendance_working_days),
-        late_grace_minutes=settings.attendance_grace_minutes,
-        early_grace_minutes=settings.attendance_grace_minutes,
-        leave_margin_minutes=settings.attendance_leave_margin_minutes,
+        timezone=settings.attendance.timezone,
+        day_start=settings.attendance.day_start,
+        work_start=settings.attendance.work_start,
+        work_end=settings.attendance.work_end,
+        working_days=tuple(settings.attendance.working_days),
+        late_grace_minutes=settings.attendance.grace_minutes,
+        early_grace_minutes=settings.attendance.grace_minutes,
+        leave_margin_minutes=settings.attendance.leave_margin_minutes,
     )
 
 

@@ -335,12 +335,12 @@ class EngineBench:
             # One thread's CPU ms per frame by stage (bench/stage_split.py says how).
             "facegate_stage_cpu_ms_per_frame": self.stages,
             "settings": {
-                "flip_average": s.flip_average,
-                "det_max_side": s.det_max_side,
-                "det_score_threshold": s.det_score_threshold,
-                "min_face_size": s.min_face_size,
-                "detector_backend": s.detector_backend,
-                "recognizer_backend": s.recognizer_backend,
+                "flip_average": s.engine.flip_average,
+                "det_max_side": s.engine.det_max_side,
+                "det_score_threshold": s.engine.det_score_threshold,
+                "min_face_size": s.engine.min_face_size,
+                "detector_backend": s.engine.detector_backend,
+                "recognizer_backend": s.engine.recognizer_backend,
                 "opencv_threads": cv2.getNumThreads(),
             },
             # Other work on the machine stretches wall time: a 1-minute load average well above
@@ -379,7 +379,7 @@ def run_engine_bench(
     ``pool_size=1`` measures one shared instance instead.
     """
     settings = settings or Settings()
-    threads = threads or settings.inference_threads
+    threads = threads or settings.inference.threads
     frames = load_frames(video, width, max_frames)
     load_before = os.getloadavg()[0]
     pool_size = pool_size or threads

@@ -110,14 +110,14 @@ def _match_times(index: VectorIndex, probes: np.ndarray) -> np.ndarray:
     matcher = Matcher(
         MatcherParams(
             threshold=FALLBACK_THRESHOLD,  # ranking only: the threshold plays no part
-            aggregation=defaults.gallery_aggregation,
-            blend_alpha=defaults.gallery_blend_alpha,
+            aggregation=defaults.gallery.aggregation,
+            blend_alpha=defaults.gallery.blend_alpha,
         )
     )
     times = []
     for probe in probes:
         started = time.perf_counter()
-        matcher.rank(probe, index.search(probe, defaults.gallery_search_k), index.people_vectors)
+        matcher.rank(probe, index.search(probe, defaults.gallery.search_k), index.people_vectors)
         times.append(time.perf_counter() - started)
     return np.asarray(times)
 

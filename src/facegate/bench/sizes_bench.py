@@ -62,7 +62,7 @@ def run_sizes_bench(
         "image": str(image_path),
         "sizes": sizes,
         "seed": seed,
-        "detector_backend": engine.settings.detector_backend,
+        "detector_backend": engine.settings.engine.detector_backend,
         "engine_start_s": round(startup_s, 3),
         "all_canvases_compiled_s": round(ready_s, 3),
         "compiled_shapes_before": before,

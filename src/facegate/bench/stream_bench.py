@@ -328,7 +328,7 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
         stream="measure",
         tracker_params=TrackerParams(reembed_every=every),
         # the server's budget only for the server's mode; the others embed every due face
-        max_embeddings=services.settings.stream_max_embeddings_per_frame
+        max_embeddings=services.settings.stream.max_embeddings_per_frame
         if mode == "track_cadence"
         else None,
     )

@@ -25,6 +25,7 @@ from facegate.cli.access_cmd import register as register_access
 from facegate.cli.app import app
 from facegate.cli.attendance_cmd import register as register_attendance
 from facegate.cli.cameras_cmd import register as register_cameras
+from facegate.cli.config_cmd import register as register_config
 from facegate.cli.doors_cmd import register as register_doors
 from facegate.cli.stream_cmd import register as register_stream
 
@@ -43,6 +44,7 @@ reembed_cmd.register(app)
 _ = people_cmds  # registers on `facegate people`
 register_cameras(app)
 models_cmd.register(app)
+register_config(app)
 
 
 def main() -> None:

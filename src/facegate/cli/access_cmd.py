@@ -51,7 +51,7 @@ def opened(
     data_dir: Path | None, database_url: str | None
 ) -> Iterator[tuple[AccessStore, Settings]]:
     settings = make_settings(data_dir, database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)
     try:
         yield AccessStore(store.db), settings

@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
         file, consistent even while servers run. Keep it as safe as the database."""
         settings = make_settings(data_dir, database_url)
         with reported(as_json=as_json):
-            db = open_database(settings.data_dir, settings.database_url, create=False)
+            db = open_database(
+                settings.storage.data_dir, settings.storage.database_url, create=False
+            )
             try:
                 summary = backup(db, out)
             finally:
@@ -61,7 +63,9 @@ def register(app: typer.Typer) -> None:
         then apply this version's later migrations."""
         settings = make_settings(data_dir, database_url)
         with reported(as_json=as_json):
-            db = open_database(settings.data_dir, settings.database_url, create=True)
+            db = open_database(
+                settings.storage.data_dir, settings.storage.database_url, create=True
+            )
             try:
                 summary = restore(db, file)
             finally:

@@ -41,7 +41,7 @@ def register_gallery_bench(bench_app: typer.Typer) -> None:
         from facegate.bench.gallery_bench import run_gallery_bench
 
         settings = Settings()
-        kind = approx or settings.gallery_approx_index
+        kind = approx or settings.gallery.approx_index
         if kind not in ("pq", "hnsw"):
             typer.echo("error: --approx must be pq or hnsw", err=True)
             raise typer.Exit(EXIT_BAD_INPUT)
@@ -51,8 +51,8 @@ def register_gallery_bench(bench_app: typer.Typer) -> None:
                 size,
                 dim=dim,
                 queries=queries,
-                k=settings.gallery_search_k if k is None else k,
-                exact_max=settings.gallery_exact_max if exact_max is None else exact_max,
+                k=settings.gallery.search_k if k is None else k,
+                exact_max=settings.gallery.exact_max if exact_max is None else exact_max,
                 approx=chosen,
                 probe_similarity=probe_similarity,
                 seed=seed,

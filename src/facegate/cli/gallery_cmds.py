@@ -211,7 +211,7 @@ def enrol_folder(
     """Enrol every sub-folder as one person, people in parallel on the inference threads."""
     people = sorted(p for p in folder.iterdir() if p.is_dir())
     jobs = [(p.name, image_files(p)) for p in people]
-    workers = service.engine.settings.inference_threads
+    workers = service.engine.settings.inference.threads
     results = []
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,

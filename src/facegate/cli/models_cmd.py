@@ -39,7 +39,7 @@ def quantize(
     try:
         engine = FaceEngine(settings, pool_size=1)
         report = quantize_recognizer(
-            engine, calibration, out, limit=faces, source=settings.recognizer_model
+            engine, calibration, out, limit=faces, source=settings.engine.recognizer_model
         )
     except FacegateError as exc:
         fail(exc, as_json=True)

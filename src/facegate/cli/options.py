@@ -12,6 +12,15 @@ import typer
 from facegate.config import Settings
 from facegate.services import Services
 
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML settings file (docs/configuration.md) [env FACEGATE_CONFIG]",
+        exists=True,
+        dir_okay=False,
+    ),
+]
 DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", help="folder of facegate.db and other data [FACEGATE_DATA_DIR]"),
@@ -27,7 +36,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable J
 
 
 def make_settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:
-    """Settings from the environment, overridden by whatever was given on the command line."""
+    """Settings from the config file (``FACEGATE_CONFIG``) and the environment, overridden by
+    whatever was given on the command line."""
     overrides: dict[str, Any] = dict(extra)
     if data_dir is not None:
         overrides["data_dir"] = data_dir

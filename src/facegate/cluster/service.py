@@ -24,12 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def timings_from(settings: Settings) -> Timings:
-    lease = settings.cluster_lease_s
+    lease = settings.cluster.lease_s
     return Timings(
         lease_s=lease,
-        renew_s=min(settings.cluster_renew_s, lease / 2),
-        deadline_s=min(settings.cluster_renew_deadline_s, lease * 0.9),
-        node_timeout_s=settings.cluster_node_timeout_s,
+        renew_s=min(settings.cluster.renew_s, lease / 2),
+        deadline_s=min(settings.cluster.renew_deadline_s, lease * 0.9),
+        node_timeout_s=settings.cluster.node_timeout_s,
     )
 
 
@@ -53,11 +53,11 @@ class ClusterNode:
 
     @cached_property
     def id(self) -> str:
-        return node_id_for(self.settings.data_dir, self.settings.cluster_node_id)
+        return node_id_for(self.settings.storage.data_dir, self.settings.cluster.node_id)
 
     @property
     def url(self) -> str:
-        return self.settings.cluster_node_url or default_url("127.0.0.1", 8000)
+        return self.settings.cluster.node_url or default_url("127.0.0.1", 8000)
 
     def keeper(
         self,

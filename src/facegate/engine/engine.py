@@ -50,34 +50,37 @@ class FaceEngine:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         self.settings = settings or Settings()
         s = self.settings
-        pool_size = pool_size or s.inference_threads
+        pool_size = pool_size or s.inference.threads
         self.detector = YuNetDetector(
-            resolve(YUNET, s.detector_model),
-            nms_threshold=s.det_nms_threshold,
-            max_side=s.det_max_side,
-            min_face_size=s.min_face_size,
-            score_floor=min(s.det_score_threshold, 0.3),
+            resolve(YUNET, s.engine.detector_model),
+            nms_threshold=s.engine.det_nms_threshold,
+            max_side=s.engine.det_max_side,
+            min_face_size=s.engine.min_face_size,
+            score_floor=min(s.engine.det_score_threshold, 0.3),
             pool_size=pool_size,
-            backend=s.detector_backend,
+            backend=s.engine.detector_backend,
         )
-        recognizer_model = resolve(SFACE, s.recognizer_model)
+        recognizer_model = resolve(SFACE, s.engine.recognizer_model)
         self.recognizer: Recognizer
         preprocessing = Preprocessing(
-            s.recognizer_input_size, s.recognizer_color_order, s.recognizer_mean, s.recognizer_std
+            s.engine.recognizer_input_size,
+            s.engine.recognizer_color_order,
+            s.engine.recognizer_mean,
+            s.engine.recognizer_std,
         )
         self.recognizer_preprocessing = preprocessing
-        if s.recognizer_backend == "opencv":
+        if s.engine.recognizer_backend == "opencv":
             self.recognizer = SFaceRecognizer(recognizer_model, pool_size=pool_size)
-        elif s.recognizer_backend == "openvino":
+        elif s.engine.recognizer_backend == "openvino":
             self.recognizer = OpenVinoRecognizer(recognizer_model, preprocessing, pool_size)
         else:
             self.recognizer = OnnxRecognizer(recognizer_model, preprocessing)
         self.rules = QualityRules(
-            min_face_px=s.quality_min_face_px,
-            min_sharpness=s.quality_min_sharpness,
-            max_yaw_deg=s.quality_max_yaw_deg,
-            max_pitch_deg=s.quality_max_pitch_deg,
-            min_det_score=s.quality_min_det_score,
+            min_face_px=s.quality.min_face_px,
+            min_sharpness=s.quality.min_sharpness,
+            max_yaw_deg=s.quality.max_yaw_deg,
+            max_pitch_deg=s.quality.max_pitch_deg,
+            min_det_score=s.quality.min_det_score,
         )
 
     @property
@@ -94,9 +97,9 @@ class FaceEngine:
         s = self.settings
         return decode_image(
             source,
-            max_pixels=s.max_image_pixels,
-            max_side=s.max_decode_side,
-            max_bytes=s.max_decoded_bytes,
+            max_pixels=s.limits.max_image_pixels,
+            max_side=s.limits.max_decode_side,
+            max_bytes=s.limits.max_decoded_bytes,
         )
 
     def analyze_source(self, source: ImageInput) -> list[Face]:
@@ -114,10 +117,10 @@ class FaceEngine:
         s = self.settings
         image, factor = decode_reduced(
             source,
-            s.det_max_side,
-            s.max_image_pixels,
-            max_side=s.max_decode_side,
-            max_bytes=s.max_decoded_bytes,
+            s.engine.det_max_side,
+            s.limits.max_image_pixels,
+            max_side=s.limits.max_decode_side,
+            max_bytes=s.limits.max_decoded_bytes,
         )
         if factor == 1.0:
             return self.analyze(image)
@@ -132,9 +135,9 @@ class FaceEngine:
             image, finer = decode_reduced(
                 source,
                 needed,
-                s.max_image_pixels,
-                max_side=s.max_decode_side,
-                max_bytes=s.max_decoded_bytes,
+                s.limits.max_image_pixels,
+                max_side=s.limits.max_decode_side,
+                max_bytes=s.limits.max_decoded_bytes,
             )
             return self.describe(image, [_scaled(d, factor) for d in found], crop_scale=1 / finer)
         return self.describe(image, [_scaled(d, factor) for d in found], crop_scale=1 / factor)
@@ -142,10 +145,10 @@ class FaceEngine:
     def detect(self, image: np.ndarray, score_threshold: float | None = None) -> list[Detection]:
         """Every face in a decoded image, best score first."""
         threshold = (
-            self.settings.det_score_threshold if score_threshold is None else score_threshold
+            self.settings.engine.det_score_threshold if score_threshold is None else score_threshold
         )
         found = self.detector.detect(image, threshold)
-        cap = self.settings.max_faces_per_image
+        cap = self.settings.limits.max_faces_per_image
         if len(found) <= cap:
             return found
         # A crowd (or a crafted image of 400 faces) costs one embedding per face: keep the
@@ -205,7 +208,7 @@ class FaceEngine:
         Averaging a face with its mirror cancels part of the pose and lighting asymmetry the
         recogniser is sensitive to; it costs one more forward pass per face (batched).
         """
-        if not self.settings.flip_average:
+        if not self.settings.engine.flip_average:
             return self.recognizer.embed(crops)
         both = self.recognizer.embed(
             crops + [np.ascontiguousarray(crop[:, ::-1]) for crop in crops]

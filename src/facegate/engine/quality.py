@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facegate.config.base import default_of
+from facegate.config.engine import QualitySettings
 from facegate.engine.align import TEMPLATE_112
 from facegate.engine.types import Box, Quality
 
@@ -32,11 +34,11 @@ NOSE_DEPTH = 0.87
 class QualityRules:
     """Thresholds of the quality gate (from ``Settings``)."""
 
-    min_face_px: float = 48
-    min_sharpness: float = 40.0
-    max_yaw_deg: float = 40.0
-    max_pitch_deg: float = 35.0
-    min_det_score: float = 0.7
+    min_face_px: float = default_of(QualitySettings, "min_face_px")
+    min_sharpness: float = default_of(QualitySettings, "min_sharpness")
+    max_yaw_deg: float = default_of(QualitySettings, "max_yaw_deg")
+    max_pitch_deg: float = default_of(QualitySettings, "max_pitch_deg")
+    min_det_score: float = default_of(QualitySettings, "min_det_score")
 
 
 def estimate_pose(landmarks: np.ndarray) -> tuple[float, float, float]:

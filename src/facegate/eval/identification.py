@@ -109,7 +109,7 @@ def evaluate_identification(
     emb = images.embeddings
 
     with tempfile.TemporaryDirectory(prefix="facegate-eval-") as tmp:
-        settings = engine.settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
+        settings = engine.settings.replace(data_dir=Path(tmp), database_url=None)
         with Gallery(settings, background=False) as gallery:
             gallery.expect_model(engine.model_id, engine.model_sha256)
             person_of = enrol_embedded(gallery, engine, {**extra, **split.enrol}, emb)

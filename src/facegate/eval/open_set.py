@@ -151,15 +151,15 @@ def calibrate_open_set(
     settings = engine.settings
     params = MatcherParams(
         threshold=0.0,
-        aggregation=settings.gallery_aggregation,
-        blend_alpha=settings.gallery_blend_alpha,
+        aggregation=settings.gallery.aggregation,
+        blend_alpha=settings.gallery.blend_alpha,
     )
     measured = [measure_population(p, images.embeddings, enrol, params) for p in pops]
     calibration = Calibration(
         engine.model_id,
         engine.model_sha256,
-        settings.gallery_aggregation,
-        settings.gallery_blend_alpha,
+        settings.gallery.aggregation,
+        settings.gallery.blend_alpha,
         enrol,
         tuple(m.tail for m in measured),
         command,
@@ -188,7 +188,7 @@ def calibrate_open_set(
     report = {
         "fpir_target": fpir,
         "enrol": enrol,
-        "aggregation": settings.gallery_aggregation,
+        "aggregation": settings.gallery.aggregation,
         "populations": [
             {k: v for k, v in m.tail.as_dict().items() if k != "knots"} for m in measured
         ],

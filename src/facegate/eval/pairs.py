@@ -77,7 +77,7 @@ def embed_main_faces(
 
     started = time.perf_counter()
     results: dict[Path, np.ndarray | None] = {}
-    with ThreadPoolExecutor(max_workers=engine.settings.inference_threads) as pool:
+    with ThreadPoolExecutor(max_workers=engine.settings.inference.threads) as pool:
         for path, embedding in zip(unique, pool.map(one, unique), strict=True):
             results[path] = embedding
             if progress is not None:

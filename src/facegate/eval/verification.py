@@ -73,8 +73,8 @@ def evaluate_verification(
         "no_face_images": [str(p) for p in images.no_face[:20]],
         "ms_per_image": round(images.ms_per_image, 2),
         "model": engine.model_id,
-        "flip_average": engine.settings.flip_average,
-        "det_score_threshold": engine.settings.det_score_threshold,
+        "flip_average": engine.settings.engine.flip_average,
+        "det_score_threshold": engine.settings.engine.det_score_threshold,
     }
 
 

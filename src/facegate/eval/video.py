@@ -57,8 +57,8 @@ def _processor(engine: FaceEngine, gallery: Gallery, stream: str) -> FrameProces
         engine,
         gallery,
         stream=stream,
-        tracker_params=TrackerParams(reembed_every=s.stream_reembed_every),
-        max_embeddings=s.stream_max_embeddings_per_frame,
+        tracker_params=TrackerParams(reembed_every=s.stream.reembed_every),
+        max_embeddings=s.stream.max_embeddings_per_frame,
     )
 
 
@@ -103,7 +103,7 @@ def synthetic_frames(photo: np.ndarray, frames: int) -> Iterator[np.ndarray]:
 
 
 def _gallery(engine: FaceEngine, tmp: str) -> Gallery:
-    settings = engine.settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
+    settings = engine.settings.replace(data_dir=Path(tmp), database_url=None)
     gallery = Gallery(settings, background=False)
     gallery.expect_model(engine.model_id, engine.model_sha256)
     return gallery

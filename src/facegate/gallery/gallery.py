@@ -51,13 +51,13 @@ _NAME_CACHE_MAX = 100_000
 def pg_options(settings: Settings) -> PgOptions:
     """The PostgreSQL connection options the settings ask for (docs/cluster.md)."""
     return PgOptions(
-        connect_timeout_s=settings.pg_connect_timeout_s,
-        keepalives_idle_s=settings.pg_keepalives_idle_s,
-        keepalives_interval_s=settings.pg_keepalives_interval_s,
-        keepalives_count=settings.pg_keepalives_count,
-        tcp_user_timeout_ms=settings.pg_tcp_user_timeout_ms,
-        statement_timeout_ms=settings.pg_statement_timeout_ms,
-        reconnect_max_s=settings.pg_reconnect_max_s,
+        connect_timeout_s=settings.storage.pg_connect_timeout_s,
+        keepalives_idle_s=settings.storage.pg_keepalives_idle_s,
+        keepalives_interval_s=settings.storage.pg_keepalives_interval_s,
+        keepalives_count=settings.storage.pg_keepalives_count,
+        tcp_user_timeout_ms=settings.storage.pg_tcp_user_timeout_ms,
+        statement_timeout_ms=settings.storage.pg_statement_timeout_ms,
+        reconnect_max_s=settings.storage.pg_reconnect_max_s,
     )
 
 
@@ -65,13 +65,13 @@ def open_store(settings: Settings, *, create: bool = True) -> SqlStore:
     """The store the settings point at (migrated, ready to use); ``create=False`` refuses a
     SQLite gallery that does not exist yet (``GalleryNotFound``)."""
     db = open_database(
-        settings.data_dir,
-        settings.database_url,
-        busy_timeout_ms=settings.gallery_busy_timeout_ms,
+        settings.storage.data_dir,
+        settings.storage.database_url,
+        busy_timeout_ms=settings.gallery.busy_timeout_ms,
         create=create,
         pg_options=pg_options(settings),
     )
-    return SqlStore(db, store_thumbnails=settings.gallery_store_thumbnails)
+    return SqlStore(db, store_thumbnails=settings.gallery.store_thumbnails)
 
 
 class Gallery:
@@ -83,17 +83,17 @@ class Gallery:
         self.settings = settings
         self.store = store or open_store(settings)
         self.index_params = IndexParams(
-            exact_max=settings.gallery_exact_max, approx=settings.gallery_approx_index
+            exact_max=settings.gallery.exact_max, approx=settings.gallery.approx_index
         )
         self.matcher = Matcher(
             MatcherParams(
                 threshold=FALLBACK_THRESHOLD
-                if settings.match_threshold is None
-                else settings.match_threshold,
-                min_margin=settings.gallery_min_margin,
-                aggregation=settings.gallery_aggregation,
-                blend_alpha=settings.gallery_blend_alpha,
-                top_k=settings.gallery_top_k,
+                if settings.match.threshold is None
+                else settings.match.threshold,
+                min_margin=settings.gallery.min_margin,
+                aggregation=settings.gallery.aggregation,
+                blend_alpha=settings.gallery.blend_alpha,
+                top_k=settings.gallery.top_k,
             )
         )
         self._lock = threading.RLock()
@@ -140,11 +140,11 @@ class Gallery:
         if isinstance(db, PostgresDatabase):
             targets.append(("gallery-listen", lambda: db.listen(self._sync_quietly, self._stop)))
             targets.append(
-                ("gallery-poll", lambda: self._poll(self.settings.gallery_revision_poll_s))
+                ("gallery-poll", lambda: self._poll(self.settings.gallery.revision_poll_s))
             )
-        elif self.settings.gallery_poll_interval_s > 0:
+        elif self.settings.gallery.poll_interval_s > 0:
             targets.append(
-                ("gallery-poll", lambda: self._poll(self.settings.gallery_poll_interval_s))
+                ("gallery-poll", lambda: self._poll(self.settings.gallery.poll_interval_s))
             )
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -172,7 +172,7 @@ class Gallery:
 
     @property
     def policy(self) -> str:
-        return self.settings.gallery_outage_policy
+        return self.settings.gallery.outage_policy
 
     @property
     def staleness_s(self) -> float:
@@ -188,16 +188,16 @@ class Gallery:
         age = self.staleness_s
         if self.policy == "fail-closed":
             bound = min(
-                self.settings.gallery_max_staleness_s, 3 * self.settings.gallery_revision_poll_s
+                self.settings.gallery.max_staleness_s, 3 * self.settings.gallery.revision_poll_s
             )
             if not self._reachable or age > bound:
                 raise DatabaseUnavailable(
                     "the database is unreachable and gallery_outage_policy is fail-closed"
                 )
-        elif age > self.settings.gallery_max_staleness_s:
+        elif age > self.settings.gallery.max_staleness_s:
             raise DatabaseUnavailable(
                 f"the gallery could not be checked against the database for {age:.0f} s "
-                f"(gallery_max_staleness_s={self.settings.gallery_max_staleness_s:g})"
+                f"(gallery.max_staleness_s={self.settings.gallery.max_staleness_s:g})"
             )
 
     # -- keeping the index current -----------------------------------------------------------
@@ -293,8 +293,8 @@ class Gallery:
                 "open-set operating point for %s: %s, target FPIR %s, verify FAR %s",
                 model[0],
                 self._operating.source,
-                self.settings.match_target_fpir,
-                self.settings.verify_target_far,
+                self.settings.match.target_fpir,
+                self.settings.match.verify_target_far,
             )
 
     def expect_model(self, model_id: str, model_sha256: str) -> None:
@@ -342,7 +342,7 @@ class Gallery:
             if self._index is None:
                 empty = np.zeros(0, np.int64)
                 return Hits(empty, empty.copy(), np.zeros(0, np.float32))
-            return self._index.search(probe, k or self.settings.gallery_search_k)
+            return self._index.search(probe, k or self.settings.gallery.search_k)
 
     def identify(self, probe: np.ndarray) -> Match:
         """Who a face embedding shows: a known person, or unknown (``Match.person is None``)."""
@@ -361,9 +361,9 @@ class Gallery:
                 if index is None:
                     ranked.append([])
                     continue
-                hits = index.search(probe, self.settings.gallery_search_k)
+                hits = index.search(probe, self.settings.gallery.search_k)
                 ranked.append(self.matcher.rank(probe, hits, index.people_vectors))
-        wanted = {r.person_id for rs in ranked for r in rs[: self.settings.gallery_top_k + 1]}
+        wanted = {r.person_id for rs in ranked for r in rs[: self.settings.gallery.top_k + 1]}
         people = self.people(wanted)
         return [self.matcher.decide(rs, people, threshold) for rs in ranked]
 
@@ -392,7 +392,7 @@ class Gallery:
         with self._lock:
             if self._index is None:
                 return []
-            hits = self._index.search(probe, self.settings.gallery_search_k)
+            hits = self._index.search(probe, self.settings.gallery.search_k)
             return self.matcher.rank(probe, hits, self._index.people_vectors)
 
     def score_person(self, probe: np.ndarray, person_id: int) -> float | None:

@@ -26,18 +26,22 @@ from typing import Any, Literal
 import faiss
 import numpy as np
 
+from facegate.config.gallery import GallerySettings
 from facegate.gallery.types import Snapshot
 
 ApproxKind = Literal["pq", "hnsw"]
 _DEAD_FRACTION_TO_COMPACT = 0.2
 
 
+_DEFAULTS = GallerySettings()  # the defaults are the settings' (facegate.config)
+
+
 @dataclass(frozen=True, slots=True)
 class IndexParams:
     """How to index: exact up to ``exact_max`` live templates, then ``approx``."""
 
-    exact_max: int = 20_000
-    approx: ApproxKind = "pq"
+    exact_max: int = _DEFAULTS.exact_max
+    approx: ApproxKind = _DEFAULTS.approx_index
     pq_k_factor: int = 16  # re-rank k * this many fast-scan hits exactly
     hnsw_m: int = 32
     hnsw_ef_construction: int = 40

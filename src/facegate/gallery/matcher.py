@@ -22,10 +22,14 @@ from typing import Literal
 
 import numpy as np
 
+from facegate.config.gallery import GallerySettings
 from facegate.gallery.index import Hits
 from facegate.gallery.types import Person
 
 Aggregation = Literal["max", "top2", "blend"]
+
+
+_DEFAULTS = GallerySettings()  # the defaults are the settings' (facegate.config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +73,10 @@ class Ranked:
 @dataclass(frozen=True, slots=True)
 class MatcherParams:
     threshold: float  # used when ``decide`` is not given the operating point's threshold
-    min_margin: float = 0.0
-    aggregation: Aggregation = "blend"
-    blend_alpha: float = 0.3
-    top_k: int = 5  # candidates reported
+    min_margin: float = _DEFAULTS.min_margin
+    aggregation: Aggregation = _DEFAULTS.aggregation
+    blend_alpha: float = _DEFAULTS.blend_alpha
+    top_k: int = _DEFAULTS.top_k  # candidates reported
 
 
 def aggregate(probe: np.ndarray, vectors: np.ndarray, params: MatcherParams) -> float:

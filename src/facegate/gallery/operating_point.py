@@ -266,7 +266,7 @@ def load_calibration(settings: Settings, model_sha256: str | None) -> Calibratio
     table; None when there is none."""
     if model_sha256 is None:
         return None
-    path = settings.match_calibration_file or SHIPPED_TABLE
+    path = settings.match.calibration_file or SHIPPED_TABLE
     if not path.exists():
         return None
     return _cached_table(path, path.stat().st_mtime).get(model_sha256)
@@ -285,16 +285,16 @@ class OperatingPoint:
 
     def __post_init__(self) -> None:
         self.calibration = load_calibration(self.settings, self.model_sha256)
-        if self.settings.match_threshold is not None:
+        if self.settings.match.threshold is not None:
             self.source = "override"
         elif self.calibration is not None:
             self.source = "calibrated"
-            if self.calibration.aggregation != self.settings.gallery_aggregation:
+            if self.calibration.aggregation != self.settings.gallery.aggregation:
                 log.warning(
                     "the threshold calibration was measured with the %s aggregation, the "
                     "gallery uses %s: recalibrate (facegate calibrate --people) for exact rates",
                     self.calibration.aggregation,
-                    self.settings.gallery_aggregation,
+                    self.settings.gallery.aggregation,
                 )
         else:
             self.source = "fallback"
@@ -312,15 +312,15 @@ class OperatingPoint:
 
     def identify_threshold(self, people: int) -> float:
         """The open-set threshold for a gallery of ``people`` enrolled people."""
-        if self.settings.match_threshold is not None:
-            return self.settings.match_threshold
+        if self.settings.match.threshold is not None:
+            return self.settings.match.threshold
         if self.calibration is None:
             return FALLBACK_THRESHOLD
         n = max(1, people)
         cached = self._cache.get(n)
         if cached is None:
             cached = round(
-                self.calibration.identify_threshold(self.settings.match_target_fpir, n), 4
+                self.calibration.identify_threshold(self.settings.match.target_fpir, n), 4
             )
             if len(self._cache) > 4096:
                 self._cache.clear()
@@ -329,20 +329,20 @@ class OperatingPoint:
 
     def verify_threshold(self) -> float:
         """The 1:1 threshold for ``verify_target_far``."""
-        if self.settings.match_threshold is not None:
-            return self.settings.match_threshold
+        if self.settings.match.threshold is not None:
+            return self.settings.match.threshold
         if self.calibration is None:
             return FALLBACK_THRESHOLD
-        return round(self.calibration.verify_threshold(self.settings.verify_target_far), 4)
+        return round(self.calibration.verify_threshold(self.settings.match.verify_target_far), 4)
 
     def status(self, people: int) -> dict[str, Any]:
         """What ``GET /api/v1/gallery/status`` and ``facegate people stats`` show."""
         return {
             "people": people,
             "threshold": self.identify_threshold(people),
-            "target_fpir": self.settings.match_target_fpir,
+            "target_fpir": self.settings.match.target_fpir,
             "verify_threshold": self.verify_threshold(),
-            "verify_target_far": self.settings.verify_target_far,
+            "verify_target_far": self.settings.match.verify_target_far,
             "source": self.source,
             "model": self.model_id,
             "populations": []

@@ -42,7 +42,7 @@ class LiveHook:
     async def start(self, services: Services) -> None:
         s = services.settings
         self.services = services
-        hub = LiveHub(viewer_idle_s=s.live_viewer_idle_s, max_viewers=s.live_max_viewers)
+        hub = LiveHub(viewer_idle_s=s.live.viewer_idle_s, max_viewers=s.live.max_viewers)
         server = self.stream_hook.server if self.stream_hook is not None else None
         if server is not None:
             server.live = hub
@@ -52,9 +52,9 @@ class LiveHook:
         self.hub = hub
         self.cameras = CameraManager(services, hub, scheduler, source_factory=self.source_factory)
         await self.cameras.start()
-        if s.live_workers > 1:
+        if s.server.workers > 1:
             self.relay = Relay(
-                s.data_dir / "live" / "peers", hub, services.events, s.live_viewer_idle_s
+                s.storage.data_dir / "live" / "peers", hub, services.events, s.live.viewer_idle_s
             )
             await self.relay.start()
 

@@ -131,7 +131,7 @@ class CameraManager:
         self.services, self.hub, self.scheduler = services, hub, scheduler
         self.settings: Settings = services.settings
         self.source_factory = source_factory
-        self.configs = list(self.settings.cameras)
+        self.configs = list(self.settings.live.all_cameras)
         self.locks: dict[str, OwnerLock] = {}
         self.owned: dict[str, _Owned] = {}
         self.keeper: LeaseKeeper | None = None
@@ -163,7 +163,7 @@ class CameraManager:
         lock = self.locks.get(name)
         if lock is None:
             lock = self.locks[name] = OwnerLock(
-                self.settings.data_dir / "live" / f"camera-{name}.lock"
+                self.settings.storage.data_dir / "live" / f"camera-{name}.lock"
             )
         return lock.try_acquire()
 
@@ -215,14 +215,14 @@ class CameraManager:
             if isinstance(outcome, FrameFailure) and outcome.code == "internal":
                 log.warning("camera %s: frame failed (%s)", config.name, outcome.message)
 
-        pipeline = StreamPipeline(processor, ignore, max_age_s=s.stream_max_frame_age_ms / 1000)
+        pipeline = StreamPipeline(processor, ignore, max_age_s=s.stream.max_frame_age_ms / 1000)
         camera = Camera(
             config,
             self._frame,
-            idle_stop_s=s.live_idle_stop_s,
-            stall_s=s.live_stall_s,
-            backoff_max_s=s.live_backoff_max_s,
-            max_side=s.live_camera_max_side,
+            idle_stop_s=s.live.idle_stop_s,
+            stall_s=s.live.stall_s,
+            backoff_max_s=s.live.backoff_max_s,
+            max_side=s.live.camera_max_side,
             source_factory=self.source_factory,
         )
 

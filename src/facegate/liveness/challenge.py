@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from facegate.config.base import default_of
+from facegate.config.liveness import ChallengeSettings
 from facegate.liveness.geometry import Pose, head_pose, is_deep, plane_fit
 
 if TYPE_CHECKING:
@@ -43,26 +45,26 @@ WRONG_MARGIN = 1.25
 class ChallengeRules:
     """Thresholds of the challenge (from ``Settings.liveness_*``)."""
 
-    steps: int = 3
-    directions: tuple[Direction, ...] = DIRECTIONS
-    timeout_s: float = 12.0
-    yaw_target_deg: float = 18.0
-    pitch_target_deg: float = 12.0
-    return_deg: float = 8.0
-    min_parallax: float = 0.1
-    min_depth_ratio: float = 2.0
+    steps: int = default_of(ChallengeSettings, "steps")
+    directions: tuple[Direction, ...] = tuple(default_of(ChallengeSettings, "directions"))
+    timeout_s: float = default_of(ChallengeSettings, "timeout_s")
+    yaw_target_deg: float = default_of(ChallengeSettings, "yaw_target_deg")
+    pitch_target_deg: float = default_of(ChallengeSettings, "pitch_target_deg")
+    return_deg: float = default_of(ChallengeSettings, "return_deg")
+    min_parallax: float = default_of(ChallengeSettings, "min_parallax")
+    min_depth_ratio: float = default_of(ChallengeSettings, "min_depth_ratio")
 
     @classmethod
     def from_settings(cls, s: Settings) -> ChallengeRules:
         return cls(
-            steps=s.liveness_challenge_steps,
-            directions=tuple(s.liveness_challenge_directions),
-            timeout_s=s.liveness_challenge_timeout_s,
-            yaw_target_deg=s.liveness_yaw_target_deg,
-            pitch_target_deg=s.liveness_pitch_target_deg,
-            return_deg=s.liveness_return_deg,
-            min_parallax=s.liveness_min_parallax,
-            min_depth_ratio=s.liveness_min_depth_ratio,
+            steps=s.liveness.challenge.steps,
+            directions=tuple(s.liveness.challenge.directions),
+            timeout_s=s.liveness.challenge.timeout_s,
+            yaw_target_deg=s.liveness.challenge.yaw_target_deg,
+            pitch_target_deg=s.liveness.challenge.pitch_target_deg,
+            return_deg=s.liveness.challenge.return_deg,
+            min_parallax=s.liveness.challenge.min_parallax,
+            min_depth_ratio=s.liveness.challenge.min_depth_ratio,
         )
 
 

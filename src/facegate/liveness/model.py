@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from facegate.config.base import default_of
+from facegate.config.liveness import SpoofModelSettings
 from facegate.engine.embed import Preprocessing
 from facegate.engine.models import ResolvedModel, sha256_of, unloadable
 from facegate.engine.types import Box
@@ -32,7 +34,12 @@ if TYPE_CHECKING:
     from facegate.config import Settings
 
 log = logging.getLogger(__name__)
-_DEFAULT_PREPROCESSING = Preprocessing(80, "rgb", 0.0, 255.0)
+_DEFAULT_PREPROCESSING = Preprocessing(
+    default_of(SpoofModelSettings, "input_size"),
+    default_of(SpoofModelSettings, "color_order"),
+    default_of(SpoofModelSettings, "mean"),
+    default_of(SpoofModelSettings, "std"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,30 +47,30 @@ class SpoofModelConfig:
     """How to run the classifier (from ``Settings.liveness_model_*``)."""
 
     path: Path
-    backend: str = "onnxruntime"
+    backend: str = default_of(SpoofModelSettings, "backend")
     preprocessing: Preprocessing = _DEFAULT_PREPROCESSING
-    crop_scale: float = 1.5
-    live_index: int = 1
-    softmax: bool = True
-    threshold: float = 0.5
+    crop_scale: float = default_of(SpoofModelSettings, "crop_scale")
+    live_index: int = default_of(SpoofModelSettings, "live_index")
+    softmax: bool = default_of(SpoofModelSettings, "softmax")
+    threshold: float = default_of(SpoofModelSettings, "threshold")
 
     @classmethod
     def from_settings(cls, s: Settings) -> SpoofModelConfig | None:
-        if s.liveness_model is None:
+        if s.liveness.model.path is None:
             return None
         return cls(
-            path=s.liveness_model,
-            backend=s.liveness_model_backend,
+            path=s.liveness.model.path,
+            backend=s.liveness.model.backend,
             preprocessing=Preprocessing(
-                s.liveness_model_input_size,
-                s.liveness_model_color_order,
-                s.liveness_model_mean,
-                s.liveness_model_std,
+                s.liveness.model.input_size,
+                s.liveness.model.color_order,
+                s.liveness.model.mean,
+                s.liveness.model.std,
             ),
-            crop_scale=s.liveness_model_crop_scale,
-            live_index=s.liveness_model_live_index,
-            softmax=s.liveness_model_softmax,
-            threshold=s.liveness_model_threshold,
+            crop_scale=s.liveness.model.crop_scale,
+            live_index=s.liveness.model.live_index,
+            softmax=s.liveness.model.softmax,
+            threshold=s.liveness.model.threshold,
         )
 
 

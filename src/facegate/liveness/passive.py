@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facegate.config.base import default_of
+from facegate.config.liveness import ChallengeSettings, PassiveSettings
 from facegate.liveness import LivenessVerdict
 from facegate.liveness.geometry import PlaneFit, is_deep, plane_fit
 
@@ -48,24 +50,24 @@ _REFERENCES = 3  # frames of the window used as references (first, a third, two 
 class PassiveRules:
     """Thresholds of the passive check (from ``Settings.liveness_passive_*``)."""
 
-    window: int = 45
-    min_frames: int = 6
-    live_parallax: float = 0.15
-    min_deformation: float = 0.06
-    flat_ratio: float = 0.35
-    min_face_px: float = 48.0
-    depth_ratio: float = 2.0
+    window: int = default_of(PassiveSettings, "window")
+    min_frames: int = default_of(PassiveSettings, "min_frames")
+    live_parallax: float = default_of(PassiveSettings, "live_parallax")
+    min_deformation: float = default_of(PassiveSettings, "min_deformation")
+    flat_ratio: float = default_of(PassiveSettings, "flat_ratio")
+    min_face_px: float = default_of(PassiveSettings, "min_face_px")
+    depth_ratio: float = default_of(ChallengeSettings, "min_depth_ratio")
 
     @classmethod
     def from_settings(cls, s: Settings) -> PassiveRules:
         return cls(
-            window=s.liveness_passive_window,
-            min_frames=s.liveness_passive_min_frames,
-            live_parallax=s.liveness_passive_live_parallax,
-            min_deformation=s.liveness_passive_min_deformation,
-            flat_ratio=s.liveness_passive_flat_ratio,
-            min_face_px=s.liveness_passive_min_face_px,
-            depth_ratio=s.liveness_min_depth_ratio,
+            window=s.liveness.passive.window,
+            min_frames=s.liveness.passive.min_frames,
+            live_parallax=s.liveness.passive.live_parallax,
+            min_deformation=s.liveness.passive.min_deformation,
+            flat_ratio=s.liveness.passive.flat_ratio,
+            min_face_px=s.liveness.passive.min_face_px,
+            depth_ratio=s.liveness.challenge.min_depth_ratio,
         )
 
 

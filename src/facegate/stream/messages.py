@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from enum import IntEnum, StrEnum
 from typing import Any, ClassVar
 
+from facegate.config.base import default_of
+from facegate.config.stream import StreamSettings
 from facegate.errors import FacegateError
 
 _MAX_ID = 2**63 - 1
@@ -86,12 +88,13 @@ class Limits:
     """Bounds a server enforces (and announces in WELCOME so clients can respect them)."""
 
     max_json_bytes: int = 64 * 1024
-    max_payload_bytes: int = 8 * 1024 * 1024
-    max_frame_width: int = 4096  # checked after reading the JPEG header, before decoding
-    max_frame_height: int = 4096
-    hello_timeout_s: float = 10.0  # connect → complete HELLO
-    idle_timeout_s: float = 30.0  # no complete message from the peer for this long
-    message_timeout_s: float = 10.0  # first byte of a message → its last byte
+    max_payload_bytes: int = default_of(StreamSettings, "max_payload_bytes")
+    # checked after reading the JPEG header, before decoding
+    max_frame_width: int = default_of(StreamSettings, "max_frame_width")
+    max_frame_height: int = default_of(StreamSettings, "max_frame_height")
+    hello_timeout_s: float = default_of(StreamSettings, "hello_timeout_s")
+    idle_timeout_s: float = default_of(StreamSettings, "idle_timeout_s")
+    message_timeout_s: float = default_of(StreamSettings, "message_timeout_s")
 
 
 DEFAULT_LIMITS = Limits()

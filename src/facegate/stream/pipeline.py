@@ -297,9 +297,9 @@ def stream_processor(
         max_width=max_width,
         max_height=max_height,
         annotate=annotate,
-        annotate_quality=s.stream_annotate_quality,
-        tracker_params=tracker_params or TrackerParams(reembed_every=s.stream_reembed_every),
-        max_embeddings=s.stream_max_embeddings_per_frame,
+        annotate_quality=s.stream.annotate_quality,
+        tracker_params=tracker_params or TrackerParams(reembed_every=s.stream.reembed_every),
+        max_embeddings=s.stream.max_embeddings_per_frame,
         observer=observer,
     )
 

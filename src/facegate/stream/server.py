@@ -15,7 +15,7 @@ connection is pending, and pending connections are capped in total and per addre
 
 Start it from ``facegate serve`` with::
 
-    server = StreamServer(services, settings.stream_host, settings.stream_port,
+    server = StreamServer(services, settings.stream.host, settings.stream.port,
                           limits_from_settings(settings), verifier=...)
     await server.start()   # on the same event loop as the HTTP server
     ...
@@ -77,12 +77,12 @@ class AllowAll:
 def limits_from_settings(settings: Settings) -> Limits:
     """The protocol limits a server announces, from the ``stream_*`` settings."""
     return Limits(
-        max_payload_bytes=settings.stream_max_payload_bytes,
-        max_frame_width=settings.stream_max_frame_width,
-        max_frame_height=settings.stream_max_frame_height,
-        hello_timeout_s=settings.stream_hello_timeout_s,
-        idle_timeout_s=settings.stream_idle_timeout_s,
-        message_timeout_s=settings.stream_message_timeout_s,
+        max_payload_bytes=settings.stream.max_payload_bytes,
+        max_frame_width=settings.stream.max_frame_width,
+        max_frame_height=settings.stream.max_frame_height,
+        hello_timeout_s=settings.stream.hello_timeout_s,
+        idle_timeout_s=settings.stream.idle_timeout_s,
+        message_timeout_s=settings.stream.message_timeout_s,
     )
 
 
@@ -103,19 +103,19 @@ class StreamServer:
     ) -> None:
         s: Settings = services.settings
         self.services = services
-        self.host = s.stream_host if host is None else host
-        self._port = s.stream_port if port is None else port
+        self.host = s.stream.host if host is None else host
+        self._port = s.stream.port if port is None else port
         self.limits = limits or limits_from_settings(s)
         self.verifier = verifier
         self.reuse_port = reuse_port  # several worker processes on one port
         # stream name -> what sees each frame's tracks; by default the process's registry
         # (facegate.observers: the recognition-event announcer, door watchers, ...)
         self.observer_for = observer_for  # None: the registry, with the session's prompt
-        self.tracker_params = tracker_params or TrackerParams(reembed_every=s.stream_reembed_every)
-        self.max_clients = s.stream_max_clients
-        self.send_queue = s.stream_send_queue
-        self.too_slow_drops = s.stream_too_slow_drops
-        self.max_age_s = s.stream_max_frame_age_ms / 1000.0
+        self.tracker_params = tracker_params or TrackerParams(reembed_every=s.stream.reembed_every)
+        self.max_clients = s.stream.max_clients
+        self.send_queue = s.stream.send_queue
+        self.too_slow_drops = s.stream.too_slow_drops
+        self.max_age_s = s.stream.max_frame_age_ms / 1000.0
         self.scheduler = FairScheduler(services.inference)
         self._server: asyncio.Server | None = None
         self._sessions: dict[str, Session] = {}  # greeted streams
@@ -123,13 +123,13 @@ class StreamServer:
         self.errors_sent: Counter[str] = Counter()  # fatal errors by code, since start
         self.admission = Admission(
             AdmissionLimits(
-                max_pending=s.stream_max_pending,
-                max_pending_per_address=s.stream_max_pending_per_address,
-                max_connections=s.stream_max_clients + s.stream_max_pending,
+                max_pending=s.stream.max_pending,
+                max_pending_per_address=s.stream.max_pending_per_address,
+                max_connections=s.stream.max_clients + s.stream.max_pending,
             )
         )
         self._tickets: dict[str, Ticket] = {}  # session id -> its admission, while open
-        self.key_recheck_s = s.stream_key_recheck_s
+        self.key_recheck_s = s.stream.key_recheck_s
         self._rechecker: asyncio.Task[None] | None = None
         self._names: asyncio.Task[None] | None = None
         self.live: StreamRegistry | None = None  # set by the live view (facegate.live)

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from facegate.config.base import default_of
+from facegate.config.stream import StreamSettings
 from facegate.engine.types import Box
 
 
@@ -80,7 +82,7 @@ class TrackerParams:
     min_iou: float = 0.3
     max_center_shift: float = 0.5
     max_missed: int = 10
-    reembed_every: int = 5
+    reembed_every: int = default_of(StreamSettings, "reembed_every")
     reembed_every_unconfirmed: int = 1
     quality_gain: float = 1.25
     full_vote_px: float = 80.0

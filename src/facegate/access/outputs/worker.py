@@ -60,21 +60,21 @@ class OutboxDispatcher:
         self.outbox = OutboxStore(db, host_clock)
         self.clock = self.outbox.clock  # the database's clock: every lease and due time
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self.relay_deadline = timedelta(seconds=settings.access_relay_deadline_s)
-        self.timeout_s = settings.access_output_timeout_s
-        self.max_in_flight = settings.access_output_threads * 25
+        self.relay_deadline = timedelta(seconds=settings.access.relay_deadline_s)
+        self.timeout_s = settings.access.output_timeout_s
+        self.max_in_flight = settings.access.output_threads * 25
         # Long enough to cover a lane's queue; renewed before a send when it runs short.
         self.lease = timedelta(seconds=max(60.0, 4 * self.timeout_s))
         self.mqtt: MqttLink | None = None
-        if settings.access_mqtt_url:
-            password = settings.access_mqtt_password
+        if settings.access.mqtt.url:
+            password = settings.access.mqtt.password
             self.mqtt = MqttLink(
-                settings.access_mqtt_url,
-                username=settings.access_mqtt_username,
+                settings.access.mqtt.url,
+                username=settings.access.mqtt.username,
                 password=None if password is None else password.get_secret_value(),
-                client_id=settings.access_mqtt_client_id,
-                keepalive_s=settings.access_mqtt_keepalive_s,
-                reconnect_max_s=settings.access_mqtt_reconnect_max_s,
+                client_id=settings.access.mqtt.client_id,
+                keepalive_s=settings.access.mqtt.keepalive_s,
+                reconnect_max_s=settings.access.mqtt.reconnect_max_s,
             )
         self.delivered = 0
         self.failures = 0
@@ -107,7 +107,7 @@ class OutboxDispatcher:
         self._stop.clear()
         self._http = httpx.Client(timeout=self.timeout_s, follow_redirects=False)
         self._pool = ThreadPoolExecutor(
-            self.settings.access_output_threads, thread_name_prefix="door-outputs"
+            self.settings.access.output_threads, thread_name_prefix="door-outputs"
         )
         if self.mqtt is not None:
             self.mqtt.start()
@@ -151,7 +151,7 @@ class OutboxDispatcher:
                 away = False
                 if time.monotonic() - swept > SWEEP_EVERY_S:
                     swept = time.monotonic()
-                    keep = timedelta(days=self.settings.access_outbox_retention_days)
+                    keep = timedelta(days=self.settings.access.outbox_retention_days)
                     self.outbox.sweep(self.clock.now() - keep)
             except DatabaseUnavailable as exc:  # logged once per outage
                 if not away:
@@ -161,7 +161,7 @@ class OutboxDispatcher:
                 log.exception("door output outbox unavailable; retrying")
                 claimed = 0
             if not claimed:
-                self._wake.wait(self.settings.access_outbox_poll_s)
+                self._wake.wait(self.settings.access.outbox_poll_s)
 
     def run_once(self) -> int:
         """Claim what is due and fits in the lanes; returns how many rows were claimed."""
@@ -264,14 +264,14 @@ class OutboxDispatcher:
                 delivery,
                 newer_decision=newer,
                 timeout_s=self.timeout_s,
-                max_attempts=s.access_output_max_attempts,
-                backoff_base_s=s.access_output_backoff_s,
+                max_attempts=s.access.output_max_attempts,
+                backoff_base_s=s.access.output_backoff_s,
             )
         return send_webhook(
             self._http,
             delivery,
-            max_attempts=s.access_output_max_attempts,
-            backoff_base_s=s.access_output_backoff_s,
+            max_attempts=s.access.output_max_attempts,
+            backoff_base_s=s.access.output_backoff_s,
         )
 
     def _settle(self, delivery: Delivery, outcome: Outcome) -> None:

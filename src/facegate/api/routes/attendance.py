@@ -233,14 +233,17 @@ DEFAULT_CHECKIN_CAMERA = "api"
 
 def checkin_cameras(settings: Settings) -> set[str]:
     """The camera names a check-in may name: configured cameras and attendance cameras."""
-    names = {c.name for c in settings.cameras} | set(settings.attendance_cameras)
+    names = {c.name for c in settings.live.all_cameras} | set(settings.attendance.cameras)
     return names | {DEFAULT_CHECKIN_CAMERA}
 
 
 async def _checkin_fields(request: Request) -> tuple[bytes, str, Direction | None]:
     settings = services(request).settings
     payload: Payload = await read_payload(
-        request, max_image_bytes=settings.max_upload_bytes, max_files=1, file_fields=("image",)
+        request,
+        max_image_bytes=settings.limits.max_upload_bytes,
+        max_files=1,
+        file_fields=("image",),
     )
     data = payload.image("image")
     camera = _name(payload.values.get("camera"), "camera") or DEFAULT_CHECKIN_CAMERA
@@ -270,7 +273,7 @@ async def checkin(request: Request) -> dict[str, Any]:
     a configured camera (settings ``cameras`` or ``attendance_cameras``) or ``api``."""
     svc, att = services(request), attendance(request)
     data, camera, direction = await _checkin_fields(request)
-    keep = att.settings.attendance_snapshots
+    keep = att.settings.attendance.snapshots
     found = await svc.inference.run(_identify_with_snapshots, svc, data, keep)
     at = utcnow()
     results, unknown = [], 0

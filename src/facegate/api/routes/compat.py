@@ -79,7 +79,7 @@ async def face_image_detect(request: Request) -> dict[str, object]:
             "msg": "img is not valid base64, so no face can be found",
             "name": None,
         }
-    if len(data) > svc.settings.max_upload_bytes:
+    if len(data) > svc.settings.limits.max_upload_bytes:
         return {"code": 203, "msg": "image is over the upload limit", "name": None}
     try:
         code, name = await svc.inference.run(_recognise, svc, data)

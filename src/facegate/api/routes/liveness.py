@@ -115,8 +115,8 @@ async def challenge(request: Request) -> dict[str, Any]:
         "steps": list(steps),
         "timeout_s": rules.timeout_s,
         "expires_in": round(claims.expires - claims.issued, 1),
-        "max_frames": s.liveness_http_max_frames,
-        "max_frame_bytes": s.liveness_http_max_frame_bytes,
+        "max_frames": s.liveness.http.max_frames,
+        "max_frame_bytes": s.liveness.http.max_frame_bytes,
     }
 
 
@@ -138,18 +138,18 @@ async def verify(request: Request) -> dict[str, Any]:
     s = svc.settings
     payload = await read_payload(
         request,
-        max_image_bytes=s.liveness_http_max_frame_bytes,
-        max_files=s.liveness_http_max_frames + 1,
+        max_image_bytes=s.liveness.http.max_frame_bytes,
+        max_files=s.liveness.http.max_frames + 1,
         file_fields=("frames",),
     )
     raw_frames = payload.values.get("frames")
     if raw_frames is not None and not isinstance(raw_frames, list):
         raise InvalidInput("frames must be a list of images")
-    if isinstance(raw_frames, list) and len(raw_frames) > s.liveness_http_max_frames:
-        raise InvalidInput(f"at most {s.liveness_http_max_frames} frames")
+    if isinstance(raw_frames, list) and len(raw_frames) > s.liveness.http.max_frames:
+        raise InvalidInput(f"at most {s.liveness.http.max_frames} frames")
     frames = [data for _, data in payload.images("frames")]
-    if not 2 <= len(frames) <= s.liveness_http_max_frames:
-        raise InvalidInput(f"send 2 to {s.liveness_http_max_frames} frames")
+    if not 2 <= len(frames) <= s.liveness.http.max_frames:
+        raise InvalidInput(f"send 2 to {s.liveness.http.max_frames} frames")
     keeper = tokens(request)
     claims = await asyncio.to_thread(keeper.check, payload.values.get("token"))
     times = check_times(

@@ -169,12 +169,12 @@ async def enrol_faces(
     settings = svc.settings
     payload = await read_payload(
         request,
-        max_image_bytes=settings.max_upload_bytes,
-        max_files=settings.api_max_images,
+        max_image_bytes=settings.limits.max_upload_bytes,
+        max_files=settings.api.max_images,
         file_fields=("images", "image"),
     )
-    if payload.count("images") + payload.count("image") > settings.api_max_images:
-        raise InvalidInput(f"at most {settings.api_max_images} photos per request")
+    if payload.count("images") + payload.count("image") > settings.api.max_images:
+        raise InvalidInput(f"at most {settings.api.max_images} photos per request")
     images = payload.images("images") + payload.images("image")
     if not images:
         raise InvalidInput("no photos: send them as 'images' (files or base64 strings)")

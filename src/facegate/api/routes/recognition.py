@@ -43,7 +43,7 @@ router = APIRouter(
 async def _payload(request: Request, fields: tuple[str, ...]) -> Payload:
     settings = services(request).settings
     return await read_payload(
-        request, max_image_bytes=settings.max_upload_bytes, max_files=3, file_fields=fields
+        request, max_image_bytes=settings.limits.max_upload_bytes, max_files=3, file_fields=fields
     )
 
 
@@ -62,7 +62,7 @@ def annotate(svc: Services, image: np.ndarray, found: list[IdentifiedFace]) -> b
         )
         for f in found
     ]
-    return encode_jpeg(draw_labels(image, labels, svc.settings.api_font_path))
+    return encode_jpeg(draw_labels(image, labels, svc.settings.api.font_path))
 
 
 @router.post(

@@ -38,7 +38,7 @@ def who(request: Request) -> str:
 def site_info(request: Request, att: Attendance) -> dict[str, Any]:
     """Read-only context for the settings: cameras, doors, threshold (blocking: DB reads)."""
     settings = att.settings
-    names = {c.name for c in settings.cameras} | set(att.directions)
+    names = {c.name for c in settings.live.all_cameras} | set(att.directions)
     cameras = [{"name": n, "direction": att.direction(n)} for n in sorted(names)]
     doors: list[dict[str, Any]] = []
     hook = getattr(request.app.state, "access_hook", None)
@@ -62,7 +62,7 @@ def site_info(request: Request, att: Attendance) -> dict[str, Any]:
         "cameras": cameras,
         "doors": doors,
         "recognition_threshold": threshold,
-        "recognition_threshold_override": settings.match_threshold,
+        "recognition_threshold_override": settings.match.threshold,
     }
 
 

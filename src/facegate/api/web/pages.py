@@ -60,7 +60,7 @@ class Pages:
             text = texts.get(key, key)
             return text.format(**values) if values else text
 
-        auth = request.app.state.settings.api_auth
+        auth = request.app.state.settings.api.auth
         key: ApiKey | None = getattr(request.state, "key", None)
         login_page = name == "login.html"
         # Sign-out is offered to a session: a page that checked its key, or (an error page of
@@ -110,7 +110,7 @@ class Pages:
 def secure_cookie(request: Request) -> bool:
     """Mark the session cookie ``Secure``: the request came over HTTPS (directly or, with
     ``api_trusted_proxies``, through a TLS-terminating proxy) or the setting says always."""
-    return bool(request.app.state.settings.api_secure_cookies) or request.url.scheme == "https"
+    return bool(request.app.state.settings.api.secure_cookies) or request.url.scheme == "https"
 
 
 def install(app: FastAPI) -> None:
