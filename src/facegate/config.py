@@ -445,6 +445,26 @@ class Settings(BaseSettings):
     # into the database with an idempotency key; the spool keeps at most this many.
     spool_max_events: int = Field(100_000, ge=100, description="events kept while undrained")
 
+    # -- gallery index snapshots (issue 13; docs/gallery.md "Index snapshots") -------------
+    # One memory-mapped faiss snapshot per data dir, shared by the host's workers; one worker
+    # at a time (a lock file) publishes it when enough changed, and soon after deletions.
+    gallery_snapshot_enabled: bool = Field(True, description="map and publish index snapshots")
+    gallery_snapshot_min_changes: int = Field(
+        1000, ge=1, description="publish once this many templates changed since the newest"
+    )
+    gallery_snapshot_interval_s: float = Field(
+        600.0, gt=0, description="publish any smaller change after this long"
+    )
+    gallery_snapshot_erase_s: float = Field(
+        60.0, gt=0, description="publish this soon after a deletion (erases the old file)"
+    )
+    gallery_snapshot_check_s: float = Field(
+        5.0, gt=0, description="how often each worker checks whether to publish or remap"
+    )
+    gallery_snapshot_full_check: bool = Field(
+        False, description="hash every byte of a snapshot at load (default: sampled hash)"
+    )
+
     @field_validator("attendance_webhook_urls")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:

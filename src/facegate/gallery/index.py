@@ -143,6 +143,7 @@ class VectorIndex:
         self.dim = dim
         self.params = params or IndexParams()
         self.revision = 0
+        self.base_revision = 0  # the revision the base segment was built at
         self.auto_rebuild = auto_rebuild
         self.source = "memory"  # or the snapshot file the base is mapped from
         self._install(BaseParts(faiss.IndexFlatIP(dim), "exact", _EMPTY, _EMPTY, _EMPTY, _EMPTY, 0))
@@ -176,7 +177,7 @@ class VectorIndex:
     ) -> VectorIndex:
         index = cls(dim, params, auto_rebuild=auto_rebuild)
         index._rebuild(snapshot.template_ids, snapshot.person_ids, snapshot.vectors)
-        index.revision = snapshot.revision
+        index.revision = index.base_revision = snapshot.revision
         return index
 
     @classmethod
@@ -192,7 +193,7 @@ class VectorIndex:
         """An index over a base built elsewhere (a mapped snapshot file)."""
         index = cls(dim, params, auto_rebuild=auto_rebuild)
         index._install(parts)
-        index.revision = revision
+        index.revision = index.base_revision = revision
         return index
 
     def _rebuild(self, labels: np.ndarray, owners: np.ndarray, vectors: np.ndarray) -> None:
@@ -211,6 +212,7 @@ class VectorIndex:
     def _compact(self) -> None:
         rows = np.flatnonzero(self._alive)
         self._rebuild(self._label_at(rows), self._owner_at(rows), self._vectors(rows))
+        self.base_revision = self.revision
 
     @property
     def parts(self) -> BaseParts:
