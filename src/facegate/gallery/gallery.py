@@ -41,6 +41,7 @@ from facegate.config import Settings
 from facegate.errors import DatabaseUnavailable
 from facegate.gallery.db import PgOptions, PostgresDatabase, open_database
 from facegate.gallery.index import Hits, IndexParams, VectorIndex, replay
+from facegate.gallery.index_swap import IndexSwap
 from facegate.gallery.matcher import Match, Matcher, MatcherParams, Ranked, aggregate
 from facegate.gallery.operating_point import FALLBACK_THRESHOLD, OperatingPoint
 from facegate.gallery.snapshot_job import SnapshotJob
@@ -78,7 +79,7 @@ def open_store(settings: Settings, *, create: bool = True) -> SqlStore:
     return SqlStore(db, store_thumbnails=settings.gallery_store_thumbnails)
 
 
-class Gallery:
+class Gallery(IndexSwap):
     """People, templates and open-set matching over a shared database. Build once per process."""
 
     def __init__(
@@ -230,117 +231,6 @@ class Gallery:
     def revision(self) -> int:
         """The revision this process's index reflects."""
         return self._revision
-
-    @property
-    def index_source(self) -> str:
-        """Where the index's base comes from: "memory" or the mapped snapshot file."""
-        index = self._index
-        return index.source if index is not None else "memory"
-
-    def rebuild(self, *, starting: bool = False) -> None:
-        """Replace the index by one built outside the search lock, then swap it in.
-
-        Starting, a worker maps the newest valid snapshot (waiting for a worker that is
-        publishing one) or builds from the database and publishes that; later (compaction, a
-        pruned log) it publishes a fresh snapshot if it gets the lock, else maps a newer one
-        than its own, else builds privately from the database."""
-        with self._rebuild_lock:
-            for _attempt in range(3):
-                started = time.monotonic()
-                fresh, revision = self._fresh_index(starting)
-                if self._swap_in(fresh, revision, started):
-                    return
-            raise RuntimeError("the change log was pruned faster than the index was rebuilt")
-
-    def _fresh_index(self, starting: bool) -> tuple[VectorIndex | None, int]:
-        job = self.snapshots
-        if job is not None:
-            built = job.publish(force=True, wait=starting)
-            if built is not None:
-                return built, built.revision
-            loaded = job.load()
-            if loaded is not None and (starting or loaded.revision > self._base_revision()):
-                return loaded, loaded.revision
-        snapshot = self.store.snapshot()
-        if len(snapshot.template_ids) == 0:
-            return None, snapshot.revision
-        dim = snapshot.vectors.shape[1]
-        fresh = VectorIndex.from_snapshot(snapshot, dim, self.index_params, auto_rebuild=False)
-        return fresh, snapshot.revision
-
-    def _base_revision(self) -> int:
-        index = self._index
-        return index.base_revision if index is not None else -1
-
-    def _swap_in(self, fresh: VectorIndex | None, revision: int, started: float) -> bool:
-        """Replay onto ``fresh`` (private to this thread) what was committed after
-        ``revision``; False if the log no longer reaches back that far."""
-        for _round in range(3):  # outside every lock: usually one round catches up
-            changes = self.store.changes_since(revision)
-            if not changes.complete:
-                return False
-            fresh = replay(fresh, changes.changes, self.index_params, auto_rebuild=False)
-            revision = changes.revision
-            if revision >= self._revision:
-                break
-        with self._update_lock:  # no catch-up in between: the last changes, then the swap
-            changes = self.store.changes_since(revision)
-            if not changes.complete:
-                return False
-            fresh = replay(fresh, changes.changes, self.index_params, auto_rebuild=False)
-            if fresh is not None:
-                fresh.revision = changes.revision
-            with self._lock:
-                self._index = fresh
-                self._revision = changes.revision
-                self._checked = max(self._checked, started)
-        self._refresh_operating_point()
-        log.info(
-            "gallery index ready: %d templates at revision %d (%s) in %.2f s",
-            len(fresh) if fresh is not None else 0,
-            changes.revision,
-            self.index_source,
-            time.monotonic() - started,
-        )
-        return True
-
-    def refresh_snapshot(self) -> str | None:
-        """The periodic snapshot check: publish one if due (and this worker gets the lock),
-        or map a newer one another worker published. Says what it did."""
-        job = self.snapshots
-        if job is None:
-            return None
-        if job.due() is not None:
-            with self._rebuild_lock:
-                started = time.monotonic()
-                built = job.publish()
-                if built is not None and self._swap_in(built, built.revision, started):
-                    return "published"
-        newest = job.newest()
-        if newest is not None and newest[0] > self._base_revision():
-            self.rebuild()
-            return "mapped"
-        return None
-
-    def _compact_if_wanted(self) -> None:
-        """Start a rebuild when the index wants one (in the background with the watchers)."""
-        index = self._index
-        if index is None or not index.wants_rebuild or self._rebuilding:
-            return
-        self._rebuilding = True
-
-        def run() -> None:
-            try:
-                self.rebuild()
-            except Exception:
-                log.exception("gallery index rebuild failed")
-            finally:
-                self._rebuilding = False
-
-        if self.background:
-            threading.Thread(target=run, name="gallery-rebuild", daemon=True).start()
-        else:
-            run()
 
     def sync(self) -> int:
         """Catch up with the database if it has moved on; returns the revision now reflected."""
