@@ -117,6 +117,8 @@ def test_workers_map_the_snapshot_and_replay_the_log(settings: Settings) -> None
         _load(first, 300, 7)
         first.rebuild()  # publishes: there is no snapshot yet
         assert first.index_source.startswith("gallery-") and _snapshot_files(settings)
+        for path in (Path(settings.data_dir) / "index").glob("gallery-*"):
+            assert path.stat().st_mode & 0o077 == 0  # biometric data: the owner's only
         person = first.create_person("after the snapshot")
         added = first.add_templates(person.id, [template(v) for v in unit_vectors(2, 8)])
         with Gallery(settings, background=False) as second:

@@ -124,6 +124,7 @@ def _fsync_file(path: Path) -> None:
 
 
 def _commit(tmp: Path, final: Path) -> None:
+    os.chmod(tmp, 0o600)  # template vectors are biometric data: the owner's only
     _fsync_file(tmp)
     os.replace(tmp, final)
 
@@ -143,7 +144,7 @@ def write_snapshot(directory: Path, index: VectorIndex, pin: ModelPin, database:
     """Write a freshly built index as a snapshot at its revision; returns its manifest. Older
     snapshots are removed afterwards (workers that still map one keep their mapping)."""
     parts = index.parts
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     stem = f"{PREFIX}{index.revision:012d}-{secrets.token_hex(4)}"
     names = {"faiss": f"{stem}.faiss", **{a: f"{stem}.{a}.npy" for a in _ARRAYS}}
     arrays = dict(
@@ -151,6 +152,7 @@ def write_snapshot(directory: Path, index: VectorIndex, pin: ModelPin, database:
     )
     for key, name in names.items():
         tmp = directory / f".{name}.tmp"
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         if key == "faiss":
             faiss.write_index(parts.faiss_index, str(tmp))
         else:
@@ -280,7 +282,7 @@ def publish_lock(directory: Path, *, wait: bool = False) -> Iterator[bool]:
     """Whether this process may publish now: one publisher per data dir (``flock`` on
     ``publish.lock``, released when the block ends or the process dies); ``wait`` blocks
     until the lock is free."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with (directory / "publish.lock").open("a") as f:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
