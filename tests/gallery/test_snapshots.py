@@ -205,3 +205,22 @@ def test_damaged_or_foreign_snapshots_are_ignored(
         assert fresh.index_source != manifest.with_suffix("").name
     if damage != "no-manifest":
         assert "ignored" in caplog.text
+
+
+def test_a_snapshot_older_than_the_change_log_is_not_replayed(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stale snapshot (the log was pruned past its revision) is ignored with a warning; the
+    worker builds from the database, and the next check publishes a fresh one."""
+    with Gallery(settings, background=False) as gallery:
+        _load(gallery, 50, 13)
+        gallery.rebuild()
+        stale = gallery.index_source
+        _load(gallery, 50, 14)  # moves the log floor past the snapshot, like pruning
+        with caplog.at_level(logging.WARNING), Gallery(settings, background=False) as late:
+            assert late.index_contents() == _contents_in_db(gallery)
+            assert late.index_source == "memory" and len(late.index_contents()) == 300
+            assert "no longer reaches back" in caplog.text and stale in caplog.text
+            assert late.refresh_snapshot() == "published"
+            assert late.index_source != stale and late.index_source.startswith("gallery-")
+            assert late.index_contents() == _contents_in_db(gallery)
