@@ -224,3 +224,36 @@ def test_a_snapshot_older_than_the_change_log_is_not_replayed(
             assert late.refresh_snapshot() == "published"
             assert late.index_source != stale and late.index_source.startswith("gallery-")
             assert late.index_contents() == _contents_in_db(gallery)
+
+
+def test_background_checks_publish_after_a_deletion_and_every_worker_remaps(
+    settings: Settings,
+) -> None:
+    """Two workers with their background threads: after a deletion one of them publishes a
+    fresh snapshot without the deleted templates, and both end up mapping it."""
+    import time
+
+    settings = settings.model_copy(
+        update={"gallery_snapshot_check_s": 0.2, "gallery_snapshot_erase_s": 0.2}
+    )
+    with Gallery(settings, background=False) as loader:
+        _load(loader, 40, 17)
+        loader.rebuild()
+        first = loader.index_source
+    with Gallery(settings) as a, Gallery(settings) as b:
+        assert a.index_source == b.index_source == first
+        gone = a.store.list_people(limit=1).items[0]
+        gone_ids = {t.id for t in a.list_templates(gone.id)}
+        a.delete_person(gone.id)
+        deadline = time.monotonic() + 60  # a bound for the loop, not a speed requirement
+        while time.monotonic() < deadline and not (
+            a.index_source != first and b.index_source == a.index_source
+        ):
+            time.sleep(0.1)
+        assert a.index_source != first and b.index_source == a.index_source
+        assert _snapshot_files(settings) and not any(
+            name.startswith(first[: -len(".json")]) for name in _snapshot_files(settings)
+        )
+        for worker in (a, b):
+            assert worker.index_contents() == _contents_in_db(a)
+            assert not gone_ids & set(worker.index_contents())

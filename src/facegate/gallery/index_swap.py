@@ -50,8 +50,9 @@ class IndexSwap:
 
         Starting, a worker maps the newest valid snapshot (waiting for a worker that is
         publishing one) or builds from the database and publishes that; later (compaction, a
-        pruned log) it publishes a fresh snapshot if it gets the lock, else maps a newer one
-        than its own, else builds privately from the database."""
+        pruned log, a newer snapshot published by another worker) it maps a snapshot newer
+        than its own base, else publishes a fresh one if it gets the lock, else builds
+        privately from the database."""
         with self._rebuild_lock:
             files = True
             for _attempt in range(3):
@@ -72,12 +73,13 @@ class IndexSwap:
     def _fresh_index(self, starting: bool, files: bool) -> tuple[VectorIndex | None, int]:
         job = self.snapshots
         if job is not None and files:
+            if not starting:  # a newer snapshot than this worker's base is the cheap way
+                loaded = job.load()
+                if loaded is not None and loaded.revision > self._base_revision():
+                    return loaded, loaded.revision
             built = job.publish(force=True, wait=starting)
             if built is not None:
                 return built, built.revision
-            loaded = job.load()
-            if loaded is not None and (starting or loaded.revision > self._base_revision()):
-                return loaded, loaded.revision
         snapshot = self.store.snapshot()
         if len(snapshot.template_ids) == 0:
             return None, snapshot.revision
