@@ -177,13 +177,13 @@ def test_deleting_a_person_erases_thumbnails_and_snapshots(api: Api, people_dir:
         return out
 
     assert counts() == {t: (1, 1) for t in tables}  # all three were really written
-    sqlite_files = list(api.settings.data_dir.glob("facegate.db*"))
-    if api.settings.database_url is None:
+    sqlite_files = list(api.settings.storage.data_dir.glob("facegate.db*"))
+    if api.settings.storage.database_url is None:
         assert marker in b"".join(p.read_bytes() for p in sqlite_files)
 
     r = api.client.delete(f"/api/v1/people/{pid}", headers=api.admin)
     assert r.status_code == 200, r.text
     assert counts() == {t: (0, 0) for t in tables}
-    if api.settings.database_url is None:
-        raw = b"".join(p.read_bytes() for p in api.settings.data_dir.glob("facegate.db*"))
+    if api.settings.storage.database_url is None:
+        raw = b"".join(p.read_bytes() for p in api.settings.storage.data_dir.glob("facegate.db*"))
         assert marker not in raw

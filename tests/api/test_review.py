@@ -31,7 +31,7 @@ def test_review_folds_tracks_assigns_and_marks(api: Api, people_dir: Path):
     known = api.create_person("Review Known")
     target = api.create_person("Review Target")
     now = datetime.now(UTC).replace(microsecond=0)
-    camera = f"review-cam-{api.settings.database_url is not None}"
+    camera = f"review-cam-{api.settings.storage.database_url is not None}"
     ids = []
     for i in range(4):  # one stranger seen four times on track 7
         new = NewEvent("unknown", camera, "in", now - timedelta(seconds=40 - i), 0.1,

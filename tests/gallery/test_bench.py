@@ -28,3 +28,18 @@ def test_bench_gallery_command_prints_json() -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report.keys() >= KEYS and report["size"] == 1500
+
+
+def test_startup_bench_starts_real_workers_cold_and_mapped() -> None:
+    from facegate.bench.gallery_startup import run_startup_bench
+
+    report = run_startup_bench(3000, workers=2, exact_max=1000)
+    assert report["size"] == 3000 and report["snapshot_mb"] > 0
+    cold, mapped = report["cold"], report["mapped"]
+    assert [w["source"] for w in cold["workers"]] == ["memory", "memory"]
+    assert all(w["source"].startswith("gallery-") for w in mapped["workers"])
+    for mode in (cold, mapped):
+        assert len(mode["workers"]) == 2 and mode["start_s_max"] > 0
+        for w in mode["workers"]:
+            if w["rss_mb"]:  # /proc/PID/smaps_rollup exists (Linux 4.14+)
+                assert 0 < w["pss_mb"] <= w["rss_mb"] and w["shared_mb"] > 0

@@ -33,14 +33,56 @@ def register_gallery_bench(bench_app: typer.Typer) -> None:
             float, typer.Option(help="cosine of each probe to its stored vector")
         ] = 0.6,
         seed: Annotated[int, typer.Option(help="random seed")] = 0,
+        startup: Annotated[
+            bool,
+            typer.Option(
+                "--startup",
+                help="instead: start-up time and memory of N worker processes, cold build "
+                "from the database vs mapped snapshot (fresh SQLite gallery in a temp dir)",
+            ),
+        ] = False,
+        workers: Annotated[int, typer.Option(min=1, help="--startup: worker processes")] = 2,
+        postgres: Annotated[
+            bool,
+            typer.Option(
+                "--postgres",
+                help="--startup: load into FACEGATE_DATABASE_URL instead (must be empty)",
+            ),
+        ] = False,
         as_json: Annotated[
             bool, typer.Option("--json", help="print machine-readable JSON")
         ] = False,
     ) -> None:
-        """Search latency (p50/p95), recall@1 against exact search, build time and memory."""
+        """Search latency (p50/p95), recall@1 against exact search, build time and memory;
+        with --startup, start-up time and memory per host for N workers."""
         from facegate.bench.gallery_bench import run_gallery_bench
 
         settings = Settings()
+        if startup:
+            from facegate.bench.gallery_startup import run_startup_bench
+
+            try:
+                report = run_startup_bench(
+                    size,
+                    workers=workers,
+                    database_url=settings.storage.database_url if postgres else None,
+                    exact_max=exact_max,
+                    seed=seed,
+                )
+            except ValueError as error:
+                typer.echo(f"error: {error}", err=True)
+                raise typer.Exit(EXIT_BAD_INPUT) from error
+            if as_json:
+                print_json(report)
+                return
+            for mode in ("cold", "mapped"):
+                m = report[mode]
+                typer.echo(
+                    f"{mode}: {report['workers']} workers x {report['size']} templates: "
+                    f"start {m['start_s_max']:.2f} s, host RSS {m['host_rss_mb']:.0f} MB, "
+                    f"host PSS {m['host_pss_mb']:.0f} MB"
+                )
+            return
         kind = approx or settings.gallery.approx_index
         if kind not in ("pq", "hnsw"):
             typer.echo("error: --approx must be pq or hnsw", err=True)

@@ -78,6 +78,25 @@ class GallerySettings(Section):
     max_staleness_s: float = Field(
         10.0, gt=0, description="bounded-staleness: longest time since a good revision check"
     )
+    # Index snapshots (docs/gallery.md "Rebuilds and index snapshots"): one memory-mapped
+    # faiss snapshot per data dir, shared by the host's workers; one worker at a time (a lock
+    # file) publishes it when enough changed, and soon after deletions.
+    snapshot_enabled: bool = Field(True, description="map and publish index snapshots")
+    snapshot_min_changes: int = Field(
+        1000, ge=1, description="publish once this many templates changed since the newest"
+    )
+    snapshot_interval_s: float = Field(
+        600.0, gt=0, description="publish any smaller change after this long"
+    )
+    snapshot_erase_s: float = Field(
+        60.0, gt=0, description="publish this soon after a deletion (erases the old file)"
+    )
+    snapshot_check_s: float = Field(
+        5.0, gt=0, description="how often each worker checks whether to publish or remap"
+    )
+    snapshot_full_check: bool = Field(
+        False, description="hash every byte of a snapshot at load (default: sampled hash)"
+    )
 
 
 class MatchSettings(Section):

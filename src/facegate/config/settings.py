@@ -3,11 +3,10 @@ add a setting)."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -25,7 +24,6 @@ from facegate.config.engine import (
 from facegate.config.gallery import GallerySettings, MatchSettings, StorageSettings
 from facegate.config.live import LiveSettings
 from facegate.config.liveness import LivenessSettings
-from facegate.config.names import leaves
 from facegate.config.photos import PhotosSettings
 from facegate.config.sources import describe, gather, keyword_layer, merge
 from facegate.config.stream import StreamSettings
@@ -59,9 +57,6 @@ class Settings(Section):
     liveness: LivenessSettings = Field(default_factory=LivenessSettings, description="")
     photos: PhotosSettings = Field(default_factory=PhotosSettings, description="")
     cluster: ClusterSettings = Field(default_factory=ClusterSettings, description="")
-
-    # New settings of other branches are appended here as flat fields (env FACEGATE_<NAME>);
-    # the lead moves each block into its area (see facegate.config's docstring).
 
     def __init__(self, **values: Any) -> None:
         # pydantic calls an overridden __init__ from model_validate too: there (``_PURE``
@@ -125,25 +120,6 @@ class Settings(Section):
                 "direction on the camera ([[live.cameras]] direction = ...) instead"
             )
         return self
-
-    if not TYPE_CHECKING:
-        # Transitional, for code written against the flat model (branches merged after the
-        # tree): ``settings.stream_port`` still reads ``settings.stream.port``, with a
-        # DeprecationWarning naming the new place. mypy does not see it, so every such read is
-        # a type error to fix. Remove once no code uses flat names.
-        def __getattr__(self, name: str) -> Any:
-            leaf = leaves(Settings).get(name)
-            if leaf is None or len(leaf.path) < 2:
-                return super().__getattr__(name)
-            warnings.warn(
-                f"settings.{name} is settings.{leaf.dotted} now",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            node: Any = self
-            for key in leaf.path:
-                node = getattr(node, key)
-            return node
 
     @property
     def access_zone(self) -> str:

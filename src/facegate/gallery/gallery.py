@@ -16,8 +16,12 @@ last good revision check is ``gallery_max_staleness_s`` old, ``fail-closed`` ref
 a check fails; both refuse with ``DatabaseUnavailable`` (HTTP 503, stream ERROR
 ``unavailable``). SQLite is a local file: it is read per search as before.
 
-Thread-safe: one lock serialises index updates and searches (a search is well under a
-millisecond at office scale and a few at a million templates, small next to embedding a face).
+Thread-safe: the search lock serialises searches against applying a change (a search is well
+under a millisecond at office scale and a few at a million templates). A rebuild (compaction,
+a log pruned past this worker, a newer snapshot to map) never holds it while building: the new
+index is built or mapped from a snapshot aside, the changes committed since are replayed onto
+it, and only the swap of the reference takes the lock. With ``gallery.snapshot_enabled`` the
+workers of a host share one memory-mapped snapshot of the index (``snapshot_job.py``).
 
 The open-set threshold is the operating point's for the number of people in the index
 (``operating_point.py``): adding or removing people re-derives it, at no per-face cost.
@@ -29,7 +33,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from itertools import groupby
 from types import TracebackType
 
 import numpy as np
@@ -37,11 +40,13 @@ import numpy as np
 from facegate.config import Settings
 from facegate.errors import DatabaseUnavailable
 from facegate.gallery.db import PgOptions, PostgresDatabase, open_database
-from facegate.gallery.index import Hits, IndexParams, VectorIndex
+from facegate.gallery.index import Hits, IndexParams, VectorIndex, replay
+from facegate.gallery.index_swap import IndexSwap
 from facegate.gallery.matcher import Match, Matcher, MatcherParams, Ranked, aggregate
 from facegate.gallery.operating_point import FALLBACK_THRESHOLD, OperatingPoint
+from facegate.gallery.snapshot_job import SnapshotJob
 from facegate.gallery.store import UNSET, SqlStore
-from facegate.gallery.types import Change, JsonObject, NewTemplate, Person, PersonPage, Template
+from facegate.gallery.types import JsonObject, NewTemplate, Person, PersonPage, Template
 
 log = logging.getLogger(__name__)
 # Names cached for at most this many people (cleared when exceeded, and on every revision).
@@ -74,7 +79,7 @@ def open_store(settings: Settings, *, create: bool = True) -> SqlStore:
     return SqlStore(db, store_thumbnails=settings.gallery.store_thumbnails)
 
 
-class Gallery:
+class Gallery(IndexSwap):
     """People, templates and open-set matching over a shared database. Build once per process."""
 
     def __init__(
@@ -96,8 +101,16 @@ class Gallery:
                 top_k=settings.gallery.top_k,
             )
         )
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the search lock
+        self._update_lock = threading.Lock()  # one catch-up or swap at a time
+        self._rebuild_lock = threading.Lock()  # one rebuild at a time
+        self._rebuilding = False
         self._index: VectorIndex | None = None
+        self.snapshots = (
+            SnapshotJob(settings, self.store, self.index_params)
+            if settings.gallery.snapshot_enabled
+            else None
+        )
         self._revision = -1
         self._operating: OperatingPoint | None = None
         self._stop = threading.Event()
@@ -111,7 +124,8 @@ class Gallery:
         self._names: dict[int, Person] = {}
         self._names_revision = -1
         self._names_lock = threading.Lock()
-        self.rebuild()
+        self.background = background
+        self.rebuild(starting=True)
         if background:
             self._start_watchers()
 
@@ -146,6 +160,8 @@ class Gallery:
             targets.append(
                 ("gallery-poll", lambda: self._poll(self.settings.gallery.poll_interval_s))
             )
+        if self.snapshots is not None:
+            targets.append(("gallery-snapshots", self._snapshot_loop))
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -154,6 +170,15 @@ class Gallery:
     def _poll(self, interval: float) -> None:
         while not self._stop.wait(interval):
             self._sync_quietly()
+
+    def _snapshot_loop(self) -> None:
+        while not self._stop.wait(self.settings.gallery.snapshot_check_s):
+            try:
+                self.refresh_snapshot()
+            except DatabaseUnavailable:  # the revision poll reports outages
+                pass
+            except Exception:
+                log.exception("gallery snapshot check failed")
 
     def _sync_quietly(self) -> None:
         was_reachable = self._reachable
@@ -207,25 +232,6 @@ class Gallery:
         """The revision this process's index reflects."""
         return self._revision
 
-    def rebuild(self) -> None:
-        """Rebuild the index from a consistent snapshot of the database."""
-        started = time.monotonic()
-        snapshot = self.store.snapshot()
-        with self._lock:
-            if len(snapshot.template_ids):
-                dim = snapshot.vectors.shape[1]
-                self._index = VectorIndex.from_snapshot(snapshot, dim, self.index_params)
-            else:
-                self._index = None
-            self._revision = snapshot.revision
-            self._checked = started
-        self._refresh_operating_point()
-        log.info(
-            "gallery index rebuilt: %d templates at revision %d",
-            len(snapshot.template_ids),
-            snapshot.revision,
-        )
-
     def sync(self) -> int:
         """Catch up with the database if it has moved on; returns the revision now reflected."""
         started = time.monotonic()
@@ -238,39 +244,23 @@ class Gallery:
         if current == self._revision:
             self._checked = max(self._checked, started)
             return self._revision
-        with self._lock:
+        with self._update_lock:
             changes = self.store.changes_since(self._revision)
-            if not changes.complete:
-                self.rebuild()
-                return self._revision
-            for (op, _rev), group in groupby(changes.changes, key=lambda c: (c.op, c.revision)):
-                self._apply(op, list(group))
-            self._revision = changes.revision
-            if self._index is not None:
-                self._index.revision = changes.revision
-            if self._operating is None or self._operating.model_sha256 is None:
-                self._refresh_operating_point()
-            self._checked = max(self._checked, started)
-            return self._revision
-
-    def _apply(self, op: str, changes: list[Change]) -> None:
-        if op == "add":
-            present = [c for c in changes if c.embedding is not None]
-            if not present:
-                return
-            vectors = np.stack([c.embedding for c in present if c.embedding is not None])
-            if self._index is None:
-                self._index = VectorIndex(vectors.shape[1], self.index_params)
-            self._index.add(
-                (c.template_id for c in present), (c.person_id for c in present), vectors
-            )
-        elif self._index is None:
-            return
-        elif op == "remove":
-            self._index.remove(c.template_id for c in changes)
-        elif op == "move":
-            for person_id, group in groupby(changes, key=lambda c: c.person_id):
-                self._index.move((c.template_id for c in group), person_id)
+            if changes.complete:
+                with self._lock:
+                    self._index = replay(
+                        self._index, changes.changes, self.index_params, auto_rebuild=False
+                    )
+                    self._revision = changes.revision
+                    if self._index is not None:
+                        self._index.revision = changes.revision
+                    self._checked = max(self._checked, started)
+        if not changes.complete:
+            self.rebuild()
+        elif self._operating is None or self._operating.model_sha256 is None:
+            self._refresh_operating_point()
+        self._compact_if_wanted()
+        return self._revision
 
     # -- the operating point -----------------------------------------------------------------
 

@@ -118,6 +118,22 @@ class RevisionLog:
         )
         return ChangeSet(int(current), changes, complete=True)
 
+    def change_stats(self, revision: int) -> tuple[int, int, bool]:
+        """(templates changed, templates removed) after ``revision``, and whether the log
+        still reaches back that far (what the snapshot publisher decides on)."""
+        with self.db.read() as tx:
+            current, floor = tx.execute(
+                "SELECT revision, log_floor FROM gallery_meta WHERE id = 1"
+            )[0]
+            if revision < int(floor) or revision > int(current):
+                return 0, 0, False
+            changed, removed = tx.execute(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN op = 'remove' THEN 1 ELSE 0 END), 0) "
+                "FROM gallery_changes WHERE revision > ?",
+                (revision,),
+            )[0]
+        return int(changed), int(removed), True
+
     def snapshot(self) -> Snapshot:
         """Every template vector and the revision they make up, read consistently."""
         with self.db.read() as tx:
