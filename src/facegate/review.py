@@ -26,6 +26,7 @@ from facegate.gallery.db import Database, utcnow
 Verdict = Literal["assigned", "wrong_name"]
 TRACK_GAP_S = 600.0
 SCAN_FACTOR = 5  # events read per row shown, so deduplicated runs still fill a page
+MAX_SCAN = 100_000  # events one review page may read (bounds a deep offset's cost)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,11 @@ class ReviewStore:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 50,
+        offset: int = 0,
     ) -> list[ReviewRow]:
+        """Rows ``offset`` .. ``offset + limit`` of the folded list, newest first (the scan
+        reads ``SCAN_FACTOR`` events per row wanted, at most ``MAX_SCAN``: rows past that
+        are not reached and the page is empty)."""
         kinds = ["unknown"] if unknown else ["confirmed", "unknown"]
         page = self.events.events(
             person_id=person_id,
@@ -111,9 +116,9 @@ class ReviewStore:
             since=since,
             until=until,
             kinds=kinds,
-            limit=limit * SCAN_FACTOR,
+            limit=min((offset + limit) * SCAN_FACTOR, MAX_SCAN),
         )
-        folded = fold_tracks(page.items)[:limit]
+        folded = fold_tracks(page.items)[offset : offset + limit]
         marks = self.marks([event.id for event, _ in folded])
         return [ReviewRow(event, repeats, marks.get(event.id)) for event, repeats in folded]
 

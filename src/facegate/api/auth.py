@@ -25,6 +25,7 @@ from starlette.requests import HTTPConnection
 from facegate.api.access import mark
 from facegate.api.errors import Forbidden, Unauthorized
 from facegate.api.keys import ApiKey, KeyStore, Scope
+from facegate.config import Settings
 
 SESSION_COOKIE = "facegate_session"
 PAGE_HEADER = "x-facegate-page"
@@ -76,13 +77,15 @@ def authenticate(conn: HTTPConnection) -> ApiKey | None:
     return key
 
 
-def require(scope: Scope, *, open_if: str | None = None) -> Callable[..., ApiKey | None]:
+def require(
+    scope: Scope, *, open_if: Callable[[Settings], bool] | None = None
+) -> Callable[..., ApiKey | None]:
     """A dependency that admits keys allowing ``scope`` (``admin`` allows everything) and
-    declares the route's access. ``open_if`` names a boolean setting that, when true, lets
-    the route be called without a key (``api_compat_open``)."""
+    declares the route's access. ``open_if`` reads a boolean setting that, when true, lets
+    the route be called without a key (``api.compat_open``)."""
 
     def dependency(conn: HTTPConnection) -> ApiKey | None:
-        if open_if is not None and getattr(conn.app.state.settings, open_if):
+        if open_if is not None and open_if(conn.app.state.settings):
             return None
         key = authenticate(conn)
         if key is not None and not key.allows(scope):

@@ -27,7 +27,7 @@ from facegate.services import Services
 
 router = APIRouter(
     tags=["compatibility"],
-    dependencies=[Depends(require("recognize", open_if="api_compat_open"))],
+    dependencies=[Depends(require("recognize", open_if=lambda settings: settings.api.compat_open))],
 )
 
 _MISSING = "required parameter img is missing: send the image as a base64 string"

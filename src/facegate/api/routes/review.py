@@ -55,6 +55,7 @@ def _rows(
     since: datetime | None,
     until: datetime | None,
     limit: int,
+    offset: int,
 ) -> list[ReviewRow]:
     att = attendance(request)
     zone = att.policy.timezone
@@ -65,6 +66,7 @@ def _rows(
         since=local_moment(since, zone, "since"),
         until=local_moment(until, zone, "until"),
         limit=limit,
+        offset=offset,
     )
 
 
@@ -73,6 +75,7 @@ PersonFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Unknown = Annotated[bool, Query(description="only unknown faces")]
 Moment = Annotated[datetime | None, Query(description="ISO time (site zone without offset)")]
 Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip (of the folded list)")]
 
 
 @router.get("/events", dependencies=ADMIN)
@@ -84,11 +87,14 @@ async def review_events(
     since: Moment = None,
     until: Moment = None,
     limit: Limit = 50,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Recent recognitions newest first, one row per unknown track (``repeats`` counts the
     folded events), each with its snapshot URL and review mark."""
-    rows = await asyncio.to_thread(_rows, request, camera, person_id, unknown, since, until, limit)
-    return {"events": [r.as_dict() for r in rows]}
+    rows = await asyncio.to_thread(
+        _rows, request, camera, person_id, unknown, since, until, limit, offset
+    )
+    return {"events": [r.as_dict() for r in rows], "limit": limit, "offset": offset}
 
 
 @router.post("/events/{event_id}/assign", dependencies=ADMIN)
@@ -151,7 +157,7 @@ def install(app: FastAPI) -> None:
         since: Moment = None,
         until: Moment = None,
     ) -> Response:
-        rows = _rows(request, camera, person_id, unknown, since, until, 100)
+        rows = _rows(request, camera, person_id, unknown, since, until, 100, 0)
         people = services(request).gallery.list_people(None, limit=500).items
         return pages.render(
             request,
