@@ -200,7 +200,8 @@ def test_the_door_page_never_shows_the_previous_cameras_picture(
     browser: Any, server: dict[str, str], door: str, lang: str, size: str
 ) -> None:
     """Switching a door's camera makes a new picture (app.js streamPicture, as /live): the
-    broken camera shows its error and no picture, not the good camera's last frame."""
+    broken camera shows its error and no picture, not the good camera's last frame; and the
+    page starts on the working camera although the broken one is listed first."""
     text = TEXTS[lang]
     context = browser.new_context(locale="zh-CN" if lang == "zh" else "en-US",
                                   viewport=VIEWPORTS[size])  # fmt: skip
@@ -218,6 +219,7 @@ def test_the_door_page_never_shows_the_previous_cameras_picture(
         )
         playing = "() => { const i = document.getElementById('door-video');"
         playing += " return i && i.naturalWidth === 854 && !i.hidden; }"
+        assert page.locator(".door-cams .cam").first.get_attribute("data-camera") == BROKEN
         page.wait_for_function(playing, timeout=60_000)
         assert page.get_attribute("#door-video", "data-stream") == GOOD
         assert page.locator("#door-video-error").is_hidden()

@@ -22,6 +22,7 @@
   let lastId = Math.max(0, ...Array.from(list.children).map((li) => Number(li.dataset.id)));
   let recent = [];
   let streams = [];
+  let picked = false;  // the viewer clicked a camera: keep it, even a broken one
 
   function watch(name) {
     camera = name;
@@ -47,6 +48,17 @@
       return;
     }
     showState();
+    avoidBroken();
+  }
+
+  // Never stay on a broken camera nobody picked: the first door camera that works instead.
+  function avoidBroken() {
+    if (picked || !streamTrouble(streams.find((s) => s.name === camera))) return;
+    const fine = buttons.map((b) => b.dataset.camera).find((name) => {
+      const s = streams.find((x) => x.name === name);
+      return s && !streamTrouble(s);
+    });
+    if (fine) watch(fine);
   }
 
   function label(e) {
@@ -119,7 +131,9 @@
     draw();
   }
 
-  for (const b of buttons) b.addEventListener("click", () => watch(b.dataset.camera));
+  for (const b of buttons) {
+    b.addEventListener("click", () => { picked = true; watch(b.dataset.camera); });
+  }
   if (camera) watch(camera);
   refresh();
   refreshStreams();
