@@ -10,8 +10,9 @@ a reviewer said about each, stored in ``review_marks`` (migration 12).
 - **Assign** an unknown face to a person: its snapshot is enrolled through the same
   ``RecognitionService.enrol`` a photo upload uses (face found, quality checked, duplicate
   refused), and the mark remembers the template it made.
-- **Wrong name**: the mark is stored and shown. (Attendance reports still count the event:
-  they belong to the attendance package and are left unchanged here.)
+- **Wrong name**: the mark is stored and shown, and the event no longer counts for
+  attendance (daily records, reports, summaries and exports skip it:
+  ``facegate.attendance.store.COUNTED``); this list still shows it with its mark.
 """
 
 from __future__ import annotations

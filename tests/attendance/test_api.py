@@ -145,7 +145,7 @@ def test_daily_report_and_csv_exports(api: Api, obama: tuple[int, Path]):
         params={"date": str(day), "format": "csv"},
         headers=api.admin,
     )
-    logged = list(csv.DictReader(io.StringIO(events_csv.text)))
+    logged = list(csv.DictReader(io.StringIO(events_csv.content.decode("utf-8-sig"))))
     assert logged and all(r["working_day"] == str(day) for r in logged)
     assert {r["camera"] for r in logged} >= {"front"}
     empty = api.client.get("/api/v1/attendance/daily?date=1999-01-01", headers=api.admin).json()
@@ -267,11 +267,15 @@ def test_events_csv_is_streamed_in_pages_and_capped(
     params = {"camera": "csvcam", "format": "csv"}
     r = api.client.get("/api/v1/attendance/events", params=params, headers=api.admin)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert r.content.startswith("\ufeffid,at_utc,".encode())  # one BOM, for Excel
+    text = r.content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert [int(row["id"]) for row in rows] == listed
-    assert r.text.count("person_id") == 1  # one header
+    assert r.text.count("person_id") == 1 and r.text.count("\ufeff") == 1  # one header
+    assert rows[0]["at_utc"] == "2026-03-02T01:09:00+00:00"
     assert pages == [(3, 0), (3, 3), (3, 6), (3, 9)]  # never everything at once
 
     monkeypatch.setattr(log_queries, "CSV_MAX_ROWS", 7)
     capped = api.client.get("/api/v1/attendance/events", params=params, headers=api.admin)
-    assert [int(row["id"]) for row in csv.DictReader(io.StringIO(capped.text))] == listed[:7]
+    capped_rows = csv.DictReader(io.StringIO(capped.content.decode("utf-8-sig")))
+    assert [int(row["id"]) for row in capped_rows] == listed[:7]

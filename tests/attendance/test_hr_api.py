@@ -125,6 +125,29 @@ def test_calendar_and_shifts_api(api: Api):  # noqa: F811
     assert missing.status_code == 404
     shifts = api.client.get("/api/v1/attendance/shifts", headers=api.admin).json()["shifts"]
     assert [s["name"] for s in shifts] == ["night"]
+    # edited in place: same id, the person keeps it
+    edited = api.client.put(
+        f"/api/v1/attendance/shifts/{shift_id}",
+        json={"name": "late", "start": "12:00", "end": "20:30", "days": [2, 4]},
+        headers=api.admin,
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json() == {"id": shift_id, "name": "late", "start": "12:00", "end": "20:30",
+                             "days": [2, 4], "overnight": False}  # fmt: skip
+    shifts = api.client.get("/api/v1/attendance/shifts", headers=api.admin).json()["shifts"]
+    assert [(s["name"], s["people"]) for s in shifts] == [("late", [person["id"]])]
+    api.client.post("/api/v1/attendance/shifts", headers=api.admin,
+                    json={"name": "early", "start": "06:00", "end": "14:00"})  # fmt: skip
+    for bad, status in (
+        ({"name": "early", "start": "12:00", "end": "20:00"}, 422),  # the other's name
+        ({"name": "late", "start": "12:00", "end": "12:00"}, 422),
+        ({"name": "late", "start": "25:00", "end": "12:00"}, 422),
+    ):
+        r = api.client.put(f"/api/v1/attendance/shifts/{shift_id}", json=bad, headers=api.admin)
+        assert r.status_code == status, (bad, r.text)
+    nowhere = api.client.put("/api/v1/attendance/shifts/99999", headers=api.admin,
+                             json={"name": "x", "start": "09:00", "end": "10:00"})  # fmt: skip
+    assert nowhere.status_code == 404
     assert (
         api.client.delete(f"/api/v1/attendance/shifts/{shift_id}", headers=api.admin).status_code
         == 204

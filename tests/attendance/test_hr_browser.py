@@ -204,3 +204,100 @@ def test_a_correction_from_the_person_page_shows_in_the_day(live, browser, lang:
         page.screenshot(path=str(ARTIFACTS / f"att-person-{device}-{lang}.png"), full_page=True)
     finally:
         context.close()
+
+
+SCHEDULE = {
+    "en": {"title": "Schedule", "holiday": "Public holiday", "overnight": "overnight",
+           "save": "Save shift", "both": "Give a person id or a group, not both."},
+    "zh": {"title": "排班", "holiday": "法定节假日", "overnight": "跨夜",
+           "save": "保存班次", "both": "请填写人员编号或分组，二者选一。"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_the_schedule_page_edits_the_calendar_and_shifts(live, browser, lang: str, device: str):
+    """/attendance/schedule: add and remove a holiday, add a shift, edit it (same id), give it
+    to a person and to a group, and remove it, through the page; the API sees each change."""
+    import httpx
+
+    base, key = live
+    width = WIDTHS[device]
+    text = SCHEDULE[lang]
+    api = {"X-API-Key": key}
+    group = f"夜班组 {lang} {device}"
+    assert httpx.post(f"{base}/api/v1/access/groups", json={"name": group}, headers=api).is_success
+    context, page = open_page(browser, base, key, lang, width)
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        page.goto(f"{base}/attendance")
+        page.click("#att-schedule")
+        page.wait_for_url("**/attendance/schedule")
+        assert page.inner_text("h1") == text["title"]
+        year = int(page.get_attribute("#sch-calendar", "data-year") or 0)
+        day = f"{year}-10-0{1 + list(SCHEDULE).index(lang) * 2 + list(WIDTHS).index(device)}"
+        # a public holiday
+        page.fill("#sch-day-date", day)
+        page.select_option("#sch-day-kind", "holiday")
+        page.fill("#sch-day-name", f"国庆节 {device}")
+        page.click("#sch-day-add")
+        row = page.locator(f'#sch-days tr[data-date="{day}"]')
+        row.wait_for()
+        assert text["holiday"] in row.inner_text() and f"国庆节 {device}" in row.inner_text()
+        listed = httpx.get(f"{base}/api/v1/attendance/calendar?year={year}", headers=api).json()
+        assert {"date": day, "kind": "holiday", "name": f"国庆节 {device}"} in listed["days"]
+        assert fits(page, "#sch-calendar", width)
+        # a night shift, then edited in place
+        name = f"Night {lang} {device}"
+        page.fill("#sch-shift-name", name)
+        page.fill("#sch-shift-start", "22:00")
+        page.fill("#sch-shift-end", "06:00")
+        page.click("#sch-shift-save")
+        shift = page.locator("#sch-shifts tr", has_text=name)
+        shift.wait_for()
+        assert text["overnight"] in shift.inner_text()
+        shift_id = shift.get_attribute("data-id")
+        shift.locator(".sch-edit").click()
+        assert page.input_value("#sch-shift-name") == name
+        assert page.inner_text("#sch-shift-save") == text["save"]
+        page.fill("#sch-shift-name", name + " 2")
+        page.fill("#sch-shift-end", "23:30")
+        page.uncheck('#sch-shift-days input[value="5"]')
+        page.click("#sch-shift-save")
+        edited = page.locator(f'#sch-shifts tr[data-id="{shift_id}"][data-name="{name} 2"]')
+        edited.wait_for()
+        assert edited.get_attribute("data-end") == "23:30"
+        assert edited.get_attribute("data-days") == "1,2,3,4"
+        assert text["overnight"] not in edited.inner_text()
+        # given to a person, then to a group (both, one at a time)
+        page.select_option("#sch-assign-shift", shift_id)
+        page.fill("#sch-assign-person", "1")
+        page.fill("#sch-assign-group", group)
+        page.click("#sch-assign-submit")
+        page.wait_for_function(
+            "(t) => document.getElementById('sch-status').textContent === t", arg=text["both"]
+        )
+        page.fill("#sch-assign-group", "")
+        page.click("#sch-assign-submit")
+        page.locator(
+            f'#sch-shifts tr[data-id="{shift_id}"] .sch-who a[href="/attendance/people/1"]'
+        ).wait_for()
+        page.select_option("#sch-assign-shift", shift_id)
+        page.fill("#sch-assign-group", group)
+        page.click("#sch-assign-submit")
+        page.locator(f'#sch-shifts tr[data-id="{shift_id}"] .sch-group', has_text=group).wait_for()
+        shifts = httpx.get(f"{base}/api/v1/attendance/shifts", headers=api).json()["shifts"]
+        mine = next(s for s in shifts if str(s["id"]) == shift_id)
+        assert mine["people"] == [1] and mine["groups"] == [group]
+        assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"att-schedule-{device}-{lang}.png"), full_page=True)
+        # removed again
+        page.locator(f'#sch-shifts tr[data-id="{shift_id}"] .sch-remove-shift').click()
+        page.locator(f'#sch-shifts tr[data-id="{shift_id}"]').wait_for(state="detached")
+        page.locator(f'#sch-days tr[data-date="{day}"] .sch-remove-day').click()
+        page.locator(f'#sch-days tr[data-date="{day}"]').wait_for(state="detached")
+        listed = httpx.get(f"{base}/api/v1/attendance/calendar?year={year}", headers=api).json()
+        assert day not in {d["date"] for d in listed["days"]}
+    finally:
+        context.close()

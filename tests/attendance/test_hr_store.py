@@ -210,3 +210,24 @@ def test_the_board_judges_leaving_with_the_clock(make_settings: Any, store: SqlS
     assert row.record.left_early  # gone for the 30-minute margin
     [row] = daily_report(att.store, day, hr=att.hr, now=local(day + timedelta(days=1), 12))
     assert row.record.left_early and row.record.leave_judged
+
+
+def test_a_shift_is_edited_in_place(make_settings: Any, store: SqlStore):
+    """update_shift (the schedule page's edit): same id, its people keep it, the rules of a
+    new shift apply, on SQLite and PostgreSQL."""
+    hr = Attendance(make_settings(attendance_timezone="Asia/Shanghai"), store.db).hr
+    ann = store.create_person("Ann").id
+    night = hr.add_shift("night", time(22), time(6), frozenset({1, 2, 3}))
+    hr.add_shift("early", time(6), time(14), frozenset({1}))
+    shift_id = int(night.id or 0)
+    hr.assign(shift_id, person_id=ann)
+    late = hr.update_shift(shift_id, "late", time(12, 0, 30), time(20, 30), frozenset({2, 4}))
+    assert (late.id, late.start, late.overnight) == (shift_id, time(12), False)
+    assert hr.person_shifts()[ann] == late
+    hr.update_shift(shift_id, "late", time(12), time(21), frozenset({2, 4}))  # its own name
+    with pytest.raises(InvalidInput, match="exists"):
+        hr.update_shift(shift_id, "early", time(12), time(20), frozenset({2}))
+    with pytest.raises(InvalidInput):
+        hr.update_shift(shift_id, "late", time(12), time(12), frozenset({2}))
+    with pytest.raises(HrNotFound):
+        hr.update_shift(shift_id + 100, "other", time(9), time(17), frozenset({1}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -162,6 +162,23 @@ def test_csv_exports_parse(attendance: Attendance, store: SqlStore):
     assert events[0]["working_day"] == "2026-03-02" and events[0]["external_id"] == "E-1"
 
 
+def test_events_csv_bytes_have_the_bom_and_whole_seconds(attendance: Attendance, store: SqlStore):
+    """The events download follows the daily export's rule (reports.csv_text(excel=True),
+    ``_local_s``): a UTF-8 BOM, then times in UTC and site time to the second."""
+    ann = store.create_person("李伟", external_id="E-7").id
+    at = T0 + minutes(20) + timedelta(seconds=5, microseconds=123456)
+    attendance.record(seen(ann, at))
+    data = events_csv(attendance.store.events().items, attendance.policy).encode("utf-8")
+    assert data.startswith(b"\xef\xbb\xbfid,at_utc,at_local,working_day,")
+    row = data.split(b"\r\n")[1].decode("utf-8")
+    assert ",2026-03-02T01:20:05+00:00,2026-03-02T09:20:05+08:00,2026-03-02," in row
+    assert "123456" not in row and ".12" not in row and "李伟" in row
+    # later pages of a streamed download carry neither header nor BOM
+    rest = events_csv(attendance.store.events().items, attendance.policy, with_header=False)
+    first_id = str(attendance.store.events().items[0].id)
+    assert not rest.startswith("\ufeff") and rest.startswith(first_id)
+
+
 def test_time_filters_and_paging(attendance: Attendance, store: SqlStore):
     ann = store.create_person("Ann").id
     for i in range(7):
@@ -204,3 +221,38 @@ def test_a_cameras_direction_has_one_place():
             cameras=[{"name": "hall", "source": "1", "direction": "in"}],
             attendance_cameras={"hall": "both"},
         )
+
+
+def test_a_wrong_name_mark_takes_the_event_out_of_attendance(
+    attendance: Attendance, store: SqlStore
+):
+    """A reviewer marks an arrival "wrong name" (facegate.review): the person is no longer
+    present in the daily record, the month summary or the export; the review list and the
+    event log still show the event, with its mark."""
+    from facegate.attendance.summary import month_summary
+    from facegate.review import ReviewStore
+
+    ann, bob = (store.create_person(n).id for n in ("Ann", "Bob"))
+    wrong = attendance.record(seen(ann, T0 + minutes(5))).event  # really Bob, named Ann
+    right = attendance.record(seen(bob, T0 + minutes(6), camera="side")).event
+    assert wrong is not None and right is not None
+    day, now = date(2026, 3, 2), T0 + timedelta(days=3)
+
+    def present() -> dict[str, bool]:
+        return {r.name: r.present for r in daily_report(attendance.store, day, now=now)}
+
+    assert present() == {"Ann": True, "Bob": True}
+    review = ReviewStore(store.db, attendance.store)
+    review.mark(wrong.id, "wrong_name")
+    assert present() == {"Ann": False, "Bob": True}
+    summary = {r.name: r for r in month_summary(attendance.store, "2026-03", hr=None, now=now)}
+    assert summary["Ann"].present == 0 and summary["Bob"].present == 1
+    exported = daily_csv(day, daily_report(attendance.store, day, now=now), attendance.policy)
+    assert "Ann,,missing" in exported and "Bob,,present" in exported
+    # still in the log and in review, marked
+    assert wrong.id in {e.id for e in attendance.store.events().items}
+    marked = {row.event.id: row.mark for row in review.recent()}
+    assert marked[wrong.id] is not None and marked[wrong.id].verdict == "wrong_name"
+    # an "assigned" mark (an unknown face given a name) does not remove anything
+    review.mark(right.id, "assigned", person_id=bob)
+    assert present() == {"Ann": False, "Bob": True}

@@ -176,3 +176,69 @@ def test_broken_cameras_show_their_error_and_the_grid_shows_all(
         page.screenshot(path=str(ARTIFACTS / f"live-grid-{size}-{lang}.png"), full_page=True)
     finally:
         context.close()
+
+
+DOOR = "lobby-door"
+
+
+@pytest.fixture(scope="module")
+def door(server: dict[str, str]) -> str:
+    """A door watched by the good camera and the missing file (access_door.js)."""
+    cameras = [{"camera": GOOD, "direction": "in"}, {"camera": BROKEN, "direction": "out"}]
+    r = httpx.post(
+        f"{server['base']}/api/v1/access/doors",
+        json={"name": DOOR, "cameras": cameras},
+        headers={"X-API-Key": server["admin"]},
+    )
+    assert r.status_code == 201, r.text
+    return DOOR
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_door_page_never_shows_the_previous_cameras_picture(
+    browser: Any, server: dict[str, str], door: str, lang: str, size: str
+) -> None:
+    """Switching a door's camera makes a new picture (app.js streamPicture, as /live): the
+    broken camera shows its error and no picture, not the good camera's last frame; and the
+    page starts on the working camera although the broken one is listed first."""
+    text = TEXTS[lang]
+    context = browser.new_context(locale="zh-CN" if lang == "zh" else "en-US",
+                                  viewport=VIEWPORTS[size])  # fmt: skip
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{server['base']}/login?next=/live")
+        page.fill("#key", server["admin"])
+        page.click("#login-submit")
+        page.wait_for_url("**/live")
+        # the MJPEG picture never ends loading: wait for the document, not the "load" event
+        page.goto(
+            f"{server['base']}/lang/{lang}?next=/access/doors/{door}",
+            wait_until="domcontentloaded",
+        )
+        playing = "() => { const i = document.getElementById('door-video');"
+        playing += " return i && i.naturalWidth === 854 && !i.hidden; }"
+        assert page.locator(".door-cams .cam").first.get_attribute("data-camera") == BROKEN
+        page.wait_for_function(playing, timeout=60_000)
+        assert page.get_attribute("#door-video", "data-stream") == GOOD
+        assert page.locator("#door-video-error").is_hidden()
+
+        page.locator(f'.door-cams .cam[data-camera="{BROKEN}"]').click()
+        page.wait_for_function(
+            "(t) => document.getElementById('door-video-error').textContent === t",
+            arg=text["missing"],
+        )
+        assert page.get_attribute("#door-video", "data-stream") == BROKEN
+        assert page.locator("#door-video").count() == 1  # the old picture is gone
+        assert not page.locator("#door-video").is_visible()
+        page.wait_for_timeout(2500)  # a refresh later: still no picture
+        assert not page.locator("#door-video").is_visible()
+        assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+        page.screenshot(path=str(ARTIFACTS / f"door-broken-{size}-{lang}.png"), full_page=True)
+
+        page.locator(f'.door-cams .cam[data-camera="{GOOD}"]').click()
+        page.wait_for_function(playing, timeout=60_000)
+        assert page.locator("#door-video-error").is_hidden()
+    finally:
+        context.close()

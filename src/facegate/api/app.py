@@ -49,7 +49,14 @@ from facegate.api.routes import (
 from facegate.api.routes import live as live_routes
 from facegate.api.security import LocalOnly, SecurityHeaders
 from facegate.api.serve_hooks import serve_hooks
-from facegate.api.web import access_pages, api_docs, attendance_pages, pages, settings_pages
+from facegate.api.web import (
+    access_pages,
+    api_docs,
+    attendance_pages,
+    pages,
+    schedule_pages,
+    settings_pages,
+)
 from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
 from facegate.live.hook import LiveHook
@@ -141,6 +148,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     live_routes.install(app)
     attendance_pages.install(app)
     settings_pages.install(app)
+    schedule_pages.install(app)
     access_pages.install(app)
     review.install(app)
     api_docs.install(app)

@@ -6,7 +6,8 @@ numbers as numbers. Times are written in the site's zone to the second (``report
 text cells that would run as formulas are defused (CSV: ``reports.csv_text``; xlsx: a string
 starting with ``=`` is stored as a string cell, never as a formula).
 
-Kept apart from the CSV text builders so the streamed events export can stay as it is.
+The BOM and the to-the-second rule live in ``reports`` (``BOM``, ``csv_text(excel=True)``,
+``_local_s``) so the streamed events export (``reports.events_csv``) follows them too.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ from typing import Literal
 
 from fastapi.responses import Response
 
-from facegate.attendance.reports import csv_text
+from facegate.attendance.reports import BOM, csv_text
 
-BOM = "\ufeff"
+__all__ = ["BOM", "ExportFormat", "excel_csv", "export_response", "xlsx"]
 ExportFormat = Literal["csv", "xlsx"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def excel_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     """CSV bytes that start with the UTF-8 BOM."""
-    return (BOM + csv_text(header, rows)).encode("utf-8")
+    return csv_text(header, rows, excel=True).encode("utf-8")
 
 
 def xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], sheet: str) -> bytes:

@@ -148,14 +148,19 @@ class HrStore:
             time.fromisoformat(r[2]), time.fromisoformat(r[3]), _parse_days(r[4]), r[1], int(r[0])
         )
 
-    def add_shift(self, name: str, start: time, end: time, days: frozenset[int]) -> Shift:
+    @staticmethod
+    def _checked(name: str, start: time, end: time, days: frozenset[int]) -> tuple[time, time]:
+        """A new or edited shift's rules; its times to the minute."""
         if not name or len(name) > 100 or not name.isprintable():
             raise InvalidInput("a shift's name is printable text of 1 to 100 characters")
         if start == end:
             raise InvalidInput("a shift's start and end must differ")
         if not days or any(d < 1 or d > 7 for d in days):
             raise InvalidInput("a shift's days are ISO weekdays 1 (Monday) to 7 (Sunday)")
-        start, end = start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)
+        return start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)
+
+    def add_shift(self, name: str, start: time, end: time, days: frozenset[int]) -> Shift:
+        start, end = self._checked(name, start, end, days)
         with self.db.write() as tx:
             if tx.execute("SELECT 1 FROM attendance_shifts WHERE name = ?", (name,)):
                 raise InvalidInput(f"a shift named {name!r} exists")
@@ -165,6 +170,24 @@ class HrStore:
                 (name, start.strftime("%H:%M"), end.strftime("%H:%M"), _days_text(days)),
             )
         return Shift(start, end, days, name, int(rows[0][0]))
+
+    def update_shift(
+        self, shift_id: int, name: str, start: time, end: time, days: frozenset[int]
+    ) -> Shift:
+        """Change a shift's name, hours or days; its people and groups keep it."""
+        start, end = self._checked(name, start, end, days)
+        with self.db.write() as tx:
+            if tx.execute(
+                "SELECT 1 FROM attendance_shifts WHERE name = ? AND id <> ?", (name, shift_id)
+            ):
+                raise InvalidInput(f"a shift named {name!r} exists")
+            if not tx.execute(
+                "UPDATE attendance_shifts SET name = ?, start_time = ?, end_time = ?, days = ? "
+                "WHERE id = ? RETURNING id",
+                (name, start.strftime("%H:%M"), end.strftime("%H:%M"), _days_text(days), shift_id),
+            ):
+                raise HrNotFound(f"no shift {shift_id}")
+        return Shift(start, end, days, name, shift_id)
 
     def remove_shift(self, shift_id: int) -> None:
         with self.db.write() as tx:

@@ -80,10 +80,17 @@ def _local_s(moment: datetime | None, policy: AttendancePolicy) -> str | None:
     return None if moment is None else _local(moment.replace(microsecond=0), policy)
 
 
+def _utc_s(moment: datetime) -> str:
+    """UTC to the second (the exports' rule, as ``_local_s``)."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
 def day_events(store: AttendanceStore, day: date) -> list[AttendanceEvent]:
-    """Known people's events of one working day, oldest first."""
+    """Known people's events of one working day that count (not marked wrong), oldest first."""
     start, end = store.policy.day_window(day)
-    return store.events(since=start, until=end, kinds=KNOWN_KINDS, limit=0, oldest_first=True).items
+    return store.events(
+        since=start, until=end, kinds=KNOWN_KINDS, limit=0, oldest_first=True, counted=True
+    ).items
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,13 @@ def records_for(
     _, end = policy.day_window(last)
     start, end = start - timedelta(days=1), end + timedelta(days=1)
     events = store.events(
-        person_id=person_id, since=start, until=end, kinds=KNOWN_KINDS, limit=0, oldest_first=True
+        person_id=person_id,
+        since=start,
+        until=end,
+        kinds=KNOWN_KINDS,
+        limit=0,
+        oldest_first=True,
+        counted=True,
     ).items
     by_person: dict[int, list[AttendanceEvent]] = defaultdict(list)
     for event in events:
@@ -198,14 +211,26 @@ def _cell(value: object) -> object:
     return value
 
 
+# Excel reads a CSV without a byte-order mark in the machine's legacy code page (Chinese names
+# turn into mojibake); with it, UTF-8. Every attendance CSV download starts with it.
+BOM = "\ufeff"
+
+
 def csv_text(
-    header: Sequence[str], rows: Iterable[Sequence[object]], *, with_header: bool = True
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    with_header: bool = True,
+    excel: bool = False,
 ) -> str:
     """CSV with CRLF lines and spreadsheet-formula cells defused (also used by access);
-    ``with_header=False`` for the later pages of a streamed download."""
+    ``with_header=False`` for the later pages of a streamed download. ``excel``: the text
+    starts with ``BOM`` (with the header, so a streamed download has it once)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if with_header:
+        if excel:
+            buffer.write(BOM)
         writer.writerow(header)
     for row in rows:
         writer.writerow(["" if v is None else _cell(v) for v in row])
@@ -265,13 +290,14 @@ def daily_csv(day: date, rows: Iterable[DailyRow], policy: AttendancePolicy) -> 
 def events_csv(
     events: Iterable[AttendanceEvent], policy: AttendancePolicy, *, with_header: bool = True
 ) -> str:
+    """The events download: BOM and times to the second, as the daily export (export.py)."""
     return csv_text(
         EVENTS_HEADER,
         (
             (
                 e.id,
-                e.at.isoformat(),
-                _local(e.at, policy),
+                _utc_s(e.at),
+                _local_s(e.at, policy),
                 policy.working_day(e.at).isoformat(),
                 e.person_id,
                 e.person_name,
@@ -284,6 +310,7 @@ def events_csv(
             for e in events
         ),
         with_header=with_header,
+        excel=True,
     )
 
 

@@ -47,6 +47,12 @@ _EVENT_COLUMNS = (
     "e.track_id, e.snapshot IS NOT NULL"
 )
 _FROM = "FROM attendance_events e LEFT JOIN people p ON p.id = e.person_id"
+# An event a reviewer marked "wrong name" (facegate.review, table review_marks) is not the
+# person's attendance: the one condition every counting query (reports, summaries, exports)
+# adds through ``events(counted=True)``. The log and the review list still show the event.
+COUNTED = (
+    "NOT EXISTS (SELECT 1 FROM review_marks m WHERE m.event_id = e.id AND m.verdict = 'wrong_name')"
+)
 
 
 @dataclass(frozen=True)
@@ -288,10 +294,12 @@ class AttendanceStore:
         limit: int = 100,
         offset: int = 0,
         oldest_first: bool = False,
+        counted: bool = False,
     ) -> EventPage:
         """Events matching every given filter, newest first; ``since`` inclusive, ``until``
-        exclusive. ``limit`` 0 means no limit (reports)."""
-        where: list[str] = ["1 = 1"]
+        exclusive. ``limit`` 0 means no limit (reports). ``counted``: only events that count
+        for attendance (not marked "wrong name" in review, ``COUNTED``)."""
+        where: list[str] = [COUNTED] if counted else ["1 = 1"]
         params: list[Any] = []
         if person_id is not None:
             where.append("e.person_id = ?")

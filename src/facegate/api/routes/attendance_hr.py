@@ -2,7 +2,8 @@
 and the Excel-friendly exports.
 
 - ``/api/v1/attendance/calendar``: public holidays and make-up working days.
-- ``/api/v1/attendance/shifts``: working hours for a person or an access group.
+- ``/api/v1/attendance/shifts``: working hours for a person or an access group (add, edit,
+  remove, assign; the /attendance/schedule page uses the same routes).
 - ``/api/v1/attendance/corrections``: a manual clock-in/out with a reason (kept with who/when).
 - ``/api/v1/attendance/summary?month=YYYY-MM``: per person, days present, late, left early,
   absent and hours; ``format=csv`` (UTF-8 BOM) or ``xlsx``.
@@ -26,6 +27,7 @@ from facegate.api.schemas import MAX_ID, error_responses
 from facegate.attendance.export import XLSX_TYPE, ExportFormat, export_response
 from facegate.attendance.hr_store import correction_as_dict
 from facegate.attendance.reports import DAILY_HEADER, daily_cells, daily_report
+from facegate.attendance.schedule import Shift
 from facegate.attendance.summary import SUMMARY_HEADER, month_summary
 from facegate.gallery.db import utcnow
 
@@ -114,6 +116,10 @@ async def add_shift(request: Request, body: ShiftIn) -> dict[str, Any]:
     shift = await asyncio.to_thread(
         hr.add_shift, body.name, body.start, body.end, frozenset(body.days)
     )
+    return _shift_dict(shift)
+
+
+def _shift_dict(shift: Shift) -> dict[str, Any]:
     return {
         "id": shift.id,
         "name": shift.name,
@@ -122,6 +128,18 @@ async def add_shift(request: Request, body: ShiftIn) -> dict[str, Any]:
         "days": sorted(shift.days),
         "overnight": shift.overnight,
     }
+
+
+@router.put("/shifts/{shift_id}", dependencies=ADMIN)
+async def update_shift(
+    request: Request, shift_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: ShiftIn
+) -> dict[str, Any]:
+    """Change a shift's name, hours and days (its people and groups keep it)."""
+    hr = attendance(request).hr
+    shift = await asyncio.to_thread(
+        hr.update_shift, shift_id, body.name, body.start, body.end, frozenset(body.days)
+    )
+    return _shift_dict(shift)
 
 
 @router.delete("/shifts/{shift_id}", dependencies=ADMIN, status_code=204)

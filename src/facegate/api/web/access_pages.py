@@ -40,7 +40,7 @@ def install(app: FastAPI) -> None:
     def access_board(request: Request) -> Response:
         svc = _access(request)
         if svc is None:
-            return pages.render(request, "error.html", 503, message="access control is not running")
+            return pages.error_page(request, 503, "access_off", "access control is not running")
         local_midnight = datetime.combine(utcnow().astimezone(svc.timezone).date(), time(0))
         counts = svc.events.counts_since(local_midnight.replace(tzinfo=svc.timezone))
         return pages.render(
@@ -62,7 +62,7 @@ def install(app: FastAPI) -> None:
     ) -> Response:
         svc = _access(request)
         if svc is None:
-            return pages.render(request, "error.html", 503, message="access control is not running")
+            return pages.error_page(request, 503, "access_off", "access control is not running")
         try:
             door = svc.store.door(name)
         except AccessNotFound:

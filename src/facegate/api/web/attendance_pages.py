@@ -110,7 +110,7 @@ def install(app: FastAPI) -> None:
     ) -> Response:
         att = _attendance(request)
         if att is None:
-            return pages.render(request, "error.html", 503, message="attendance is not running")
+            return pages.error_page(request, 503, "attendance_off", "attendance is not running")
         policy = att.policy
         now = utcnow()
         today = policy.working_day(now)
@@ -147,13 +147,13 @@ def install(app: FastAPI) -> None:
     ) -> Response:
         att = _attendance(request)
         if att is None:
-            return pages.render(request, "error.html", 503, message="attendance is not running")
+            return pages.error_page(request, 503, "attendance_off", "attendance is not running")
         now = utcnow()
         month = month or att.policy.working_day(now).strftime("%Y-%m")
         try:
             first, _ = parse_month(month)
         except InvalidInput as exc:
-            return pages.render(request, "error.html", 422, message=str(exc))
+            return pages.error_page(request, 422, "bad_month", str(exc))
         rows = month_summary(att.store, month, hr=att.hr, now=now)
         prev = (first - timedelta(days=1)).strftime("%Y-%m")
         nxt = (first + timedelta(days=32)).strftime("%Y-%m")
@@ -175,11 +175,11 @@ def install(app: FastAPI) -> None:
     ) -> Response:
         att = _attendance(request)
         if att is None:
-            return pages.render(request, "error.html", 503, message="attendance is not running")
+            return pages.error_page(request, 503, "attendance_off", "attendance is not running")
         try:
             person = request.app.state.services.gallery.get_person(person_id)
         except UnknownPerson:
-            return pages.render(request, "error.html", 404, message=f"no person {person_id}")
+            return pages.error_page(request, 404, "unknown_person", f"no person {person_id}")
         now = utcnow()
         today = att.policy.working_day(now)
         last = until if until is not None and EARLIEST <= until <= today else today

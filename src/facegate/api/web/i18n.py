@@ -15,6 +15,7 @@ from facegate.api.web.texts_live import LIVE_TEXTS
 from facegate.api.web.texts_liveness import LIVENESS_TEXTS
 from facegate.api.web.texts_pages import PAGE_TEXTS
 from facegate.api.web.texts_people import PEOPLE_TEXTS
+from facegate.api.web.texts_schedule import SCHEDULE_TEXTS
 from facegate.choices import one_of
 
 Lang = Literal["en", "zh"]
@@ -149,6 +150,7 @@ TEXTS = {lang: {**TEXTS[lang], **LIVE_TEXTS[lang]} for lang in LANGS}
 TEXTS = {lang: {**TEXTS[lang], **PEOPLE_TEXTS[lang]} for lang in LANGS}
 TEXTS = {lang: {**TEXTS[lang], **ACCESS_TEXTS[lang], **LIVENESS_TEXTS[lang]} for lang in LANGS}
 TEXTS = {lang: {**TEXTS[lang], **PAGE_TEXTS[lang]} for lang in LANGS}
+TEXTS = {lang: {**TEXTS[lang], **SCHEDULE_TEXTS[lang]} for lang in LANGS}
 
 
 def parse_accept_language(header: str) -> Lang:

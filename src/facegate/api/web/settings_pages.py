@@ -29,7 +29,7 @@ def install(app: FastAPI) -> None:
         hook = getattr(request.app.state, "attendance_hook", None)
         att = None if hook is None else hook.attendance
         if att is None:
-            return pages.render(request, "error.html", 503, message="attendance is not running")
+            return pages.error_page(request, 503, "attendance_off", "attendance is not running")
         state = att.site.get()
         zone = ZoneInfo(state.settings.timezone)
         updated = ""

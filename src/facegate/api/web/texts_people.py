@@ -27,6 +27,12 @@ PEOPLE_TEXTS: dict[str, dict[str, str]] = {
         "{score}.",
         "warning.unlike_person": "This face is unlike the person's other faces (similarity "
         "{score}).",
+        # a photo's quality reasons by code (engine/quality.py; app.js reasonText)
+        "reason.too_small": "face too small ({value} px, needs {need} px)",
+        "reason.blurry": "blurry (sharpness {value}, needs {need})",
+        "reason.turned": "face turned aside ({value}°, limit {need}°)",
+        "reason.tilted": "head tilted ({value}°, limit {need}°)",
+        "reason.unclear": "face unclear (detector score {value}, needs {need})",
     },
     "zh": {
         "person.manage": "姓名与记录",
@@ -44,5 +50,10 @@ PEOPLE_TEXTS: dict[str, dict[str, str]] = {
         "warning.same_name": "已有名为 {name} 的人员（编号 {ids}）。",
         "warning.matches_other": "此人脸已与 {name}（编号 {id}）相符，相似度 {score}。",
         "warning.unlike_person": "此人脸与此人的其他人脸不像（相似度 {score}）。",
+        "reason.too_small": "人脸太小（{value} 像素，至少 {need} 像素）",
+        "reason.blurry": "照片模糊（清晰度 {value}，至少 {need}）",
+        "reason.turned": "脸部侧转（{value}°，上限 {need}°）",
+        "reason.tilted": "头部俯仰过大（{value}°，上限 {need}°）",
+        "reason.unclear": "人脸不清晰（检测分数 {value}，至少 {need}）",
     },
 }

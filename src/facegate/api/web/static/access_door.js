@@ -2,13 +2,17 @@
 // A door's page: the chosen camera's MJPEG in an <img> with the door's decisions drawn over
 // it (boxes from the events of the last few seconds, green granted, red denied), and the
 // list of recent decisions with snapshots, refreshed from /api/v1/access/events.
+// The picture is app.js's streamPicture, as on /live: a new <img> per camera switch (never the
+// previous camera's last frame), and a camera in trouble (/api/v1/live/streams) shows its
+// error instead of a picture.
 (function () {
   const POLL_MS = 1500;
   const OVERLAY_S = 4;
   const MAX_ITEMS = 30;
   const root = document.getElementById("door");
   const door = root.dataset.door;
-  const video = document.getElementById("door-video");
+  const view = document.querySelector(".door-view");
+  const videoError = document.getElementById("door-video-error");
   const overlay = document.getElementById("door-overlay");
   const list = document.getElementById("door-events");
   const empty = document.getElementById("door-empty");
@@ -17,12 +21,44 @@
   let camera = buttons.length ? buttons[0].dataset.camera : null;
   let lastId = Math.max(0, ...Array.from(list.children).map((li) => Number(li.dataset.id)));
   let recent = [];
+  let streams = [];
+  let picked = false;  // the viewer clicked a camera: keep it, even a broken one
 
   function watch(name) {
     camera = name;
     for (const b of buttons) b.classList.toggle("on", b.dataset.camera === name);
-    video.src = "/streams/" + encodeURIComponent(name) + "/mjpeg";
+    stopStreamPicture(document.getElementById("door-video"));
+    view.prepend(streamPicture(name, "door-video"));
+    showState();
     draw();
+  }
+
+  function showState() {
+    const problem = streamTrouble(streams.find((s) => s.name === camera));
+    videoError.hidden = !problem;
+    videoError.textContent = problem ? t("live.camera_error", { error: problem }) : "";
+    const img = document.getElementById("door-video");
+    if (img) img.classList.toggle("broken", !!problem);
+  }
+
+  async function refreshStreams() {
+    try {
+      streams = (await api("/api/v1/live/streams")).streams;
+    } catch (e) {
+      return;
+    }
+    showState();
+    avoidBroken();
+  }
+
+  // Never stay on a broken camera nobody picked: the first door camera that works instead.
+  function avoidBroken() {
+    if (picked || !streamTrouble(streams.find((s) => s.name === camera))) return;
+    const fine = buttons.map((b) => b.dataset.camera).find((name) => {
+      const s = streams.find((x) => x.name === name);
+      return s && !streamTrouble(s);
+    });
+    if (fine) watch(fine);
   }
 
   function label(e) {
@@ -95,8 +131,12 @@
     draw();
   }
 
-  for (const b of buttons) b.addEventListener("click", () => watch(b.dataset.camera));
+  for (const b of buttons) {
+    b.addEventListener("click", () => { picked = true; watch(b.dataset.camera); });
+  }
   if (camera) watch(camera);
   refresh();
+  refreshStreams();
   setInterval(refresh, POLL_MS);
+  setInterval(refreshStreams, POLL_MS);
 })();

@@ -21,6 +21,18 @@ function warningText(w) {
     score: w.score === undefined ? "" : Number(w.score).toFixed(3),
   });
 }
+// A photo's quality reason from the API ("blurry: sharpness 12, need 40", engine/quality.py)
+// in the page's language by its code, with its numbers; null for a reason that only repeats
+// the photo's outcome in English ("no face found", "photo already enrolled": the translated
+// outcome says it).
+function reasonText(reason) {
+  const code = String(reason).split(":")[0].trim();
+  const key = "reason." + code;
+  if (!(key in T)) return null;
+  const numbers = String(reason).match(/-?\d+(?:\.\d+)?/g) || [];
+  return t(key, { value: numbers[0] || "?", need: numbers[1] || "?" });
+}
+
 // The phone menu: the button shows and hides the navigation (CSS hides it below 760 px).
 (function () {
   const toggle = document.getElementById("menu-toggle");
@@ -122,4 +134,36 @@ function setStatus(text, isError) {
   if (!status) return;
   status.textContent = text;
   status.classList.toggle("error", !!isError);
+}
+
+// A camera's live picture, shared by /live and a door's page. Switching cameras makes a new
+// <img> (an old one would keep showing the previous camera's last frame until the new one
+// sends a frame, which a broken camera never does); it is shown once its first frame arrived.
+function streamPicture(name, id) {
+  const img = document.createElement("img");
+  if (id) img.id = id;
+  img.alt = "";
+  img.hidden = true;
+  img.dataset.stream = name;
+  const shown = () => { if (img.naturalWidth > 0) img.hidden = false; };
+  img.addEventListener("load", shown);
+  const timer = setInterval(() => {
+    if (!img.isConnected) clearInterval(timer);
+    else shown();
+  }, 250);
+  img.src = "/streams/" + encodeURIComponent(name) + "/mjpeg";
+  return img;
+}
+
+function stopStreamPicture(img) {
+  if (!img) return;
+  img.removeAttribute("src");  // closes the MJPEG connection: one viewer fewer
+  img.remove();
+}
+
+// A live stream's trouble (an entry of /api/v1/live/streams), translated, or null when fine.
+function streamTrouble(s) {
+  if (!s || !s.error) return null;
+  const key = "live.error." + s.error;
+  return key in T ? t(key) : (s.error_detail || s.error);
 }

@@ -79,7 +79,7 @@
       outcome.textContent = t("outcome." + image.outcome);
       outcome.className = image.outcome === "accepted" ? "ok" : "bad";
       const reasons = row.insertCell();
-      reasons.textContent = (image.reasons || []).join("; ");
+      reasons.textContent = (image.reasons || []).map(reasonText).filter(Boolean).join("; ");
       for (const w of image.warnings || []) {
         const note = document.createElement("div");
         note.className = "warn";

@@ -32,39 +32,13 @@
     return td;
   }
 
-  // The stream's trouble, translated, or null when it is fine.
-  function trouble(s) {
-    if (!s.error) return null;
-    const key = "live.error." + s.error;
-    return key in T ? t(key) : (s.error_detail || s.error);
-  }
+  const trouble = streamTrouble;  // app.js: shared with a door's page
+  const picture = streamPicture;
+  const stopPicture = stopStreamPicture;
 
   function stateText(s) {
     if (trouble(s)) return t("live.state.error");
     return s.state ? t("live.state." + s.state) : t("live.state.running");
-  }
-
-  // A fresh <img> for a stream's MJPEG, shown once its first frame arrived.
-  function picture(name, id) {
-    const img = document.createElement("img");
-    if (id) img.id = id;
-    img.alt = "";
-    img.hidden = true;
-    img.dataset.stream = name;
-    const shown = () => { if (img.naturalWidth > 0) img.hidden = false; };
-    img.addEventListener("load", shown);
-    const timer = setInterval(() => {
-      if (!img.isConnected) clearInterval(timer);
-      else shown();
-    }, 250);
-    img.src = "/streams/" + encodeURIComponent(name) + "/mjpeg";
-    return img;
-  }
-
-  function stopPicture(img) {
-    if (!img) return;
-    img.removeAttribute("src");  // closes the MJPEG connection: one viewer fewer
-    img.remove();
   }
 
   function watch(name) {
