@@ -244,7 +244,7 @@ def stream_command(
     except (SourceError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    out = json_out.open("a", encoding="utf-8") if json_out else None
+    out = json_out.open("a", encoding="utf-8", buffering=1) if json_out else None  # per line
     saver = _Saver(save, src.fps or 15.0) if save else None
     tally = _Tally()
     try:
