@@ -187,7 +187,7 @@ def test_a_stream_client_behind_haproxy_resumes_on_a_surviving_host(
         def on_survivor() -> bool:
             answer = httpx.get(f"{survivor.base}/api/v1/live/streams", headers=headers)
             return any(
-                s["name"] == "gate" and s["kind"] == "stream" and s["node"] == survivor_node
+                s["name"] == "gate" and s["kind"] == "tcp" and s["node"] == survivor_node
                 for s in answer.json()["streams"]
             )
 

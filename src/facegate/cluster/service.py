@@ -77,7 +77,7 @@ class ClusterNode:
         """Every live stream and leased camera of the cluster: name -> (kind, node)."""
         found = {c.camera: ("camera", c.node) for c in self.store.leases()}
         for name, node in self.store.streams(self.timings.node_timeout_s):
-            found.setdefault(name, ("stream", node))
+            found.setdefault(name, ("tcp", node))
         return found
 
     def owner(self, name: str) -> NodeRow | None:

@@ -23,7 +23,7 @@ NODE_OR_MONITOR = require_or_node("monitor")
 INTERNAL = "/internal/v1/live"
 
 
-@router.get(f"{INTERNAL}/streams", tags=["internal"], dependencies=[Depends(NODE_OR_MONITOR)])
+@router.get(f"{INTERNAL}/streams", include_in_schema=False, dependencies=[Depends(NODE_OR_MONITOR)])
 async def host_streams(request: Request) -> dict[str, Any]:
     """This host's streams and cameras (every worker's) with their stats."""
     hook = live_hook(request.app)
@@ -32,7 +32,7 @@ async def host_streams(request: Request) -> dict[str, Any]:
 
 @router.get(
     f"{INTERNAL}/streams/{{name}}/mjpeg",
-    tags=["internal"],
+    include_in_schema=False,
     response_class=StreamingResponse,
     dependencies=[Depends(NODE_OR_MONITOR)],
 )
