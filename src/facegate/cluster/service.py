@@ -60,6 +60,12 @@ class ClusterNode:
     def url(self) -> str:
         return self.settings.cluster_node_url or default_url("127.0.0.1", 8000)
 
+    @property
+    def shared(self) -> bool:
+        """Whether other hosts may share this database (PostgreSQL). SQLite serves one host:
+        its live view stays in-process (no node look-ups, no proxying)."""
+        return self.store.db.dialect == "postgres"
+
     @cached_property
     def tokens(self) -> NodeTokens:
         """Node tokens signed with the cluster secret (facegate.cluster.auth)."""

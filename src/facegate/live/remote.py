@@ -26,6 +26,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from websockets.asyncio.client import connect as ws_connect
@@ -34,6 +35,7 @@ from websockets.exceptions import WebSocketException
 from facegate.cluster.auth import HEADER
 from facegate.cluster.service import ClusterNode
 from facegate.cluster.store import NodeRow
+from facegate.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,15 @@ def _client(read_timeout_s: float | None) -> httpx.AsyncClient:
 async def remote_streams(cluster: ClusterNode) -> list[dict[str, Any]]:
     """The streams and cameras other nodes run, each with its ``node``: the owner's stats
     when it answers, else what the database knows (name, kind, node)."""
-    placed, peers = await asyncio.gather(
-        asyncio.to_thread(cluster.placed), asyncio.to_thread(cluster.peers)
-    )
+    if not cluster.shared:
+        return []
+    try:
+        placed, peers = await asyncio.gather(
+            asyncio.to_thread(cluster.placed), asyncio.to_thread(cluster.peers)
+        )
+    except DatabaseUnavailable:  # this host's own streams are still worth showing
+        log.warning("live: database unavailable, listing this host's streams only")
+        return []
     wanted = {n.id: n for n in peers if any(node == n.id for _, node in placed.values())}
     if not wanted:
         return []
@@ -87,15 +95,16 @@ async def remote_streams(cluster: ClusterNode) -> list[dict[str, Any]]:
 async def remote_mjpeg(cluster: ClusterNode, name: str) -> AsyncGenerator[bytes, None] | None:
     """The MJPEG body of ``name`` from the node that runs it, or None when no other alive
     node does (or it refuses)."""
+    if not cluster.shared:
+        return None
     owner = await asyncio.to_thread(cluster.owner, name)
     if owner is None:
         return None
     headers = await _headers(cluster)
     client = _client(None)
     try:
-        request = client.build_request(
-            "GET", f"{owner.url}{INTERNAL}/streams/{name}/mjpeg", headers=headers
-        )
+        path = f"{INTERNAL}/streams/{quote(name, safe='')}/mjpeg"
+        request = client.build_request("GET", f"{owner.url}{path}", headers=headers)
         response = await client.send(request, stream=True)
     except httpx.HTTPError as exc:
         await client.aclose()
@@ -123,6 +132,8 @@ async def remote_events(cluster: ClusterNode) -> AsyncIterator[dict[str, Any]]:
     """Every other alive node's recognition events, merged, each with its ``node``, for as
     long as the caller iterates. Nodes that join are found within ``RESCAN_S``; a pump whose
     node went away retries with back-off while the node is still listed alive."""
+    if not cluster.shared:  # one host: nothing to merge, wait until the caller stops
+        await asyncio.Event().wait()
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
     pumps: dict[str, asyncio.Task[None]] = {}
     loop = asyncio.get_running_loop()
