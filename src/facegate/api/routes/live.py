@@ -183,7 +183,7 @@ async def mjpeg(
     )
 
 
-def _same_origin(ws: WebSocket) -> bool:
+def same_origin(ws: WebSocket) -> bool:
     """No ``Origin`` (not a browser) or this very host: another site's page cannot open the
     socket with the visitor's cookie."""
     origin = ws.headers.get("origin")
@@ -194,7 +194,7 @@ def _same_origin(ws: WebSocket) -> bool:
 async def events(ws: WebSocket, key: Annotated[ApiKey | None, Depends(MONITOR)]) -> None:
     """Each recognition event (``RecognitionEvent.as_dict()``) as one JSON text message;
     closed (1008) when the key is revoked."""
-    if not _same_origin(ws):
+    if not same_origin(ws):
         await ws.close(code=WS_POLICY_VIOLATION)
         return
     revocations: RevocationWatch = ws.app.state.revocations

@@ -16,7 +16,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSo
 from fastapi.responses import StreamingResponse
 
 from facegate.api.auth import require_or_node
-from facegate.api.routes.live import BOUNDARY, host_events, host_parts, live_hook
+from facegate.api.routes.live import (
+    BOUNDARY,
+    WS_POLICY_VIOLATION,
+    host_events,
+    host_parts,
+    live_hook,
+    same_origin,
+)
 
 router = APIRouter()
 NODE_OR_MONITOR = require_or_node("monitor")
@@ -51,7 +58,12 @@ async def host_mjpeg(request: Request, name: str) -> StreamingResponse:
 
 @router.websocket(f"{INTERNAL}/events", dependencies=[Depends(NODE_OR_MONITOR)])
 async def host_events_socket(ws: WebSocket) -> None:
-    """This host's recognition events, one JSON text message each, until the caller leaves."""
+    """This host's recognition events, one JSON text message each, until the caller leaves.
+    A browser from another site cannot open it with a visitor's cookie (same check as
+    ``/ws/events``)."""
+    if not same_origin(ws):
+        await ws.close(code=WS_POLICY_VIOLATION)
+        return
     await ws.accept()
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
     loop = asyncio.get_running_loop()
