@@ -35,7 +35,7 @@ from websockets.exceptions import WebSocketException
 from facegate.cluster.auth import HEADER
 from facegate.cluster.service import ClusterNode
 from facegate.cluster.store import NodeRow
-from facegate.errors import DatabaseUnavailable
+from facegate.errors import Busy, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ async def remote_streams(cluster: ClusterNode) -> list[dict[str, Any]]:
 
 async def remote_mjpeg(cluster: ClusterNode, name: str) -> AsyncGenerator[bytes, None] | None:
     """The MJPEG body of ``name`` from the node that runs it, or None when no other alive
-    node does (or it refuses)."""
+    node does (or it refuses); ``Busy`` when the owner has too many viewers."""
     if not cluster.shared:
         return None
     owner = await asyncio.to_thread(cluster.owner, name)
@@ -113,6 +113,8 @@ async def remote_mjpeg(cluster: ClusterNode, name: str) -> AsyncGenerator[bytes,
     if response.status_code != 200:
         await response.aclose()
         await client.aclose()
+        if response.status_code == 503:  # the owner has too many viewers: say so, not 404
+            raise Busy("too many live viewers")
         return None
     return _body(client, response)
 
