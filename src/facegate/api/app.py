@@ -40,6 +40,7 @@ from facegate.api.routes import (
     cluster,
     compat,
     health,
+    live_internal,
     liveness,
     people,
     recognition,
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     app.include_router(cluster.router)
     pages.install(app)
     live_routes.install(app)
+    app.include_router(live_internal.router)
     attendance_pages.install(app)
     settings_pages.install(app)
     schedule_pages.install(app)

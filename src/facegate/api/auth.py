@@ -25,6 +25,7 @@ from starlette.requests import HTTPConnection
 from facegate.api.access import mark
 from facegate.api.errors import Forbidden, Unauthorized
 from facegate.api.keys import ApiKey, KeyStore, Scope
+from facegate.cluster.auth import HEADER as NODE_HEADER
 from facegate.config import Settings
 
 SESSION_COOKIE = "facegate_session"
@@ -93,6 +94,25 @@ def require(
         return key
 
     dependency.__name__ = f"require_{scope}"
+    return mark(dependency, scope)
+
+
+def require_or_node(scope: Scope) -> Callable[..., ApiKey | None]:
+    """``require(scope)``, or a valid node token of this cluster (``X-Facegate-Node``,
+    facegate.cluster.auth): the internal endpoints other hosts call. A node token admits
+    the caller as a node (``None``: no key)."""
+    by_key = require(scope)
+
+    def dependency(conn: HTTPConnection) -> ApiKey | None:
+        token = conn.headers.get(NODE_HEADER)
+        cluster = getattr(getattr(conn.app.state, "services", None), "cluster", None)
+        if token and cluster is not None:
+            if cluster.tokens.verify(token) is None:
+                raise Unauthorized("the node token is invalid or expired")
+            return None
+        return by_key(conn)
+
+    dependency.__name__ = f"require_{scope}_or_node"
     return mark(dependency, scope)
 
 

@@ -3,7 +3,8 @@
 Two threads: the main one reads the source and sends frames (in real time, see
 ``facegate.stream.sources``), a receiver thread reads results, appends them to
 ``--json-out`` and writes annotated frames to ``--save``. A lost connection is retried with
-exponential backoff (0.5 s doubling to 30 s) while the source keeps running, so frames
+exponential backoff (0.5 s doubling to 30 s; to 2 s while the name is ``name_taken``, as
+after a failover behind a balancer) while the source keeps running, so frames
 during an outage are skipped, not queued. A status line on stderr shows the last seconds'
 rates, latency and drops; Ctrl-C says BYE and prints a summary.
 """
@@ -32,6 +33,9 @@ from facegate.stream.sources import FrameSource, SourceError, parse_server
 from facegate.stream.stats import percentile
 
 MAX_BACKOFF_S = 30.0
+# A refused name (``name_taken``) is usually this stream's own entry on a host that just
+# died, freed within the cluster's node timeout (10 s): retry it often, at most every 2 s.
+NAME_TAKEN_BACKOFF_S = 2.0
 FATAL_CODES = {"unauthorized", "unsupported_version"}
 
 
@@ -182,7 +186,8 @@ def run_stream(
                 raise
             _status(tally, quiet)
             time.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            cap = NAME_TAKEN_BACKOFF_S if exc.code == "name_taken" else MAX_BACKOFF_S
+            backoff = min(backoff * 2, cap)
             continue
         except (OSError, StreamClosed, TimeoutError):
             time.sleep(backoff)
@@ -244,7 +249,7 @@ def stream_command(
     except (SourceError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    out = json_out.open("a", encoding="utf-8") if json_out else None
+    out = json_out.open("a", encoding="utf-8", buffering=1) if json_out else None  # per line
     saver = _Saver(save, src.fps or 15.0) if save else None
     tally = _Tally()
     try:

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from facegate.cluster.auth import NodeTokens
 from facegate.cluster.node import LeaseKeeper, Timings, node_id_for
-from facegate.cluster.store import ClusterStore
+from facegate.cluster.store import ClusterStore, NodeRow
 from facegate.config import Settings
 from facegate.gallery.db import Database
 
@@ -58,6 +59,39 @@ class ClusterNode:
     @property
     def url(self) -> str:
         return self.settings.cluster.node_url or default_url("127.0.0.1", 8000)
+
+    @property
+    def shared(self) -> bool:
+        """Whether other hosts may share this database (PostgreSQL). SQLite serves one host:
+        its live view stays in-process (no node look-ups, no proxying)."""
+        return self.store.db.dialect == "postgres"
+
+    @cached_property
+    def tokens(self) -> NodeTokens:
+        """Node tokens signed with the cluster secret (facegate.cluster.auth)."""
+        return NodeTokens(self.store.db)
+
+    # -- where things run (blocking: call from a thread) ---------------------------------------
+
+    def peers(self) -> list[NodeRow]:
+        """The other nodes that are alive now."""
+        return [
+            n for n in self.store.nodes(self.timings.node_timeout_s) if n.alive and n.id != self.id
+        ]
+
+    def placed(self) -> dict[str, tuple[str, str]]:
+        """Every live stream and leased camera of the cluster: name -> (kind, node)."""
+        found = {c.camera: ("camera", c.node) for c in self.store.leases()}
+        for name, node in self.store.streams(self.timings.node_timeout_s):
+            found.setdefault(name, ("tcp", node))
+        return found
+
+    def owner(self, name: str) -> NodeRow | None:
+        """The alive node, other than this one, that runs stream or camera ``name``."""
+        where = self.placed().get(name)
+        if where is None or where[1] == self.id:
+            return None
+        return next((n for n in self.peers() if n.id == where[1]), None)
 
     def keeper(
         self,

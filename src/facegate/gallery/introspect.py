@@ -13,9 +13,16 @@ from facegate.gallery.db import Database, Tx
 
 # Not data: the migration record is the backup's schema version, SQLite's own bookkeeping is
 # rebuilt by the inserts, and the liveness secret and spent challenge tokens are short-lived
-# (a restored site makes a new secret on first use; a backup should hold no secret).
+# (a restored site makes a new secret on first use; a backup should hold no secret); so is
+# the cluster secret (node tokens live a minute).
 SKIPPED_TABLES = frozenset(
-    {"schema_migrations", "sqlite_sequence", "liveness_secret", "liveness_tokens_used"}
+    {
+        "schema_migrations",
+        "sqlite_sequence",
+        "liveness_secret",
+        "liveness_tokens_used",
+        "cluster_secret",
+    }
 )
 
 

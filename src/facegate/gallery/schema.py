@@ -732,6 +732,18 @@ CREATE TABLE review_marks (
 CREATE INDEX review_marks_person ON review_marks(person_id);
 """
 
+# 0013: the cluster secret (facegate.cluster.auth). One row, made on first use by whichever
+# node comes first; it signs the short-lived node tokens with which hosts call each other's
+# internal live endpoints. Never logged, never in an API answer, not in a backup.
+_SQLITE_0013 = """
+CREATE TABLE cluster_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL
+)
+"""
+
+_POSTGRES_0013 = _SQLITE_0013
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
@@ -746,6 +758,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(10, "enrolment_photos", _SQLITE_0010),
         Migration(11, "attendance_hr", _SQLITE_0011),
         Migration(12, "review_marks", _SQLITE_0012),
+        Migration(13, "cluster_secret", _SQLITE_0013),
     ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
@@ -760,6 +773,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(10, "enrolment_photos", _POSTGRES_0010),
         Migration(11, "attendance_hr", _POSTGRES_0011),
         Migration(12, "review_marks", _POSTGRES_0012),
+        Migration(13, "cluster_secret", _POSTGRES_0013),
     ),
 }
 

@@ -43,6 +43,7 @@ from facegate.api.web.pages import Pages
 from facegate.errors import Busy
 from facegate.live.hook import LiveHook
 from facegate.live.hub import TooManyViewers
+from facegate.live.remote import remote_events, remote_mjpeg, remote_streams
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -66,28 +67,11 @@ def _part(jpeg: bytes) -> bytes:
 MONITOR = require("monitor")
 
 
-@router.get("/api/v1/live/streams", tags=["live"], dependencies=[Depends(MONITOR)])
-async def streams(request: Request) -> dict[str, Any]:
-    """Every active stream (TCP clients and configured cameras) with fps, latency, drops."""
-    hook = live_hook(request.app)
-    return {"streams": await hook.all_streams() if hook is not None else []}
-
-
-@router.get(
-    "/streams/{name}/mjpeg",
-    tags=["live"],
-    response_class=StreamingResponse,
-    responses={200: {"content": {"multipart/x-mixed-replace": {}}}},
-)
-async def mjpeg(
-    request: Request, name: str, key: Annotated[ApiKey | None, Depends(MONITOR)]
-) -> StreamingResponse:
-    """The stream's frames with boxes, names (or "unknown") and track ids, as MJPEG; it ends
-    when the key is revoked."""
-    hook = live_hook(request.app)
+async def host_parts(hook: LiveHook | None, name: str) -> AsyncIterator[bytes] | None:
+    """The MJPEG body of ``name`` when this host runs it: in this worker, or in a sibling
+    worker through the relay. None when this host does not run it."""
     if hook is None or hook.hub is None:
-        raise HTTPException(404, f"no stream {name!r}")
-    parts: AsyncIterator[bytes]
+        return None
     channel = hook.hub.get(name)
     if channel is not None:
         try:
@@ -106,25 +90,86 @@ async def mjpeg(
             finally:
                 channel.remove_viewer(viewer)
 
-        parts = local()
-    else:
-        relayed = await hook.relay.peer_frames(name) if hook.relay is not None else None
-        if relayed is None:
-            raise HTTPException(404, f"no stream {name!r}")
+        return local()
+    relayed = await hook.relay.peer_frames(name) if hook.relay is not None else None
+    if relayed is None:
+        return None
 
-        async def remote(frames: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
-            try:
-                async for jpeg in frames:
-                    yield _part(jpeg)
-            finally:
-                await frames.aclose()  # closes the peer connection: the owner's viewer leaves
+    async def remote(frames: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+        try:
+            async for jpeg in frames:
+                yield _part(jpeg)
+        finally:
+            await frames.aclose()  # closes the peer connection: the owner's viewer leaves
 
-        parts = remote(relayed)
+    return remote(relayed)
+
+
+async def host_events(app: Any, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    """Put every recognition event of this host (this worker's and, with several workers,
+    its siblings') on ``queue`` until cancelled; a full queue drops (a slow listener)."""
+    hook = live_hook(app)
+    loop = asyncio.get_running_loop()
+
+    async def local() -> None:
+        with app.state.services.events.subscribe() as sub:
+            while True:
+                event = await sub.next(poll_s=0.1)
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(event.as_dict())
+
+    async def siblings() -> None:
+        if hook is not None and hook.relay is not None:
+            async for event in hook.relay.peer_events():
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(event)
+
+    tasks = [loop.create_task(local()), loop.create_task(siblings())]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@router.get("/api/v1/live/streams", tags=["live"], dependencies=[Depends(MONITOR)])
+async def streams(request: Request) -> dict[str, Any]:
+    """Every active stream of the cluster (TCP clients and cameras) with fps, latency, drops
+    and the ``node`` that runs it: this host's, then the other nodes' (facegate.live.remote)."""
+    hook = live_hook(request.app)
+    mine = await hook.all_streams() if hook is not None else []
+    cluster = request.app.state.services.cluster
+    if cluster is None:
+        return {"streams": mine}
+    others = await remote_streams(cluster)
+    return {"streams": [dict(s, node=cluster.id) for s in mine] + others}
+
+
+@router.get(
+    "/streams/{name}/mjpeg",
+    tags=["live"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"multipart/x-mixed-replace": {}}}},
+)
+async def mjpeg(
+    request: Request, name: str, key: Annotated[ApiKey | None, Depends(MONITOR)]
+) -> StreamingResponse:
+    """The stream's frames with boxes, names (or "unknown") and track ids, as MJPEG; it ends
+    when the key is revoked."""
+    hook = live_hook(request.app)
+    parts = await host_parts(hook, name)
+    if parts is None:
+        cluster = request.app.state.services.cluster
+        parts = await remote_mjpeg(cluster, name) if cluster is not None else None
+    if parts is None:
+        raise HTTPException(404, f"no stream {name!r}")
+    body: AsyncIterator[bytes] = parts
     revocations: RevocationWatch = request.app.state.revocations
 
     async def watched() -> AsyncIterator[bytes]:
         with revocations.watch(key) as revoked:
-            async for part in until_set(parts, revoked):
+            async for part in until_set(body, revoked):
                 yield part
 
     return StreamingResponse(
@@ -138,7 +183,7 @@ async def mjpeg(
     )
 
 
-def _same_origin(ws: WebSocket) -> bool:
+def same_origin(ws: WebSocket) -> bool:
     """No ``Origin`` (not a browser) or this very host: another site's page cannot open the
     socket with the visitor's cookie."""
     origin = ws.headers.get("origin")
@@ -149,7 +194,7 @@ def _same_origin(ws: WebSocket) -> bool:
 async def events(ws: WebSocket, key: Annotated[ApiKey | None, Depends(MONITOR)]) -> None:
     """Each recognition event (``RecognitionEvent.as_dict()``) as one JSON text message;
     closed (1008) when the key is revoked."""
-    if not _same_origin(ws):
+    if not same_origin(ws):
         await ws.close(code=WS_POLICY_VIOLATION)
         return
     revocations: RevocationWatch = ws.app.state.revocations
@@ -159,29 +204,23 @@ async def events(ws: WebSocket, key: Annotated[ApiKey | None, Depends(MONITOR)])
 
 async def _serve_events(ws: WebSocket, revoked: asyncio.Event) -> None:
     await ws.accept(headers=[(b"x-facegate-worker", str(os.getpid()).encode())])
-    hook = live_hook(ws.app)
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
     loop = asyncio.get_running_loop()
+    cluster = ws.app.state.services.cluster
 
-    async def local() -> None:
-        with ws.app.state.services.events.subscribe() as sub:
-            while True:
-                event = await sub.next(poll_s=0.1)
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait(event.as_dict())
-
-    async def peers() -> None:
-        if hook is not None and hook.relay is not None:
-            async for event in hook.relay.peer_events():
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait(event)
+    async def other_hosts() -> None:
+        if cluster is None:
+            return
+        async for event in remote_events(cluster):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(event)
 
     async def until_closed() -> None:
         with contextlib.suppress(WebSocketDisconnect):
             while True:
                 await ws.receive_text()
 
-    tasks = [loop.create_task(local()), loop.create_task(peers())]
+    tasks = [loop.create_task(host_events(ws.app, queue)), loop.create_task(other_hosts())]
     closed = loop.create_task(until_closed())
     stop = loop.create_task(revoked.wait())
     try:
