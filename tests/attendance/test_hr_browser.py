@@ -8,8 +8,6 @@ used to list everyone. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -20,8 +18,7 @@ from facegate.api import create_app
 from facegate.config import Settings
 from facegate.gallery.db import utcnow
 from tests.attendance.conftest import seen
-from tests.browser import ARTIFACTS, launched, skip_without_chromium
-from tests.serving import free_port
+from tests.browser import ARTIFACTS, launched, served, skip_without_chromium
 
 skip_without_chromium()
 
@@ -37,36 +34,23 @@ TEXT = {
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The app under uvicorn (a thread of this process) with 300 people: (base URL, key)."""
-    import uvicorn
-
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("hr-pages"),
         attendance_timezone="Asia/Shanghai",
         attendance_cameras={"front": "in"},
     )
     app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    _, key = app.state.keys.create("admin", "hr browser tests")
-    store = app.state.services.gallery.store
-    att = app.state.attendance_hook.attendance
-    now = utcnow() - timedelta(minutes=1)
-    for i in range(PEOPLE):
-        name = f"Person {i:03d}" if i % 3 else f"王芳 {i:03d}"
-        person = store.create_person(name)
-        if i < ARRIVED:
-            att.record(seen(person.id, now, camera="front"))
-    try:
-        yield f"http://127.0.0.1:{port}", key
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with served(app) as base:
+        _, key = app.state.keys.create("admin", "hr browser tests")
+        store = app.state.services.gallery.store
+        att = app.state.attendance_hook.attendance
+        now = utcnow() - timedelta(minutes=1)
+        for i in range(PEOPLE):
+            name = f"Person {i:03d}" if i % 3 else f"王芳 {i:03d}"
+            person = store.create_person(name)
+            if i < ARRIVED:
+                att.record(seen(person.id, now, camera="front"))
+        yield base, key
 
 
 @pytest.fixture(scope="module")

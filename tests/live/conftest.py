@@ -3,8 +3,6 @@ Barack Obama enrolled, and the dev video ``videos/obama.mp4`` as a server-side c
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from facegate.api import create_app
 from facegate.api.serve_hooks import serve_hooks
 from facegate.config import CameraConfig, Settings
 from facegate.live.hook import LiveHook
-from tests.serving import free_port
+from tests.browser import served
 
 CAMERA = "podium"
 PERSON = "Barack_Obama"
@@ -73,28 +71,13 @@ def live_server(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         live_idle_stop_s=1.0,
     )
     app = create_app(settings, hooks=serve_hooks(settings))
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    keys = app.state.keys
-    _, admin = keys.create("admin", "live tests")
-    _, recognize = keys.create("recognize", "live tests")
-    _, monitor = keys.create("monitor", "live tests")
-    person_id = enrol(app, faces_dir / "people", PERSON)
-    try:
-        yield LiveServer(
-            f"http://127.0.0.1:{port}", app, admin, recognize, monitor, person_id, video
-        )
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with served(app) as base:
+        keys = app.state.keys
+        _, admin = keys.create("admin", "live tests")
+        _, recognize = keys.create("recognize", "live tests")
+        _, monitor = keys.create("monitor", "live tests")
+        person_id = enrol(app, faces_dir / "people", PERSON)
+        yield LiveServer(base, app, admin, recognize, monitor, person_id, video)
 
 
 class Parts:
