@@ -88,3 +88,38 @@ def test_stream_command_waits_for_the_server_then_writes_results(
     )
     summary = json.loads(str(outcome["output"]).strip().splitlines()[-1])
     assert summary["results"] == len(lines) and summary["sent"] >= len(lines)
+    # while nobody listened it said so, and what to check, instead of printing nothing
+    assert f"cannot connect to 127.0.0.1:{port}: connection refused" in str(outcome["output"])
+    assert "--stream-port" in str(outcome["output"])
+
+
+def test_pointed_at_an_http_port_it_says_so_and_stops(faces_dir, tmp_path):
+    """A real uvicorn HTTP server (what facegate serve's --port runs) answers the binary
+    HELLO with ``HTTP/1.1 400``: the CLI names the mistake and exits 2, no traceback, no
+    endless retries."""
+    import uvicorn
+
+    async def http_app(scope: dict, receive: object, send: object) -> None:  # never reached
+        raise AssertionError("an HTTP request was parsed")
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(http_app, host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        video = faces_dir / "videos" / "obama.mp4"
+        result = CliRunner().invoke(
+            app, ["stream", "--source", str(video), "--server", f"127.0.0.1:{port}", "--key", "k"]
+        )
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert result.exit_code == 2, result.output
+    assert "answered with HTTP (HTTP/1.1 400" in result.output
+    assert "--stream-port" in result.output and "Traceback" not in result.output

@@ -12,6 +12,7 @@ rates, latency and drops; Ctrl-C says BYE and prints a summary.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -25,7 +26,7 @@ import numpy as np
 import typer
 
 from facegate.cli.app import EXIT_BAD_INPUT
-from facegate.stream.client import Client, StreamClosed, StreamError
+from facegate.stream.client import Client, NotAStreamServer, StreamClosed, StreamError
 from facegate.stream.messages import to_json
 from facegate.stream.protocol import Annotated as AnnotatedMsg
 from facegate.stream.protocol import Challenge, ChallengeResult, ChallengeStep, Error, Result
@@ -159,6 +160,25 @@ def _status(tally: _Tally, quiet: bool, final: bool = False) -> None:
         sys.stderr.flush()
 
 
+def _cannot_connect(host: str, port: int, exc: BaseException, retry_in: float) -> None:
+    """Say why this attempt failed and what to check (silence here looked like a hang)."""
+    if isinstance(exc, ConnectionRefusedError):
+        why = "connection refused (nothing listens there)"
+    elif isinstance(exc, socket.gaierror):
+        why = f"unknown host ({exc.strerror})"
+    elif isinstance(exc, TimeoutError):
+        why = "no answer in time"
+    elif isinstance(exc, OSError) and exc.strerror:
+        why = exc.strerror.lower()
+    else:
+        why = str(exc) or type(exc).__name__
+    typer.echo(
+        f"cannot connect to {host}:{port}: {why}; retrying in {retry_in:g} s. Is facegate "
+        "serve running, and is this its TCP stream port (--stream-port, default 8001)?",
+        err=True,
+    )
+
+
 def run_stream(
     source: FrameSource,
     host: str,
@@ -189,7 +209,8 @@ def run_stream(
             cap = NAME_TAKEN_BACKOFF_S if exc.code == "name_taken" else MAX_BACKOFF_S
             backoff = min(backoff * 2, cap)
             continue
-        except (OSError, StreamClosed, TimeoutError):
+        except (OSError, StreamClosed, TimeoutError) as exc:
+            _cannot_connect(host, port, exc, backoff)
             time.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
             continue
@@ -269,6 +290,9 @@ def stream_command(
         pass
     except StreamError as exc:
         typer.echo(f"\nerror ({exc.code}): {exc.message}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except NotAStreamServer as exc:
+        typer.echo(f"\nerror: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     finally:
         src.close()

@@ -59,6 +59,7 @@ from facegate.stream.protocol import (
     Ping,
     Pong,
     PromptMessage,
+    ProtocolError,
     Result,
     Welcome,
     encode,
@@ -75,6 +76,12 @@ class StreamError(Exception):
 
 class StreamClosed(Exception):
     """The server said BYE or the connection closed."""
+
+
+class NotAStreamServer(Exception):
+    """The address answered, but not with facegate's stream protocol: most often it is the
+    HTTP port (an HTTP server answers the binary HELLO with ``HTTP/1.1 400``). Retrying
+    cannot help; the user has to point the client at the stream port."""
 
 
 class Client:
@@ -98,6 +105,7 @@ class Client:
         self.welcome: Welcome | None = None
         self._sock: socket.socket | None = None
         self._reader = MessageReader()
+        self._reader_raw = b""  # the first bytes received on this connection
         self._inbox: deque[Message] = deque()
         self._send_lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -111,11 +119,26 @@ class Client:
         sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock, self._reader, self._inbox = sock, MessageReader(), deque()
+        self._reader_raw = b""
         hello = Hello(
             self._key, self.stream, self.annotate, self.max_fps, f"facegate/{__version__}"
         )
         self._send(hello)
-        message = self._next(self.timeout)
+        try:
+            message = self._next(self.timeout)
+        except ProtocolError as exc:
+            self.close()
+            raw = self._reader_raw
+            if raw.startswith(b"HTTP/"):
+                raise NotAStreamServer(
+                    f"{self.host}:{self.port} answered with HTTP ({_first_line(raw)}): that is "
+                    "an HTTP port, not facegate's TCP stream port (facegate serve "
+                    "--stream-port, default 8001)"
+                ) from exc
+            raise NotAStreamServer(
+                f"{self.host}:{self.port} does not speak facegate's stream protocol "
+                f"({exc}); is it the stream port of facegate serve (--stream-port)?"
+            ) from exc
         if isinstance(message, Error):
             self.close()
             raise StreamError(message.code, message.message)
@@ -202,6 +225,8 @@ class Client:
                 raise StreamClosed(f"connection lost: {exc}") from exc
             if not data:
                 raise StreamClosed("the server closed the connection")
+            if len(self._reader_raw) < 64:  # the first bytes, to name what answered
+                self._reader_raw += data[: 64 - len(self._reader_raw)]
             self._inbox.extend(self._reader.feed(data))
         message = self._inbox.popleft()
         if message.TYPE not in SERVER_SENDS:
@@ -248,3 +273,9 @@ class Client:
             message = self.receive(timeout=timeout)
             if isinstance(message, Result) and message.frame_id == frame_id:
                 return message
+
+
+def _first_line(raw: bytes) -> str:
+    """The first line of what a non-facegate server sent, printable and short."""
+    line = raw.split(b"\r\n", 1)[0].split(b"\n", 1)[0]
+    return line.decode("ascii", "replace")[:40]
