@@ -62,9 +62,11 @@ def read_until_closed(sock: socket.socket) -> list[Message]:
     return out
 
 
-def greet(port: int, **hello: object) -> socket.socket:
+def greet(port: int, name: str = "raw", **hello: object) -> socket.socket:
+    """A connection that said HELLO as stream ``name`` (unique per live stream: a second
+    live HELLO with a name in use is refused ``name_taken``)."""
     sock = connect(port)
-    sock.sendall(encode(Hello("key", "raw", **hello)))  # type: ignore[arg-type]
+    sock.sendall(encode(Hello("key", name, **hello)))  # type: ignore[arg-type]
     reader = MessageReader()
     messages: list[Message] = []
     while not messages:
@@ -182,7 +184,7 @@ def test_a_hundred_idle_connections_do_not_stop_a_stream(make_server, faces_dir)
     # caps raised so all of them are admitted; beyond the caps see test_abuse.py
     server = make_server(admission=Admission(AdmissionLimits(200, 200, 300)))
     idle = [connect(server.port) for _ in range(100)]  # connected, never say HELLO
-    greeted = [greet(server.port) for _ in range(5)]  # said HELLO, send nothing
+    greeted = [greet(server.port, f"raw-{i}") for i in range(5)]  # said HELLO, send nothing
     try:
         assert server.stats()["connections"] >= 105
         assert stream_alongside(server.port, faces_dir) == list(range(1, 21))
