@@ -170,7 +170,7 @@ def first_jpeg(base: str, path: str, headers: dict[str, str]) -> tuple[bytes, fl
 # their branches and on main at 72b0fcc. Not strict, so they still run and report
 # XPASS/XFAIL until it is fixed: issue 13's note, first item.
 REGRESSION = pytest.mark.xfail(
-    reason="door events on the PostgreSQL hosts are intermittent since the end-of-session merges (issue 13)",
+    reason="door events on the PostgreSQL hosts are intermittent since the last merges (issue 13)",
     strict=False,
 )
 
