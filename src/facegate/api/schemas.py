@@ -9,12 +9,17 @@ published through ``openapi_extra`` with the helpers at the bottom.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_TEXT = 200
 MAX_ID = 2**63 - 1
+
+# Query parameters every list route shares: one definition, so their bounds cannot drift.
+PersonFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=10**9)]  # past the end: an empty page
 
 
 def _printable(value: str | None) -> str | None:

@@ -23,7 +23,7 @@ from facegate.api.routes.log_queries import (
     local_moment,
     snapshot_response,
 )
-from facegate.api.schemas import MAX_ID, error_responses
+from facegate.api.schemas import MAX_ID, Offset, PersonFilter, error_responses
 
 router = APIRouter(
     prefix="/api/v1/access",
@@ -58,13 +58,13 @@ def _page(svc: AccessService, query: dict[str, Any], limit: int, offset: int) ->
 async def list_events(
     request: Request,
     door: Annotated[str | None, Query(max_length=64)] = None,
-    person_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    person_id: PersonFilter = None,
     decision: Annotated[Literal["granted", "denied"] | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="inclusive; no offset: site time")] = None,
     until: Annotated[datetime | None, Query(description="exclusive; no offset: site time")] = None,
     after_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description="only newer")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    offset: Offset = 0,
     fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
 ) -> Any:
     """Door events, newest first: ``{"events": [{"at", "door", "camera", "person",

@@ -28,7 +28,14 @@ from facegate.api.routes.log_queries import (
     local_moment,
     snapshot_response,
 )
-from facegate.api.schemas import MAX_ID, ONE_IMAGE_BODY, PersonRefExternal, error_responses
+from facegate.api.schemas import (
+    MAX_ID,
+    ONE_IMAGE_BODY,
+    Offset,
+    PersonFilter,
+    PersonRefExternal,
+    error_responses,
+)
 from facegate.api.uploads import Payload, read_payload
 from facegate.attendance.export import export_response
 from facegate.attendance.reports import DAILY_HEADER, daily_cells, daily_report, events_csv
@@ -136,7 +143,7 @@ def _name(value: object, field: str) -> str | None:
 @router.get("/events", dependencies=ADMIN, response_model=EventPageOut, responses=_CSV)
 async def list_events(
     request: Request,
-    person_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    person_id: PersonFilter = None,
     camera: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[datetime | None, Query(description="inclusive; no offset: site time")] = None,
     until: Annotated[datetime | None, Query(description="exclusive; no offset: site time")] = None,
@@ -145,7 +152,7 @@ async def list_events(
     ] = None,
     kind: Annotated[Literal["confirmed", "checkin", "unknown"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    offset: Offset = 0,
     fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Any:
     """Logged events, newest first, filtered by person, camera, kind and time range (or one

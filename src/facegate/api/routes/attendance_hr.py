@@ -23,7 +23,7 @@ from facegate.api.auth import api_key_header, bearer, require
 from facegate.api.routes.attendance import attendance
 from facegate.api.routes.log_queries import check_day, local_moment
 from facegate.api.routes.site_settings import who
-from facegate.api.schemas import MAX_ID, error_responses
+from facegate.api.schemas import MAX_ID, PersonFilter, error_responses
 from facegate.attendance.export import XLSX_TYPE, ExportFormat, export_response
 from facegate.attendance.hr_store import correction_as_dict
 from facegate.attendance.reports import DAILY_HEADER, daily_cells, daily_report
@@ -182,7 +182,7 @@ async def add_correction(request: Request, body: CorrectionIn) -> dict[str, Any]
 async def summary(
     request: Request,
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
-    person_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    person_id: PersonFilter = None,
     fmt: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
 ) -> Any:
     """Per person for a month: working days, days present, late, left early, absent, hours."""

@@ -21,6 +21,7 @@ from facegate.api.schemas import (
     Deleted,
     EnrolResult,
     MergeBody,
+    Offset,
     PeoplePage,
     PersonCreate,
     PersonCreated,
@@ -77,7 +78,7 @@ def list_people(
     request: Request,
     q: Annotated[str | None, Query(max_length=200, description="part of name/external id")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, object]:
     """People ordered by name, a page at a time; ``q`` searches names and external ids."""
     page = services(request).gallery.list_people(q or None, limit=limit, offset=offset)

@@ -22,7 +22,7 @@ from facegate.api.auth import api_key_header, bearer, page, require
 from facegate.api.routes.attendance import attendance
 from facegate.api.routes.deps import services
 from facegate.api.routes.log_queries import local_moment
-from facegate.api.schemas import MAX_ID, error_responses
+from facegate.api.schemas import MAX_ID, Offset, PersonFilter, error_responses
 from facegate.api.web.pages import Pages
 from facegate.errors import Conflict, FacegateError, InvalidInput, NoFace, SeveralFaces
 from facegate.review import ReviewRow, ReviewStore
@@ -71,11 +71,9 @@ def _rows(
 
 
 Camera = Annotated[str | None, Query(max_length=64)]
-PersonFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Unknown = Annotated[bool, Query(description="only unknown faces")]
 Moment = Annotated[datetime | None, Query(description="ISO time (site zone without offset)")]
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip (of the folded list)")]
 
 
 @router.get("/events", dependencies=ADMIN)
@@ -90,7 +88,8 @@ async def review_events(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Recent recognitions newest first, one row per unknown track (``repeats`` counts the
-    folded events), each with its snapshot URL and review mark."""
+    folded events), each with its snapshot URL and review mark; ``offset`` counts rows of
+    that folded list."""
     rows = await asyncio.to_thread(
         _rows, request, camera, person_id, unknown, since, until, limit, offset
     )
