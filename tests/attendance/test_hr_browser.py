@@ -18,7 +18,8 @@ from facegate.api import create_app
 from facegate.config import Settings
 from facegate.gallery.db import utcnow
 from tests.attendance.conftest import seen
-from tests.browser import ARTIFACTS, launched, served, skip_without_chromium
+from tests.browser import ARTIFACTS, launched, skip_without_chromium
+from tests.inprocess import served
 
 skip_without_chromium()
 

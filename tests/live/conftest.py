@@ -17,7 +17,7 @@ from facegate.api import create_app
 from facegate.api.serve_hooks import serve_hooks
 from facegate.config import CameraConfig, Settings
 from facegate.live.hook import LiveHook
-from tests.browser import served
+from tests.inprocess import served
 
 CAMERA = "podium"
 PERSON = "Barack_Obama"

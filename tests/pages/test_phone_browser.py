@@ -21,7 +21,8 @@ from facegate.api import create_app
 from facegate.attendance.store import NewEvent
 from facegate.config import Settings
 from facegate.stream.announce import face_snapshot
-from tests.browser import ARTIFACTS, launched, served, skip_without_chromium
+from tests.browser import ARTIFACTS, launched, skip_without_chromium
+from tests.inprocess import served
 
 skip_without_chromium()
 

@@ -15,7 +15,8 @@ import pytest
 
 from facegate.api import create_app
 from facegate.config import Settings
-from tests.browser import ARTIFACTS, launched, served, skip_without_chromium
+from tests.browser import ARTIFACTS, launched, skip_without_chromium
+from tests.inprocess import served
 
 skip_without_chromium()
 

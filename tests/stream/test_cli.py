@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from facegate.cli import app
 from facegate.stream.server import AllowAll
 from facegate.stream.sources import FrameSource, SourceError, parse_server
+from tests.inprocess import served
 from tests.stream.conftest import ServerThread
 
 
@@ -97,29 +98,17 @@ def test_pointed_at_an_http_port_it_says_so_and_stops(faces_dir, tmp_path):
     """A real uvicorn HTTP server (what facegate serve's --port runs) answers the binary
     HELLO with ``HTTP/1.1 400``: the CLI names the mistake and exits 2, no traceback, no
     endless retries."""
-    import uvicorn
 
-    async def http_app(scope: dict, receive: object, send: object) -> None:  # never reached
-        raise AssertionError("an HTTP request was parsed")
+    async def http_app(scope: dict, receive: object, send: object) -> None:
+        # no lifespan support (uvicorn goes on without); an HTTP request is never parsed
+        assert scope["type"] != "http", "an HTTP request was parsed"
 
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(http_app, host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            time.sleep(0.05)
-        video = faces_dir / "videos" / "obama.mp4"
+    video = faces_dir / "videos" / "obama.mp4"
+    with served(http_app) as base:
+        server = base.removeprefix("http://")
         result = CliRunner().invoke(
-            app, ["stream", "--source", str(video), "--server", f"127.0.0.1:{port}", "--key", "k"]
+            app, ["stream", "--source", str(video), "--server", server, "--key", "k"]
         )
-    finally:
-        server.should_exit = True
-        thread.join(10)
     assert result.exit_code == 2, result.output
     assert "answered with HTTP (HTTP/1.1 400" in result.output
     assert "--stream-port" in result.output and "Traceback" not in result.output
