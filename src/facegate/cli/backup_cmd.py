@@ -6,6 +6,7 @@ read transaction); ``restore`` only writes into an empty data dir or database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,30 @@ import typer
 from facegate.cli.app import print_json, reported
 from facegate.cli.options import DatabaseUrlOption, DataDirOption, JsonFlag, make_settings
 from facegate.gallery.backup import BackupSummary, backup, restore
-from facegate.gallery.db import open_database
+from facegate.gallery.db import Database, open_database
+
+
+def _run(
+    data_dir: Path | None,
+    database_url: str | None,
+    as_json: bool,
+    *,
+    create: bool,
+    work: Callable[[Database], BackupSummary],
+    verb: str,
+) -> None:
+    """Open the database the options name, run ``work`` on it, close it, report."""
+    settings = make_settings(data_dir, database_url)
+    with reported(as_json=as_json):
+        db = open_database(settings.storage.data_dir, settings.storage.database_url, create=create)
+        try:
+            summary = work(db)
+        finally:
+            db.close()
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        _print(summary, verb)
 
 
 def _print(summary: BackupSummary, verb: str) -> None:
@@ -38,19 +62,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the whole database (people, faces, attendance, doors, key hashes) to one
         file, consistent even while servers run. Keep it as safe as the database."""
-        settings = make_settings(data_dir, database_url)
-        with reported(as_json=as_json):
-            db = open_database(
-                settings.storage.data_dir, settings.storage.database_url, create=False
-            )
-            try:
-                summary = backup(db, out)
-            finally:
-                db.close()
-        if as_json:
-            print_json(summary.as_dict())
-        else:
-            _print(summary, "wrote")
+        _run(
+            data_dir,
+            database_url,
+            as_json,
+            create=False,
+            work=lambda db: backup(db, out),
+            verb="wrote",
+        )
 
     @app.command("restore")
     def restore_cmd(
@@ -61,16 +80,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load a backup into an EMPTY data dir or database (refuses one that holds data),
         then apply this version's later migrations."""
-        settings = make_settings(data_dir, database_url)
-        with reported(as_json=as_json):
-            db = open_database(
-                settings.storage.data_dir, settings.storage.database_url, create=True
-            )
-            try:
-                summary = restore(db, file)
-            finally:
-                db.close()
-        if as_json:
-            print_json(summary.as_dict())
-        else:
-            _print(summary, "restored")
+        _run(
+            data_dir,
+            database_url,
+            as_json,
+            create=True,
+            work=lambda db: restore(db, file),
+            verb="restored",
+        )
