@@ -11,6 +11,7 @@ The events are the attendance log's (``attendance_log_unknown`` keeps unknown fa
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -47,52 +48,58 @@ def review_store(request: Request) -> ReviewStore:
     return ReviewStore(store.db, store)
 
 
-def _rows(
-    request: Request,
-    camera: str | None,
-    person_id: int | None,
-    unknown: bool,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    offset: int,
-) -> list[ReviewRow]:
-    att = attendance(request)
-    zone = att.policy.timezone
-    return review_store(request).recent(
-        camera=camera or None,
-        person_id=person_id,
-        unknown=unknown,
-        since=local_moment(since, zone, "since"),
-        until=local_moment(until, zone, "until"),
-        limit=limit,
-        offset=offset,
-    )
-
-
 Camera = Annotated[str | None, Query(max_length=64)]
 Unknown = Annotated[bool, Query(description="only unknown faces")]
 Moment = Annotated[datetime | None, Query(description="ISO time (site zone without offset)")]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
-@router.get("/events", dependencies=ADMIN)
-async def review_events(
-    request: Request,
+@dataclass(frozen=True)
+class ReviewFilter:
+    """What the review list is narrowed to; one definition for the API route and the page,
+    so their query parameters cannot drift apart."""
+
+    camera: str | None
+    person_id: int | None
+    unknown: bool
+    since: datetime | None
+    until: datetime | None
+
+
+def review_filter(
     camera: Camera = None,
     person_id: PersonFilter = None,
     unknown: Unknown = False,
     since: Moment = None,
     until: Moment = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+) -> ReviewFilter:
+    return ReviewFilter(camera or None, person_id, unknown, since, until)
+
+
+Filter = Annotated[ReviewFilter, Depends(review_filter)]
+
+
+def _rows(request: Request, where: ReviewFilter, limit: int, offset: int) -> list[ReviewRow]:
+    zone = attendance(request).policy.timezone
+    return review_store(request).recent(
+        camera=where.camera,
+        person_id=where.person_id,
+        unknown=where.unknown,
+        since=local_moment(where.since, zone, "since"),
+        until=local_moment(where.until, zone, "until"),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/events", dependencies=ADMIN)
+async def review_events(
+    request: Request, where: Filter, limit: Limit = 50, offset: Offset = 0
 ) -> dict[str, Any]:
     """Recent recognitions newest first, one row per unknown track (``repeats`` counts the
     folded events), each with its snapshot URL and review mark; ``offset`` counts rows of
     that folded list."""
-    rows = await asyncio.to_thread(
-        _rows, request, camera, person_id, unknown, since, until, limit, offset
-    )
+    rows = await asyncio.to_thread(_rows, request, where, limit, offset)
     return {"events": [r.as_dict() for r in rows], "limit": limit, "offset": offset}
 
 
@@ -148,24 +155,17 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
 
     @app.get("/review", include_in_schema=False, dependencies=[Depends(page("admin"))])
-    def review_page(
-        request: Request,
-        camera: Camera = None,
-        person_id: PersonFilter = None,
-        unknown: Unknown = False,
-        since: Moment = None,
-        until: Moment = None,
-    ) -> Response:
-        rows = _rows(request, camera, person_id, unknown, since, until, 100, 0)
+    def review_page(request: Request, where: Filter) -> Response:
+        rows = _rows(request, where, 100, 0)
         people = services(request).gallery.list_people(None, limit=500).items
         return pages.render(
             request,
             "review.html",
             rows=rows,
             people=people,
-            camera=camera or "",
-            person_id=person_id,
-            unknown=unknown,
-            since=since.isoformat(timespec="minutes") if since else "",
-            until=until.isoformat(timespec="minutes") if until else "",
+            camera=where.camera or "",
+            person_id=where.person_id,
+            unknown=where.unknown,
+            since=where.since.isoformat(timespec="minutes") if where.since else "",
+            until=where.until.isoformat(timespec="minutes") if where.until else "",
         )
