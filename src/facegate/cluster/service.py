@@ -31,6 +31,7 @@ def timings_from(settings: Settings) -> Timings:
         renew_s=min(settings.cluster.renew_s, lease / 2),
         deadline_s=min(settings.cluster.renew_deadline_s, lease * 0.9),
         node_timeout_s=settings.cluster.node_timeout_s,
+        node_forget_s=settings.cluster.node_forget_s,
     )
 
 
