@@ -9,6 +9,7 @@ against a clock.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -22,10 +23,10 @@ from facegate.access.store import AccessStore, DoorCamera
 from facegate.attendance.recorder import Recorder
 from facegate.attendance.service import Attendance
 from facegate.attendance.spool import Spool
-from facegate.cluster.fencing import prune_epochs
+from facegate.cluster.fencing import fence_ok, prune_epochs
 from facegate.cluster.store import CameraRow, ClusterStore
 from facegate.events import EventBus, RecognitionEvent
-from facegate.gallery import SqlStore
+from facegate.gallery import SqlStore, open_store
 from facegate.gallery.db import utcnow
 from tests.access.conftest import SHANGHAI
 from tests.access.test_store import Recording
@@ -181,3 +182,35 @@ def test_a_pruned_epoch_start_fences_the_old_epoch(
     assert cluster.remove_camera("door")
     with store.db.read() as tx:
         assert tx.execute("SELECT COUNT(*) FROM camera_epochs")[0][0] == 0
+
+
+def test_the_next_epoch_starts_after_a_write_that_held_the_lease(
+    make_settings: Any, store: SqlStore, cluster: ClusterStore
+):
+    """A write under epoch 1 is in its transaction (the lease row share-locked on PostgreSQL,
+    the write lock on SQLite) when another host takes the expired lease: the takeover waits,
+    and epoch 2's recorded start comes after the write's commit, so the write's capture time
+    is before it, whatever the timing."""
+    assert cluster.acquire("door", "a", 0.2) == 1
+    eventually(lambda: not cluster.leases())  # expired, not yet taken
+    other = open_store(make_settings())  # the taking host's own connection
+    taken: list[int | None] = []
+    try:
+        with store.db.write() as tx:
+            assert fence_ok(tx, store.db, "door", 1, utcnow())
+            taker = threading.Thread(
+                target=lambda: taken.append(ClusterStore(other.db).acquire("door", "b", 30))
+            )
+            taker.start()
+            time.sleep(0.5)  # the taker is waiting on the lease row (or the write lock)
+            assert taken == []
+            committed = utcnow()
+        taker.join(30)
+        assert taken == [2]
+    finally:
+        other.close()
+    with store.db.read() as tx:
+        (row,) = tx.execute("SELECT started_at FROM camera_epochs WHERE epoch = 2")
+    started = store.db.from_db_time(row[0]) if store.db.dialect == "postgres" else row[0]
+    started_s = started.timestamp() if isinstance(started, datetime) else float(started)
+    assert started_s > committed.timestamp()
