@@ -156,8 +156,10 @@ class LeaseKeeper:
             log.warning("cluster: housekeeping failed (%s)", type(exc).__name__)
             return
         if gone:
-            log.info("cluster: forgot node(s) %s (no heartbeat for %.0f s)", ", ".join(gone),
-                     self.t.node_forget_s)  # fmt: skip
+            forget_s = self.t.node_forget_s
+            log.info(
+                "cluster: forgot node(s) %s (no heartbeat for %.0f s)", ", ".join(gone), forget_s
+            )
 
     def cycle(self) -> None:
         """One round: heartbeat, then take, renew or release each camera's lease."""
