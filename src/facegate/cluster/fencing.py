@@ -30,7 +30,8 @@ from facegate.cluster.clock import SqlClock
 from facegate.gallery.db import Database, Tx, utcnow
 
 # How long an epoch's start is kept: a spooled event older than this under a superseded epoch
-# is refused. A week outlasts any outage a host's spool is sized for (docs/cluster.md).
+# is refused. A week is far longer than the outages a host's spool (100,000 events) is sized
+# for, and a camera's epochs are few per day (one per change of owner), so the table stays small.
 EPOCH_HISTORY_S = 7 * 86400.0
 
 
@@ -62,9 +63,10 @@ def fence_ok(
         return True
     lock = " FOR SHARE" if db.dialect == "postgres" else ""
     rows = tx.execute(f"SELECT epoch FROM camera_leases WHERE camera = ?{lock}", (camera,))
-    if not rows or int(rows[0][0]) < int(epoch):
+    current = int(rows[0][0]) if rows else None
+    if current is None or current < epoch:
         return False
-    if int(rows[0][0]) == int(epoch):
+    if current == epoch:
         return True
     successor = tx.execute(
         "SELECT 1 FROM camera_epochs WHERE camera = ? AND epoch = ? AND started_at > ?",
