@@ -45,11 +45,14 @@ def _free_port() -> int:
 class PostgresCluster:
     """One temporary cluster; ``url`` is a superuser connection to database ``postgres``.
 
-    ``host`` is the address it listens on (trusted in pg_hba); ``wrap`` prefixes every
-    command (``ip netns exec NAME``: a server inside a network namespace). ``halt()`` and
-    ``resume()`` stop and start the same server (outage tests)."""
+    ``host`` is the address it listens on (trusted in pg_hba), ``also`` more such addresses
+    (one per link of tests/pg_link.py); ``wrap`` prefixes every command (``ip netns exec
+    NAME``: a server inside a network namespace). ``halt()`` and ``resume()`` stop and start
+    the same server (outage tests)."""
 
-    def __init__(self, host: str = "127.0.0.1", wrap: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", wrap: tuple[str, ...] = (), also: tuple[str, ...] = ()
+    ) -> None:
         self.bin = _bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="facegate-pg-"))
         self.data = self.root / "data"
@@ -66,6 +69,7 @@ class PostgresCluster:
             self.prefix = ["runuser", "-u", "postgres", "--"]
         self.prefix = [*wrap, *self.prefix]
         self.host = host
+        self.addresses = (host, *also)
         self.url = f"postgresql://facegate@{host}:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
@@ -87,13 +91,13 @@ class PostgresCluster:
         )  # fmt: skip
         if self.host != "127.0.0.1":
             with open(self.data / "pg_hba.conf", "a", encoding="utf-8") as hba:
-                hba.write(f"host all all {self.host}/24 trust\n")
+                hba.writelines(f"host all all {a}/24 trust\n" for a in self.addresses)
         return self.resume()
 
     def resume(self) -> PostgresCluster:
         """Start the server (again) on the same data and port."""
         options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses={self.host} "
+            f"-p {self.port} -k {self.root} -c listen_addresses={','.join(self.addresses)} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=200"
         )

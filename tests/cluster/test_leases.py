@@ -20,6 +20,7 @@ from facegate.cluster.node import LeaseKeeper, Timings
 from facegate.cluster.store import CameraRow, ClusterStore, singleton
 from facegate.events import RecognitionEvent
 from facegate.gallery import SqlStore, open_store
+from facegate.gallery.db import utcnow
 from tests.access.conftest import SHANGHAI
 from tests.access.test_store import Recording
 
@@ -92,9 +93,11 @@ def test_cameras_upsert_keeps_the_pin_and_remove_drops_the_lease(cluster: Cluste
     assert not cluster.remove_camera("usb")
 
 
-def recognised(person_id: int, epoch: int | None, camera: str = "door") -> RecognitionEvent:
+def recognised(
+    person_id: int, epoch: int | None, camera: str = "door", at: datetime = AT
+) -> RecognitionEvent:
     return RecognitionEvent(
-        kind="confirmed", stream=camera, at=AT, track_id=1, person_id=person_id,
+        kind="confirmed", stream=camera, at=at, track_id=1, person_id=person_id,
         person_name=None, score=0.7, epoch=epoch,
     )  # fmt: skip
 
@@ -107,7 +110,9 @@ def test_a_stale_epoch_cannot_log_attendance(
     assert cluster.acquire("door", "a", 0.2) == 1
     assert attendance.record(recognised(ann, 1)).event is not None
     assert eventually(lambda: cluster.acquire("door", "b", 30)) == 2
-    refused = attendance.record(recognised(ann, 1))  # the paused former owner wakes up
+    # the paused former owner wakes up and sees a face: captured after epoch 2 began
+    time.sleep(0.05)
+    refused = attendance.record(recognised(ann, 1, at=utcnow()))
     assert refused.event is None and refused.reason == "fenced"
     logged = attendance.record(recognised(ann, 2))
     assert logged.event is not None
@@ -125,15 +130,16 @@ def test_a_stale_epoch_cannot_decide_at_a_door(store: SqlStore, cluster: Cluster
     events = DoorEvents(access, SHANGHAI)
     out = Recording()
 
-    def attempt(epoch: int | None) -> Attempt:
+    def attempt(epoch: int | None) -> Attempt:  # seen now: after every epoch began
         return Attempt(
             door="lobby", camera="lobby-in", direction="in", confirmed=True, person_id=None,
-            score=None, track_id=3, seen=AT.timestamp(), epoch=epoch,
+            score=None, track_id=3, seen=time.time(), epoch=epoch,
         )  # fmt: skip
 
     assert cluster.acquire("lobby-in", "a", 0.2) == 1
     assert events.decide(attempt(1), out, now=AT) is not None
     assert eventually(lambda: cluster.acquire("lobby-in", "b", 30)) == 2
+    time.sleep(0.05)
     assert events.decide(attempt(1), out, now=AT) is None and events.fenced == 1
     assert events.decide(attempt(2), out, now=AT) is not None
     with store.db.read() as tx:

@@ -27,7 +27,8 @@ from facegate.access.outputs import Dispatcher
 from facegate.access.policy import Holiday, LivenessState, Rule, Situation, Verdict, decide
 from facegate.access.store import AccessNotFound, AccessStore, Door, as_date
 from facegate.attendance.reports import csv_text
-from facegate.cluster.store import fence_ok, singleton
+from facegate.cluster.fencing import fence_ok
+from facegate.cluster.store import singleton
 from facegate.gallery.db import Row, Tx, advisory_key, as_day, utcnow
 
 _PG_LOCK_CLASS = 7265722  # advisory lock class: "(door, person) decision"
@@ -178,8 +179,10 @@ class DoorEvents:
         self, attempt: Attempt, dispatcher: Dispatcher, *, now: datetime | None = None
     ) -> tuple[DoorEvent, Verdict] | None:
         """Decide, record and queue the outputs in one transaction; None when the door was
-        removed or disabled (or the person deleted) meanwhile, or when the attempt came from a
-        camera whose lease epoch is no longer current (fencing: facegate.cluster)."""
+        removed or disabled (or the person deleted) meanwhile, or when the attempt's frame was
+        seen after its camera's next lease epoch began (facegate.cluster.fencing): the new
+        owner decides for that face. ``seen`` is the capture time fenced (this host's clock;
+        ``captured`` is the source's own and may be anything)."""
         now = now or utcnow()
         with self.db.write() as tx:
             try:
@@ -188,7 +191,8 @@ class DoorEvents:
                 return None
             if not door.enabled:
                 return None
-            if not fence_ok(tx, self.db, attempt.camera, attempt.epoch):
+            seen = datetime.fromtimestamp(attempt.seen, UTC)
+            if not fence_ok(tx, self.db, attempt.camera, attempt.epoch, seen):
                 self.fenced += 1  # another host owns the camera now: it decides there
                 return None
             if attempt.person_id is not None and not tx.execute(

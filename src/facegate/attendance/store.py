@@ -31,7 +31,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from facegate.attendance.rules import AttendancePolicy, Direction, cooldown_window
-from facegate.cluster.store import fence_ok, singleton
+from facegate.cluster.fencing import fence_ok
+from facegate.cluster.store import singleton
 from facegate.delivery import stored_time
 from facegate.events import EventKind
 from facegate.gallery.db import Database, Row, Tx, advisory_key, db_now, utcnow
@@ -111,7 +112,8 @@ class Recorded:
     event: AttendanceEvent | None
     suppressed_by: int | None = None
     # "cooldown", "unknown_person", "duplicate" (this key was committed before) or "fenced"
-    # (the camera's lease epoch moved on: another host owns it now) when nothing was logged
+    # (captured after the camera's next lease epoch began: facegate.cluster.fencing) when
+    # nothing was logged
     reason: str | None = None
 
 
@@ -174,7 +176,7 @@ class AttendanceStore:
         snapshot = new.snapshot if self.keep_snapshots else None
         policy = self.policy  # read before the transaction (the site settings may read the DB)
         with self.db.write() as tx:
-            if not fence_ok(tx, self.db, new.camera, new.epoch):
+            if not fence_ok(tx, self.db, new.camera, new.epoch, new.at, self.host_clock):
                 return Recorded(None, reason="fenced")
             now = db_now(self.db, tx)
             at = self._on_db_clock(new.at, now)

@@ -142,15 +142,20 @@ class Served:
 
 @contextmanager
 def served(
-    workers: int, *, stream: bool = False, env: dict[str, str] | None = None
+    workers: int,
+    *,
+    stream: bool = False,
+    env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
 ) -> Iterator[Served]:
-    """``facegate serve --no-auth`` (loopback, throwaway data folder) until the block ends."""
+    """``facegate serve --no-auth`` (loopback, throwaway data folder) until the block ends;
+    ``prefix`` runs it through another command (a CPU cap: ``facegate.bench.cluster_bench``)."""
     data = Path(tempfile.mkdtemp(prefix="facegate-bench-"))
     port = _free_port()
     stream_port = _free_port() if stream else None
     command = [
-        str(FACEGATE), "serve", "--no-auth", "--port", str(port), "--workers", str(workers),
-        "--data-dir", str(data), "--log-level", "warning",
+        *prefix, str(FACEGATE), "serve", "--no-auth", "--port", str(port),
+        "--workers", str(workers), "--data-dir", str(data), "--log-level", "warning",
     ]  # fmt: skip
     command += ["--stream-port", str(stream_port)] if stream_port else ["--no-stream"]
     log = (data / "server.log").open("w")

@@ -14,6 +14,7 @@ import typer
 
 from facegate.cli.access_bench_cmd import register_access_bench
 from facegate.cli.app import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, fail, print_json
+from facegate.cli.cluster_bench_cmd import register_cluster_bench
 from facegate.cli.gallery_bench_cmd import register_gallery_bench
 from facegate.cli.outputs_bench_cmd import register_outputs_bench
 from facegate.cli.stream_bench_cmd import register_stream_bench
@@ -192,6 +193,7 @@ def register(app: typer.Typer) -> None:
     register_stream_bench(bench_app)
     register_access_bench(bench_app)
     register_outputs_bench(bench_app)
+    register_cluster_bench(bench_app)
     app.add_typer(bench_app, name="bench")
 
 

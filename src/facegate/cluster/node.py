@@ -14,7 +14,10 @@ at once (its new node takes it without waiting for the expiry). Each lease it ho
 local *deadline* on the monotonic clock: the moment its last successful renewal *started*,
 plus ``cluster_renew_deadline_s`` (shorter than the lease). The camera manager stops the
 camera when the deadline passes, whether or not this thread is stuck in a database call, so a
-cut-off or paused owner stops capturing before anyone else may take the lease.
+cut-off or paused owner stops capturing before anyone else may take the lease. Every
+``housekeep_s`` the thread also offers to run the once-per-cluster housekeeping (forgetting
+nodes gone for ``cluster.node_forget_s``, pruning epoch starts): whichever process gets the
+advisory lock runs it, so it keeps running as long as any host is up.
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ class Timings:
     renew_s: float = 2.0
     deadline_s: float = 7.0
     node_timeout_s: float = 10.0
+    node_forget_s: float = 600.0  # 0: never forget a node
+    housekeep_s: float = 30.0  # how often this process offers to run the cluster housekeeping
 
 
 class LeaseKeeper:
@@ -97,6 +102,7 @@ class LeaseKeeper:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cluster-leases", daemon=True)
         self.cycles = 0
+        self._housekept = 0.0  # monotonic time of the last housekeeping offer (0: never)
 
     def start(self) -> None:
         """Register the node and run the first cycle here (a starting server owns its
@@ -132,9 +138,28 @@ class LeaseKeeper:
                 self.cycle()
             except Exception as exc:  # database away: the deadlines stop the cameras
                 log.warning("cluster: lease cycle failed (%s)", type(exc).__name__)
+            self.housekeep()
             self.cycles += 1
             if time.monotonic() - began > self.t.renew_s:
                 log.warning("cluster: a lease cycle took %.1f s", time.monotonic() - began)
+
+    def housekeep(self) -> None:
+        """Every ``housekeep_s``, offer to run the once-per-cluster housekeeping
+        (``ClusterStore.housekeep``: one host of the cluster runs it, the others skip)."""
+        now = time.monotonic()
+        if self._housekept and now - self._housekept < self.t.housekeep_s:
+            return
+        self._housekept = now
+        try:
+            gone = self.store.housekeep(self.t.node_forget_s)
+        except Exception as exc:
+            log.warning("cluster: housekeeping failed (%s)", type(exc).__name__)
+            return
+        if gone:
+            forget_s = self.t.node_forget_s
+            log.info(
+                "cluster: forgot node(s) %s (no heartbeat for %.0f s)", ", ".join(gone), forget_s
+            )
 
     def cycle(self) -> None:
         """One round: heartbeat, then take, renew or release each camera's lease."""

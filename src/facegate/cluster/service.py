@@ -25,12 +25,17 @@ log = logging.getLogger(__name__)
 
 
 def timings_from(settings: Settings) -> Timings:
+    """The keeper's timings; the housekeeping is offered every 30 s, or a quarter of
+    ``node_forget_s`` when that is shorter (a node is forgotten at most 25 % late)."""
     lease = settings.cluster.lease_s
+    forget = settings.cluster.node_forget_s
     return Timings(
         lease_s=lease,
         renew_s=min(settings.cluster.renew_s, lease / 2),
         deadline_s=min(settings.cluster.renew_deadline_s, lease * 0.9),
         node_timeout_s=settings.cluster.node_timeout_s,
+        node_forget_s=forget,
+        housekeep_s=min(30.0, forget / 4) if forget > 0 else 30.0,
     )
 
 

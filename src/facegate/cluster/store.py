@@ -1,16 +1,16 @@
-"""The cluster's tables (migration 8): cameras, nodes, camera leases and stream names.
+"""The cluster's tables (migrations 8, 15): cameras, nodes, camera leases and epochs, streams.
 
 Every decision about time is made by the database's clock inside the statement (``now()`` on
 PostgreSQL; on SQLite, which serves one host, SQLite's own clock as unix seconds), never by a
 host's clock: a host whose clock runs ahead must not steal a lease.
 
 A lease row ``(camera, node, epoch, expires_at)`` is taken by an UPDATE that only matches an
-expired lease (or one this node already holds), and every take adds 1 to ``epoch``: the epoch
-is the fencing token that attendance and door events from the camera carry (``fence_ok``).
-Renewing keeps the epoch and matches only the exact (node, epoch), so a former owner can
-never renew a lease that was taken from it. Concurrent takers serialise on the row: on
-PostgreSQL the second UPDATE re-checks its WHERE after the first commits, on SQLite
-``BEGIN IMMEDIATE`` lets one writer in at a time.
+expired lease (or one this node already holds), and every take adds 1 to ``epoch`` and records
+when the new epoch began: the epoch is the fencing token that attendance and door events from
+the camera carry (the rule: ``facegate.cluster.fencing``). Renewing keeps the epoch and
+matches only the exact (node, epoch), so a former owner can never renew a lease that was taken
+from it. Concurrent takers serialise on the row: on PostgreSQL the second UPDATE re-checks its
+WHERE after the first commits, on SQLite ``BEGIN IMMEDIATE`` lets one writer in at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from facegate.cluster.clock import SqlClock
+from facegate.cluster.fencing import epoch_started, prune_epochs
 from facegate.delivery import stored_time
 from facegate.gallery.db import Database, Tx, advisory_key, utcnow
 
@@ -56,34 +58,6 @@ class LeaseRow:
     epoch: int
 
 
-class _Clock:
-    """SQL for the database's clock in one dialect."""
-
-    def __init__(self, dialect: str) -> None:
-        if dialect == "postgres":
-            self.now = "now()"
-            self.unit = "interval '1 second'"
-        else:
-            self.now = "((julianday('now') - 2440587.5) * 86400.0)"
-            self.unit = "1.0"
-
-    def plus(self) -> str:
-        """``now + ?`` seconds (the parameter is a float)."""
-        return f"({self.now} + ? * {self.unit})"
-
-
-def fence_ok(tx: Tx, db: Database, camera: str, epoch: int | None) -> bool:
-    """Inside a write transaction: whether a write from ``camera`` under lease ``epoch`` may
-    happen. ``None`` (a TCP stream, a check-in) is never fenced. On PostgreSQL the lease row
-    is share-locked until the write commits, so a takeover waits for it instead of passing it:
-    the write lands either wholly before the new epoch or not at all."""
-    if epoch is None:
-        return True
-    lock = " FOR SHARE" if db.dialect == "postgres" else ""
-    rows = tx.execute(f"SELECT epoch FROM camera_leases WHERE camera = ?{lock}", (camera,))
-    return bool(rows) and int(rows[0][0]) == int(epoch)
-
-
 def singleton(tx: Tx, db: Database, job: str) -> bool:
     """Inside a write transaction: whether this process may run the once-per-cluster ``job``
     now. PostgreSQL: a transaction advisory lock (another host running the same job makes
@@ -102,7 +76,7 @@ class ClusterStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.clock = _Clock(db.dialect)
+        self.clock = SqlClock(db.dialect)
 
     # -- cameras ------------------------------------------------------------------------------
 
@@ -137,6 +111,7 @@ class ClusterStore:
         with self.db.write() as tx:
             gone = tx.execute("DELETE FROM cameras WHERE name = ? RETURNING name", (name,))
             tx.execute("DELETE FROM camera_leases WHERE camera = ?", (name,))
+            tx.execute("DELETE FROM camera_epochs WHERE camera = ?", (name,))
         return bool(gone)
 
     def pin(self, name: str, node: str | None) -> bool:
@@ -183,12 +158,37 @@ class ClusterStore:
     def forget_node(self, node: str) -> None:
         """A node leaving cleanly: its row goes, its leases expire now."""
         with self.db.write() as tx:
-            tx.execute("DELETE FROM nodes WHERE id = ?", (node,))
+            self._forget(tx, "id = ?", (node,))
+
+    def _forget(self, tx: Tx, which: str, params: tuple[Any, ...]) -> list[str]:
+        """Delete the nodes matching ``which`` with their stream names, and expire their
+        leases now. The lease rows themselves stay: they belong to the camera and keep its
+        epoch counting up (a reset epoch would make old fenced writes valid again)."""
+        gone = [r[0] for r in tx.execute(f"DELETE FROM nodes WHERE {which} RETURNING id", params)]
+        if gone:
+            marks = ", ".join("?" for _ in gone)
             tx.execute(
-                f"UPDATE camera_leases SET expires_at = {self.clock.plus()} WHERE node = ?",
-                (-1.0, node),
+                f"UPDATE camera_leases SET expires_at = {self.clock.plus()} "
+                f"WHERE node IN ({marks}) AND expires_at > {self.clock.now}",
+                (-1.0, *gone),
             )
-            tx.execute("DELETE FROM streams WHERE node = ?", (node,))
+            tx.execute(f"DELETE FROM streams WHERE node IN ({marks})", gone)
+        return gone
+
+    def housekeep(self, forget_s: float) -> list[str] | None:
+        """The once-per-cluster housekeeping (None when another host is running it now):
+        forget nodes not seen for ``forget_s`` seconds on the database's clock (0: never),
+        so ``GET /api/v1/cluster`` stops listing hosts that are gone for good, and drop old
+        epoch starts (``fencing.prune_epochs``). The forgotten node ids are returned; such a
+        node coming back simply registers again with its next heartbeat."""
+        with self.db.write() as tx:
+            if not singleton(tx, self.db, "cluster-housekeeping"):
+                return None
+            gone: list[str] = []
+            if forget_s > 0:
+                gone = self._forget(tx, f"heartbeat_at < {self.clock.plus()}", (-forget_s,))
+            prune_epochs(tx, self.db)
+        return gone
 
     # -- camera leases ------------------------------------------------------------------------
 
@@ -207,6 +207,8 @@ class ClusterStore:
                 "OR node = ?) RETURNING epoch",
                 (node, ttl_s, camera, node),
             )
+            if rows:
+                epoch_started(tx, self.db, camera, int(rows[0][0]))
         return int(rows[0][0]) if rows else None
 
     def renew(self, camera: str, node: str, epoch: int, ttl_s: float) -> bool:

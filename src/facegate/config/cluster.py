@@ -31,3 +31,8 @@ class ClusterSettings(Section):
     node_timeout_s: float = Field(
         10.0, gt=0, description="a node without a heartbeat this long is not alive"
     )
+    node_forget_s: float = Field(
+        600.0,
+        ge=0,
+        description="a node without a heartbeat this long is deleted from the cluster (0: never)",
+    )

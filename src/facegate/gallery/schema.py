@@ -744,6 +744,31 @@ CREATE TABLE cluster_secret (
 
 _POSTGRES_0013 = _SQLITE_0013
 
+# 0015: when each camera lease epoch began (facegate.cluster.fencing), on the database's clock,
+# written in the transaction that bumps the epoch. An event under epoch E is accepted when it
+# was captured before E+1 began, so events spooled during an outage still count after the lease
+# moved on. Pruned by the cluster housekeeping; a removed camera's rows go with it. SQLite
+# times are unix seconds (REAL) like the other cluster tables.
+_SQLITE_0015 = """
+CREATE TABLE camera_epochs (
+    camera TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    PRIMARY KEY (camera, epoch)
+);
+CREATE INDEX camera_epochs_started ON camera_epochs(started_at)
+"""
+
+_POSTGRES_0015 = """
+CREATE TABLE camera_epochs (
+    camera TEXT NOT NULL,
+    epoch BIGINT NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (camera, epoch)
+);
+CREATE INDEX camera_epochs_started ON camera_epochs(started_at)
+"""
+
 MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
     "sqlite": (
         Migration(1, "init", _SQLITE_0001),
@@ -759,6 +784,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(11, "attendance_hr", _SQLITE_0011),
         Migration(12, "review_marks", _SQLITE_0012),
         Migration(13, "cluster_secret", _SQLITE_0013),
+        Migration(15, "camera_epochs", _SQLITE_0015),
     ),
     "postgres": (
         Migration(1, "init", _POSTGRES_0001),
@@ -774,6 +800,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(11, "attendance_hr", _POSTGRES_0011),
         Migration(12, "review_marks", _POSTGRES_0012),
         Migration(13, "cluster_secret", _POSTGRES_0013),
+        Migration(15, "camera_epochs", _POSTGRES_0015),
     ),
 }
 
