@@ -2,7 +2,8 @@
 lease epoch E is accepted iff it was captured before epoch E+1 began.
 
 Events go through the real spool and its drain thread (what happens after a PostgreSQL
-outage) and door events through ``DoorEvents.decide``. Lease expiry is waited for by polling
+outage); door decisions through ``DoorEvents.decide``, which only the current epoch may make.
+Lease expiry is waited for by polling
 (a generous bound); capture times are taken on either side of the takeover, never asserted
 against a clock.
 """
@@ -109,7 +110,11 @@ def test_a_node_taking_its_own_camera_again_keeps_its_spooled_events(
     spool.close()
 
 
-def test_door_events_are_fenced_by_capture_time(store: SqlStore, cluster: ClusterStore):
+def test_door_decisions_are_made_only_under_the_current_epoch(
+    store: SqlStore, cluster: ClusterStore
+):
+    """A decision opens the door now: a former owner's attempt is refused even when its face
+    was seen while it still held the camera (it was paused, then woke), unlike a log event."""
     access = AccessStore(store.db)
     access.add_door("lobby", [DoorCamera("lobby-in", "in")])
     events = DoorEvents(access, SHANGHAI)
@@ -123,10 +128,11 @@ def test_door_events_are_fenced_by_capture_time(store: SqlStore, cluster: Cluste
 
     assert cluster.acquire("lobby-in", "a", 0.3) == 1
     before = time.time()
+    assert events.decide(attempt(1, before), out) is not None  # the owner, in time
     assert take_over(cluster, "lobby-in") == 2
     after = time.time()
-    assert events.decide(attempt(1, before), out) is not None  # seen while a held it
-    assert events.decide(attempt(1, after), out) is None and events.fenced == 1
+    assert events.decide(attempt(1, before), out) is None  # seen while a held it: too late
+    assert events.decide(attempt(1, after), out) is None and events.fenced == 2
     assert events.decide(attempt(2, after), out) is not None
     assert events.decide(attempt(3, after), out) is None  # an epoch that never was
     with store.db.read() as tx:

@@ -179,10 +179,9 @@ class DoorEvents:
         self, attempt: Attempt, dispatcher: Dispatcher, *, now: datetime | None = None
     ) -> tuple[DoorEvent, Verdict] | None:
         """Decide, record and queue the outputs in one transaction; None when the door was
-        removed or disabled (or the person deleted) meanwhile, or when the attempt's frame was
-        seen after its camera's next lease epoch began (facegate.cluster.fencing): the new
-        owner decides for that face. ``seen`` is the capture time fenced (this host's clock;
-        ``captured`` is the source's own and may be anything)."""
+        removed or disabled (or the person deleted) meanwhile, or when the attempt's camera
+        lease is no longer this epoch (facegate.cluster.fencing: a decision acts now, so only
+        the current owner makes it; the new owner decides for that face)."""
         now = now or utcnow()
         with self.db.write() as tx:
             try:
@@ -191,8 +190,7 @@ class DoorEvents:
                 return None
             if not door.enabled:
                 return None
-            seen = datetime.fromtimestamp(attempt.seen, UTC)
-            if not fence_ok(tx, self.db, attempt.camera, attempt.epoch, seen):
+            if not fence_ok(tx, self.db, attempt.camera, attempt.epoch, None):
                 self.fenced += 1  # another host owns the camera now: it decides there
                 return None
             if attempt.person_id is not None and not tx.execute(

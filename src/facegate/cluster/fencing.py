@@ -11,6 +11,10 @@ host legitimately held the camera, so they count. An event captured after the ne
 comes from a former owner that did not know it had lost the camera (paused, cut off) and is
 refused: the new owner records that moment.
 
+A door decision is the exception: it acts now (an output opens the door), so it is accepted
+only under the camera's *current* epoch (``captured=None``). A former owner that was paused
+after seeing a face must not open the door seconds later; the new owner decides for that face.
+
 So each epoch's start is kept on the database's clock (``camera_epochs``, migration 15),
 written in the transaction that bumps the epoch, with ``clock_timestamp()`` *after* the lease
 row's lock was obtained: a write under E that held the row (``FOR SHARE``) while the takeover
@@ -51,13 +55,14 @@ def fence_ok(
     db: Database,
     camera: str,
     epoch: int | None,
-    captured: datetime,
+    captured: datetime | None,
     host_clock: Callable[[], datetime] = utcnow,
 ) -> bool:
     """Inside a write transaction: whether a write from ``camera`` captured at ``captured``
-    (aware, on this host's clock, read by ``host_clock``) under lease ``epoch`` may happen.
-    ``None`` (a TCP stream, a check-in) is never fenced; a camera without a lease row, or an
-    epoch it never had, is. On PostgreSQL the lease row is share-locked until the write
+    (aware, on this host's clock, read by ``host_clock``) under lease ``epoch`` may happen;
+    ``captured=None`` for an action taking effect now, which only the current epoch may make.
+    Epoch ``None`` (a TCP stream, a check-in) is never fenced; a camera without a lease row,
+    or an epoch it never had, is. On PostgreSQL the lease row is share-locked until the write
     commits, so a takeover waits for it and the next epoch's start comes after it."""
     if epoch is None:
         return True
@@ -68,6 +73,8 @@ def fence_ok(
         return False
     if current == epoch:
         return True
+    if captured is None:
+        return False
     successor = tx.execute(
         "SELECT 1 FROM camera_epochs WHERE camera = ? AND epoch = ? AND started_at > ?",
         (
