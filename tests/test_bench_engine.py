@@ -39,6 +39,7 @@ def report(video: Path) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_report_has_every_documented_key(report: dict, video: Path) -> None:
     for key in (
         "ratio_fps",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from facegate.cli import app
@@ -34,6 +35,7 @@ def run_json(*args: str) -> object:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_enrol_dir_is_resumable_and_identify_finds_people(faces_dir, tmp_path):
     people = make_people_dir(faces_dir, tmp_path)
     data = str(tmp_path / "data")
@@ -62,6 +64,7 @@ def test_enrol_dir_is_resumable_and_identify_finds_people(faces_dir, tmp_path):
     assert text.exit_code == 0 and f"identify threshold {stats['threshold']:.4f}" in text.stdout
 
 
+@pytest.mark.slow
 def test_enrol_by_name_show_and_delete(faces_dir, tmp_path):
     data = str(tmp_path / "data")
     folder = faces_dir / "people" / "Barack_Obama"

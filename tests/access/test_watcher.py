@@ -77,6 +77,7 @@ def obama_id(services: Services) -> int:
         return int(tx.execute("SELECT id FROM people WHERE name = 'Barack_Obama'")[0][0])
 
 
+@pytest.mark.slow
 def test_one_decision_per_confirmed_track(
     stream_services: Services,  # noqa: F811
     directory: DoorDirectory,

@@ -64,6 +64,7 @@ def small_api(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Iter
     yield from start_api(settings)
 
 
+@pytest.mark.slow
 def test_body_limit_is_enforced_while_reading(small_api: Api, faces_dir: Path):
     big = (faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg").read_bytes()  # > 2x limit
     c, h = small_api.client, small_api.recognize

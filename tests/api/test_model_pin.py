@@ -24,6 +24,7 @@ from tests.api.conftest import Api
 from tests.stream.conftest import video_frames
 
 
+@pytest.mark.slow
 def test_every_matching_path_refuses_a_gallery_pinned_to_another_model_later(
     api: Api, faces_dir: Path, people_dir: Path
 ) -> None:

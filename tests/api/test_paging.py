@@ -7,6 +7,8 @@ so a new paged list is checked without being added here.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.conftest import Api
 
 BAD = {
@@ -29,6 +31,7 @@ def paged_routes(api: Api) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_every_paged_list_bounds_limit_and_offset(sqlite_api: Api) -> None:
     routes = paged_routes(sqlite_api)
     assert {"/api/v1/people", "/api/v1/attendance/events", "/api/v1/access/events"} <= set(routes)

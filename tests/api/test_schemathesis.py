@@ -27,6 +27,10 @@ schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not i
 GenerationMode = schemathesis.GenerationMode
 
 EXAMPLES = 12
+REFUSED_EXAMPLES = 2
+
+# Fuzzing every operation takes minutes: not in the edit loop's fast tier.
+pytestmark = pytest.mark.slow
 
 
 def fuzz(
@@ -106,9 +110,12 @@ def test_each_scope_gets_no_server_error_and_no_more_than_its_table_row(
     for operation in operations:
         access = TABLE[f"{operation.method.upper()} {operation.path}"]
         refused = not (access == "public" or scope == "admin" or access == scope)
+        # The gate refuses before it reads parameters or a body, so a refused operation
+        # needs only a few requests to show it; granted ones reach their handlers.
+        examples = REFUSED_EXAMPLES if refused else EXAMPLES // 2
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             fuzz(operation, mode, seen, failures, headers={"X-API-Key": secret},
-                 refused=refused, examples=EXAMPLES // 2)  # fmt: skip
+                 refused=refused, examples=examples)  # fmt: skip
     print(scope, sorted(seen.items()))
-    assert sum(seen.values()) >= len(operations) * 2, seen
+    assert sum(seen.values()) >= len(operations), seen
     assert not failures, "\n".join(failures)

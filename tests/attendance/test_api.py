@@ -75,6 +75,7 @@ def events(api: Api, **params: Any) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_checkin_logs_each_known_face_once_per_cooldown(api: Api, obama: tuple[int, Path]):
     person_id, photo = obama
     first = checkin(api, photo, camera="front")
@@ -177,6 +178,7 @@ def test_pages_show_the_board_and_history(api: Api, obama: tuple[int, Path]):
         api.client.cookies.clear()
 
 
+@pytest.mark.slow
 def test_recorder_logs_published_events_and_a_restart_keeps_them(
     settings: Settings, tmp_path: Path
 ):

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from typer.testing import CliRunner
 
 from facegate.cli import app as cli_app
@@ -39,6 +40,7 @@ def log(api: Api, person_id: int, hh: int, mm: int, camera: str) -> None:  # noq
     assert att.record(seen(person_id, moment, camera=camera)).event is not None
 
 
+@pytest.mark.slow
 def test_site_settings_api(api: Api, settings: Settings):  # noqa: F811
     url = "/api/v1/settings/site"
     assert api.client.get(url, headers=api.monitor).status_code == 403

@@ -52,6 +52,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         drop_database(admin_url, "att_e2e")
 
 
+@pytest.mark.slow
 def test_video_over_tcp_to_a_daily_record(settings: Settings, faces_dir: Path):
     hooks = serve_hooks(settings)
     hook = hooks[0]

@@ -49,6 +49,7 @@ def test_the_secret_sample_covers_every_secret_field():
 
 
 @pytest.mark.parametrize("form", [[], ["--json"]])
+@pytest.mark.slow
 def test_config_show_masks_every_secret(tmp_path: Path, form: list[str]):
     (tmp_path / "secret").write_text(SECRETS["attendance_webhook_secret"])
     env = {f"FACEGATE_{k.upper()}": v for k, v in SECRETS.items()}
@@ -78,6 +79,7 @@ def test_config_show_prints_the_effective_settings(tmp_path: Path):
     assert Settings.model_validate(data).match.threshold == 0.47
 
 
+@pytest.mark.slow
 def test_config_check_accepts_a_good_file_and_names_the_bad_key(tmp_path: Path):
     good = run("config", "check", str(EXAMPLE))
     assert good.returncode == 0 and good.stdout.strip() == f"{EXAMPLE}: ok"
@@ -88,6 +90,7 @@ def test_config_check_accepts_a_good_file_and_names_the_bad_key(tmp_path: Path):
     assert f"{bad}: [gallery] search_kk: unknown setting" in refused.stderr
 
 
+@pytest.mark.slow
 def test_the_example_file_loads_and_equals_the_defaults():
     example = Settings.load(EXAMPLE, environ={})
     assert example == Settings.model_validate({})

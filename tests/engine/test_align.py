@@ -72,6 +72,7 @@ def test_aligned_crop_puts_the_landmarks_on_the_template():
     assert crop.mean() < 40  # only the dots are bright
 
 
+@pytest.mark.slow
 def test_crop_size_follows_the_recogniser(engine: FaceEngine, astronaut_bgr: np.ndarray):
     (detection,) = engine.detect(astronaut_bgr)
     crop = align_face(astronaut_bgr, detection.landmarks)

@@ -21,6 +21,7 @@ def run(*args: str) -> tuple[int, dict]:
     return result.exit_code, json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_detect_json_shape(faces_dir: Path):
     code, payload = run("detect", str(faces_dir / "groups/bbt4.jpg"), "--json")
     assert code == 0

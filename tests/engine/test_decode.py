@@ -303,6 +303,7 @@ def test_formats_pillow_does_not_know_are_refused_without_decoding():
         decode_image(header, max_pixels=1000)
 
 
+@pytest.mark.slow
 def test_engine_load_uses_the_configured_limit(portrait_path: Path):
     from facegate.config import Settings
 

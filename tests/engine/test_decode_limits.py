@@ -104,6 +104,7 @@ def test_float_images_scale_as_before():
     assert np.array_equal(decoded[:, :, 0], expected)
 
 
+@pytest.mark.slow
 def test_faces_per_image_are_capped_to_the_largest(faces_dir: Path):
     photo = (faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg").read_bytes()
     sheet = crowd(photo, (320, 40, 660, 460), per_side=6, tile=100)

@@ -106,6 +106,7 @@ def _scaled(d: Detection, factor: float) -> Detection:
     return Detection(box, d.landmarks * factor, d.score)
 
 
+@pytest.mark.slow
 def test_min_face_size_filters_small_faces(engine: FaceEngine, faces_dir: Path):
     image = engine.load(faces_dir / "groups/bbt3.jpg")
     everyone = engine.detect(image)
@@ -146,6 +147,7 @@ def test_every_scaled_image_fits_a_canvas_of_the_fixed_set() -> None:
     assert canvas_for(250, 250, canvases) == (256, 320)  # an LFW photo: a small canvas
 
 
+@pytest.mark.slow
 def test_a_photo_of_a_new_size_compiles_no_detector_model(faces_dir: Path) -> None:
     """A server compiles all canvases before it serves: detecting at sizes never seen before
     then adds no compiled model, which is what makes the first request of a size as fast as

@@ -59,6 +59,7 @@ def test_batch_equals_one_at_a_time(engine: FaceEngine, group_crops: list[np.nda
     assert engine.recognizer.embed([]).shape[0] == 0
 
 
+@pytest.mark.slow
 def test_flip_average_is_mirror_symmetric(group_crops: list[np.ndarray]):
     flip = FaceEngine(Settings(flip_average=True), pool_size=1)
     plain = FaceEngine(Settings(flip_average=False), pool_size=1)

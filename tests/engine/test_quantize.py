@@ -22,6 +22,7 @@ pytest.importorskip("nncf", reason="the bench extra (nncf) is not installed")
 MIN_COSINE = 0.9
 
 
+@pytest.mark.slow
 def test_quantized_recogniser_is_opt_in_and_close(
     engine: FaceEngine, faces_dir: Path, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from facegate.cli import app
@@ -32,6 +33,7 @@ def run_json(*args: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_eval_verify_reports_the_protocol(faces_dir, tmp_path):
     pairs = slice_pairs(faces_dir / "pairs.tsv", tmp_path / "pairs.tsv", 20)
     report = run_json("eval", "verify", "--pairs", str(pairs), "--root", str(faces_dir))
@@ -43,6 +45,7 @@ def test_eval_verify_reports_the_protocol(faces_dir, tmp_path):
     assert report["auc"] >= 0.95
 
 
+@pytest.mark.slow
 def test_calibrate_takes_the_strictest_population(faces_dir, tmp_path):
     lfw = slice_pairs(faces_dir / "pairs.tsv", tmp_path / "lfw.tsv", 15)
     casia = slice_pairs(faces_dir / "pairs_casia5.tsv", tmp_path / "casia.tsv", 15)
@@ -56,6 +59,7 @@ def test_calibrate_takes_the_strictest_population(faces_dir, tmp_path):
     assert all(f["far"] <= 0.01 for f in report["files"])
 
 
+@pytest.mark.slow
 def test_eval_identify_open_set(faces_dir, tmp_path):
     people = tmp_path / "people"
     known = ["Joseph_Biden", "Barack_Obama", "Kit_Harington"]
@@ -76,6 +80,7 @@ def test_eval_identify_open_set(faces_dir, tmp_path):
     assert report["distractors"] == 0
 
 
+@pytest.mark.slow
 def test_eval_identify_distractors_grow_the_gallery_and_the_threshold(faces_dir, tmp_path):
     people = tmp_path / "people"
     people.mkdir()
@@ -99,6 +104,7 @@ def test_eval_identify_distractors_grow_the_gallery_and_the_threshold(faces_dir,
     assert grown["unknown_probes"] == plain["unknown_probes"] == 2
 
 
+@pytest.mark.slow
 def test_eval_identify_halves_of_one_population(faces_dir):
     report = run_json(
         "eval", "identify", "--people", str(faces_dir / "people"), "--only", "CASIA5_00*",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from facegate.eval.video import TrackTally, synthetic_frames
 from tests.eval.test_eval_commands import run_json
@@ -30,6 +31,7 @@ def test_synthetic_clip_moves_and_grows_the_photo() -> None:
     assert bright[-1][:, 1].min() > bright[0][:, 1].min()
 
 
+@pytest.mark.slow
 def test_eval_video_reports_tracks_of_a_dev_video_and_synthetic_clips(faces_dir, tmp_path):
     people = tmp_path / "people"
     people.mkdir()

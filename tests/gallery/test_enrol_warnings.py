@@ -82,6 +82,7 @@ def test_a_failed_enrolment_creates_nobody(service):
     assert service.gallery.list_people().total == 0
 
 
+@pytest.mark.slow
 def test_cli_enrol_of_a_missing_file_creates_nobody(tmp_path: Path, faces_dir: Path) -> None:
     runner = CliRunner()
     data = ["--data-dir", str(tmp_path)]

@@ -133,6 +133,7 @@ def test_reembed_rebuilds_the_gallery_from_the_kept_photos(
             worker.close()
 
 
+@pytest.mark.slow
 def test_reembed_refuses_when_photos_were_not_kept_and_says_who(
     tmp_path: Path, key_file: Path, faces_dir: Path
 ) -> None:

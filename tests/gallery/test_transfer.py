@@ -58,6 +58,7 @@ def test_export_then_import_into_another_gallery(settings: Settings, tmp_path: P
             import_people(other, document, on_clash="merge")
 
 
+@pytest.mark.slow
 def test_people_commands_with_the_real_engine(tmp_path: Path, faces_dir: Path) -> None:
     runner = CliRunner()
     site = ["--data-dir", str(tmp_path / "a")]

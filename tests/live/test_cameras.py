@@ -238,6 +238,7 @@ def test_one_owner_per_camera_lock(tmp_path: Path):
     second.release()
 
 
+@pytest.mark.slow
 def test_serve_camera_options_are_checked_and_merged_without_showing_secrets(monkeypatch):
     from typer.testing import CliRunner
 

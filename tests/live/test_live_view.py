@@ -112,6 +112,7 @@ def mjpeg(server: LiveServer, name: str) -> Iterator[Parts]:
         yield Parts(response)
 
 
+@pytest.mark.slow
 def test_mjpeg_frames_are_jpegs_with_the_confirmed_name_drawn(live_server: LiveServer):
     capture = cv2.VideoCapture(str(live_server.video))
     raw = [capture.read()[1] for _ in range(30)]

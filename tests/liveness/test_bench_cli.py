@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from facegate.cli import app
 
 
+@pytest.mark.slow
 def test_bench_liveness_reports_rates_per_attack_type(faces_dir: Path):
     args = ["bench", "liveness", "--data", str(faces_dir), "--photos", "1", "--frames", "12"]
     result = CliRunner().invoke(app, [*args, "--real-frames", "30", "--json"])

@@ -96,6 +96,7 @@ def test_random_steps_follow_the_settings_and_never_repeat_back_to_back():
 
 
 @pytest.mark.parametrize("motion", ["tilt", "shake", "approach"])
+@pytest.mark.slow
 def test_real_detector_on_a_moved_photo_never_passes(engine, faces_dir, motion):
     import cv2
 
@@ -116,6 +117,7 @@ def test_real_detector_on_a_moved_photo_never_passes(engine, faces_dir, motion):
         assert not any(r.passed for r in run.results)
 
 
+@pytest.mark.slow
 def test_real_detector_on_a_real_head_turn_passes_in_its_direction_only(engine, faces_dir):
     """In the first 6 s of obama.mp4 the speaker turns to his right by ~30 degrees and back:
     a one-step challenge "right" passes on YuNet's landmarks; "left" fails, wrong way first."""

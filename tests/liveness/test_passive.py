@@ -64,6 +64,7 @@ def test_the_window_forgets_old_frames():
 
 
 @pytest.mark.parametrize("motion", ["tilt", "shake", "approach"])
+@pytest.mark.slow
 def test_real_detector_on_photo_attacks_never_says_live(engine, faces_dir, motion):
     from facegate.bench.liveness_bench import main_face, passive_state
     from facegate.bench.liveness_synth import face_print, photo_attack
@@ -76,6 +77,7 @@ def test_real_detector_on_photo_attacks_never_says_live(engine, faces_dir, motio
         assert passive_state(seen, RULES) in ("spoof", "undecided")
 
 
+@pytest.mark.slow
 def test_real_dev_videos_are_never_called_spoof(engine, faces_dir):
     """Every face track of every dev video, in windows of the check's length: live or
     undecided, never spoof (a false spoof would lock a real person out)."""

@@ -49,6 +49,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_stream_command_waits_for_the_server_then_writes_results(
     stream_services, faces_dir, tmp_path
 ):

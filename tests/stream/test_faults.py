@@ -149,6 +149,7 @@ def test_a_client_that_disconnects_mid_frame_harms_nobody(make_server, faces_dir
     assert eventually(lambda: "raw" not in [s["stream"] for s in server.stats()["streams"]])
 
 
+@pytest.mark.slow
 def test_a_client_that_never_reads_is_cut_off_and_others_keep_their_results(make_server, faces_dir):
     server = make_server(send_queue=2, too_slow_drops=5)
     jpeg = encode_jpeg(video_frames(faces_dir / "videos" / "obama.mp4", 1)[0])
