@@ -56,8 +56,9 @@ class LeaseRow:
     epoch: int
 
 
-class _Clock:
-    """SQL for the database's clock in one dialect."""
+class SqlClock:
+    """SQL for the database's clock in one dialect, evaluated inside the statement (the cluster
+    tables and the live event log use it: no host's clock decides a lease or a retention)."""
 
     def __init__(self, dialect: str) -> None:
         if dialect == "postgres":
@@ -102,7 +103,7 @@ class ClusterStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.clock = _Clock(db.dialect)
+        self.clock = SqlClock(db.dialect)
 
     # -- cameras ------------------------------------------------------------------------------
 
