@@ -163,13 +163,14 @@ def test_a_resuming_listener_gets_exactly_what_it_missed_while_two_hosts_append(
 
     async def follow(expected: int) -> list[int]:
         seen: list[int] = []
-        async for row in feed.follow(after=cursor):
-            seen.append(row.id)
-            if len(seen) == 1:  # replay started: now the hosts append
-                for name in logs:
-                    threading.Thread(target=append, args=(name,), daemon=True).start()
-            if len(seen) == expected:
-                break
+        async with feed.listening() as listener:
+            async for row in listener.events(after=cursor):
+                seen.append(row.id)
+                if len(seen) == 1:  # replay started: now the hosts append
+                    for name in logs:
+                        threading.Thread(target=append, args=(name,), daemon=True).start()
+                if len(seen) == expected:
+                    break
         return seen
 
     try:

@@ -9,11 +9,13 @@ LISTEN connection was being reopened is never delivered). SQLite serves one host
 several workers: a sibling worker's events are found by the poll. While nobody listens the
 feed reads nothing.
 
-A listener resuming from a cursor (``follow(after=N)``) gets exactly the rows above N, in id
-order, none twice: it joins the feed first, then reads what it missed, then takes the feed's
-rows above the last id it sent. Joining records the feed's position at that moment, so every
-row above it reaches the listener from the feed, and the replay covers everything from N up
-to at least that position; the overlap is skipped by id. A listener whose queue overflows
+A listener resuming from a cursor (``listener.events(after=N)``) gets exactly the rows above
+N, in id order, none twice: it joins the feed first (``listening()``: ``/ws/events`` does so
+before accepting the socket, so an event published once the client is connected is never
+missed), then reads what it missed, then takes the feed's rows above the last id it sent.
+Joining records the feed's position at that moment, so every row above it reaches the
+listener from the feed, and the replay covers everything from N up to at least that
+position; the overlap is skipped by id. A listener whose queue overflows
 (a client too slow to read) is ended with ``FellBehind``, naming its cursor: it reconnects
 with ``after`` and replays from the table instead of silently missing events.
 """
@@ -24,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from facegate.gallery.db import Backoff
 from facegate.live.event_log import EventLog, LoggedEvent
@@ -46,11 +48,14 @@ class FellBehind(Exception):
         self.cursor = cursor
 
 
-class _Listener:
-    """One socket's queue of row batches, filled from the feed thread on the socket's loop."""
+class Listener:
+    """One socket's place in the feed: row batches handed over from the feed thread onto the
+    socket's loop, from ``start`` (the feed's position when it joined) on."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, event_log: EventLog, loop: asyncio.AbstractEventLoop) -> None:
+        self.event_log = event_log
         self.loop = loop
+        self.start = 0
         self.queue: asyncio.Queue[list[LoggedEvent]] = asyncio.Queue(LISTENER_QUEUE)
         self.overflowed = asyncio.Event()
 
@@ -65,6 +70,35 @@ class _Listener:
         except asyncio.QueueFull:
             self.overflowed.set()
 
+    async def events(self, after: int | None = None) -> AsyncGenerator[LoggedEvent, None]:
+        """Every event since joining, or, with ``after``, first the events above that id (at
+        most the newest ``REPLAY_MAX``); in id order, none twice, until the caller stops.
+        Raises ``DatabaseUnavailable`` when the missed events cannot be read, ``FellBehind``
+        when the caller does not keep up."""
+        sent = self.start
+        if after is not None:
+            replay = await asyncio.to_thread(self.event_log.replay, after, REPLAY_MAX)
+            # A cursor ahead of the log (a database restored from a backup) counts as its
+            # newest id: the listener then gets what comes next instead of nothing.
+            sent = min(after, replay.newest)
+            for row in replay.events:
+                yield row
+                sent = row.id
+        overflowed = asyncio.ensure_future(self.overflowed.wait())
+        try:
+            while True:
+                getter = asyncio.ensure_future(self.queue.get())
+                await asyncio.wait({getter, overflowed}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    raise FellBehind(sent)
+                for row in getter.result():
+                    if row.id > sent:
+                        yield row
+                        sent = row.id
+        finally:
+            overflowed.cancel()
+
 
 class EventFeed:
     """Reads new rows of ``event_log`` for this process's listeners (see the module doc).
@@ -77,7 +111,7 @@ class EventFeed:
         self.poll_s = poll_s
         self._listen = listen
         self._lock = threading.Lock()
-        self._listeners: set[_Listener] = set()
+        self._listeners: set[Listener] = set()
         self._cursor: int | None = None  # highest id handed out; None while nobody listens
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -110,41 +144,19 @@ class EventFeed:
 
     # -- listeners (asyncio) -----------------------------------------------------------------
 
-    async def follow(self, after: int | None = None) -> AsyncGenerator[LoggedEvent, None]:
-        """Every event from now on, or, with ``after``, first the events above that id (at most
-        the newest ``REPLAY_MAX``); in id order, none twice, until the caller stops. Raises
-        ``DatabaseUnavailable`` when the log cannot be read to start, ``FellBehind`` when the
-        caller does not keep up."""
-        listener = _Listener(asyncio.get_running_loop())
-        start = await asyncio.to_thread(self._join, listener)
+    @contextlib.asynccontextmanager
+    async def listening(self) -> AsyncIterator[Listener]:
+        """A place in the feed for the block: every row logged after entering reaches
+        ``listener.events()``. Entering reads the log's newest id when nobody listened yet
+        (``DatabaseUnavailable`` when it cannot)."""
+        listener = Listener(self.event_log, asyncio.get_running_loop())
+        listener.start = await asyncio.to_thread(self._join, listener)
         try:
-            sent = start
-            if after is not None:
-                replay = await asyncio.to_thread(self.event_log.replay, after, REPLAY_MAX)
-                # A cursor ahead of the log (a database restored from a backup) counts as its
-                # newest id: the listener then gets what comes next instead of nothing.
-                sent = min(after, replay.newest)
-                for row in replay.events:
-                    yield row
-                    sent = row.id
-            overflowed = asyncio.ensure_future(listener.overflowed.wait())
-            try:
-                while True:
-                    getter = asyncio.ensure_future(listener.queue.get())
-                    await asyncio.wait({getter, overflowed}, return_when=asyncio.FIRST_COMPLETED)
-                    if not getter.done():
-                        getter.cancel()
-                        raise FellBehind(sent)
-                    for row in getter.result():
-                        if row.id > sent:
-                            yield row
-                            sent = row.id
-            finally:
-                overflowed.cancel()
+            yield listener
         finally:
             self._leave(listener)
 
-    def _join(self, listener: _Listener) -> int:
+    def _join(self, listener: Listener) -> int:
         """Blocking: add ``listener``; the feed's position, from which it will get every row."""
         with self._lock:
             if self._cursor is None:
@@ -152,7 +164,7 @@ class EventFeed:
             self._listeners.add(listener)
             return self._cursor
 
-    def _leave(self, listener: _Listener) -> None:
+    def _leave(self, listener: Listener) -> None:
         with self._lock:
             self._listeners.discard(listener)
             if not self._listeners:

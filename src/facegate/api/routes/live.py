@@ -37,6 +37,7 @@ from fastapi import (
 )
 from fastapi.responses import Response, StreamingResponse
 from prometheus_client.core import GaugeMetricFamily
+from starlette.websockets import WebSocketState
 
 from facegate.api.auth import page, require
 from facegate.api.keys import ApiKey
@@ -44,6 +45,7 @@ from facegate.api.revocation import RevocationWatch, until_set
 from facegate.api.web.pages import Pages
 from facegate.errors import Busy, DatabaseUnavailable, InvalidInput
 from facegate.live.event_feed import FellBehind
+from facegate.live.event_log import LoggedEvent
 from facegate.live.event_log_hook import EventLogHook
 from facegate.live.hook import LiveHook
 from facegate.live.hub import TooManyViewers
@@ -193,20 +195,37 @@ def event_cursor(raw: str | None) -> int | None:
 
 
 async def _serve_events(ws: WebSocket, revoked: asyncio.Event) -> None:
-    await ws.accept(headers=[(b"x-facegate-worker", str(os.getpid()).encode())])
+    worker = [(b"x-facegate-worker", str(os.getpid()).encode())]
     hook: EventLogHook = ws.app.state.event_log_hook
     try:
         after = event_cursor(ws.query_params.get("after"))
     except InvalidInput as bad:
+        await ws.accept(headers=worker)
         await ws.close(code=WS_POLICY_VIOLATION, reason=str(bad))
         return
     if hook.feed is None:
+        await ws.accept(headers=worker)
         await ws.close(code=WS_TRY_AGAIN, reason="the live event log is not running")
         return
-    feed = hook.feed
+    try:
+        # Joined before the handshake completes: an event published once the client is
+        # connected is never missed.
+        async with hook.feed.listening() as listener:
+            await ws.accept(headers=worker)
+            await _send_events(ws, listener.events(after), revoked)
+    except DatabaseUnavailable as error:
+        if ws.client_state == WebSocketState.CONNECTING:
+            await ws.accept(headers=worker)
+            await ws.close(code=WS_TRY_AGAIN, reason=_ended(error))
+
+
+async def _send_events(
+    ws: WebSocket, rows: AsyncGenerator[LoggedEvent, None], revoked: asyncio.Event
+) -> None:
+    """Send ``rows`` until the client leaves, the key is revoked or the rows end."""
 
     async def send_all() -> None:
-        async with contextlib.aclosing(feed.follow(after)) as rows:
+        async with contextlib.aclosing(rows):
             async for row in rows:
                 await ws.send_json(row.as_dict())
 
