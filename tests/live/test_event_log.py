@@ -17,7 +17,8 @@ import pytest
 from facegate.events import EventBus, RecognitionEvent
 from facegate.gallery import SqlStore
 from facegate.gallery.db import Database, another_connection
-from facegate.live.event_feed import EventFeed
+from facegate.live import event_feed
+from facegate.live.event_feed import EventFeed, FellBehind
 from facegate.live.event_log import EVENTS_CHANNEL, EventLog
 from facegate.live.event_writer import EventWriter
 from tests.storage import make_settings, store  # noqa: F401 (fixtures)
@@ -183,3 +184,38 @@ def test_a_resuming_listener_gets_exactly_what_it_missed_while_two_hosts_append(
     assert len(everything) == 10 + 2 * per_host
     assert seen == [i for i in everything if i > cursor]
     assert feed.listeners == 0
+
+
+def test_a_listener_that_does_not_keep_up_is_told_where_to_resume(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+):
+    """Its queue overflows: it ends with ``FellBehind`` naming the last id it was sent, rather
+    than silently missing events (the socket then closes 1013 with that cursor)."""
+    monkeypatch.setattr(event_feed, "LISTENER_QUEUE", 1)
+    log = EventLog(db)
+    feed = EventFeed(log, poll_s=0.05)
+    feed.start()
+
+    async def lagging() -> int:
+        async with feed.listening() as listener:
+            start = listener.start
+            log.append([event(track=0)], "n")
+            while listener.queue.qsize() == 0:  # the first batch fills the queue
+                await asyncio.sleep(0.02)
+            log.append([event(track=1)], "n")
+            while not listener.overflowed.is_set():  # the second finds it full
+                await asyncio.sleep(0.02)
+            sent = []
+            with pytest.raises(FellBehind) as behind:
+                async for row in listener.events():
+                    sent.append(row)
+            assert [r.event.track_id for r in sent] == [0]
+            assert behind.value.cursor == sent[0].id > start
+            return behind.value.cursor
+
+    try:
+        cursor = asyncio.run(asyncio.wait_for(lagging(), 60))
+    finally:
+        feed.stop()
+    # resuming from the cursor replays everything it had not been sent
+    assert [r.event.track_id for r in log.replay(cursor, 10).events] == [1]

@@ -119,6 +119,7 @@ class SqliteDatabase:
             path.touch(mode=0o600)
             log.info("created a new gallery database at %s", path)
         self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(
             path,
@@ -418,7 +419,7 @@ def another_connection(db: Database) -> SqliteDatabase | PostgresDatabase:
     if isinstance(db, PostgresDatabase):
         return PostgresDatabase(db.url, db.options)
     if isinstance(db, SqliteDatabase):
-        return SqliteDatabase(db.path, create=False)
+        return SqliteDatabase(db.path, busy_timeout_ms=db.busy_timeout_ms, create=False)
     raise TypeError(f"no second connection for {type(db).__name__}")
 
 

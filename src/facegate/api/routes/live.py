@@ -213,10 +213,11 @@ async def _serve_events(ws: WebSocket, revoked: asyncio.Event) -> None:
         async with hook.feed.listening() as listener:
             await ws.accept(headers=worker)
             await _send_events(ws, listener.events(after), revoked)
-    except DatabaseUnavailable as error:
-        if ws.client_state == WebSocketState.CONNECTING:
-            await ws.accept(headers=worker)
-            await ws.close(code=WS_TRY_AGAIN, reason=_ended(error))
+    except Exception as error:  # joining the feed failed: a clear close, never a 500
+        if ws.client_state != WebSocketState.CONNECTING:
+            raise
+        await ws.accept(headers=worker)
+        await ws.close(code=WS_TRY_AGAIN, reason=_ended(error))
 
 
 async def _send_events(
