@@ -7,6 +7,8 @@ log and NOTIFY, with no host-to-host connection; a listener on a that reconnects
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,3 +91,33 @@ def test_another_hosts_events_reach_a_listener_and_replay_after_a_reconnect(
     assert own["node"] == "host-a"
     ids = [first["id"]] + [e["id"] for e in missed] + [own["id"]]
     assert ids == sorted(ids) and len(set(ids)) == 4
+
+
+def test_the_publishing_host_and_another_see_an_event_about_as_soon(
+    hosts: dict[str, Any], faces_dir: Path
+):
+    """Listeners on a and b, one check-in on b: b's learns of it from its own writer, a's by
+    NOTIFY. Prints how much later a's arrived (no bound: a shared machine)."""
+    a, b = hosts["servers"]["a"], hosts["servers"]["b"]
+    monitor, checkin = hosts["keys"]["monitor"], hosts["keys"]["checkin"]
+    photo = sorted((faces_dir / "people" / PHOTO_PERSON).iterdir())[0]
+    arrived: dict[str, tuple[float, dict[str, Any]]] = {}
+    with listen(a.base, monitor) as on_a, listen(b.base, monitor) as on_b:
+
+        def receive(name: str, ws: ClientConnection) -> None:
+            event = next_event(ws)
+            arrived[name] = (time.perf_counter(), event)
+
+        threads = [
+            threading.Thread(target=receive, args=("a", on_a)),
+            threading.Thread(target=receive, args=("b", on_b)),
+        ]
+        for thread in threads:
+            thread.start()
+        check_in(b.base, checkin, photo)
+        for thread in threads:
+            thread.join(90)
+    assert arrived["a"][1] == arrived["b"][1]  # the same row, id and node
+    assert arrived["a"][1]["node"] == "host-b"
+    later_ms = 1000 * (arrived["a"][0] - arrived["b"][0])
+    print(f"\nb's event on a's socket {later_ms:+.0f} ms after b's")
