@@ -97,6 +97,20 @@ def test_deleting_a_person_erases_their_rows_and_their_later_events(
     assert len(log.after(0, 10)) == 2
 
 
+def test_merging_two_people_moves_the_rows_to_the_one_kept(
+    store: SqlStore,  # noqa: F811
+    db: Database,
+):
+    log = EventLog(db)
+    ada, dup = store.create_person("Ada").id, store.create_person("Ada (again)").id
+    log.append([event(person=ada), event(person=dup)], "n")
+    store.merge_people(dup, ada)
+    assert [(r.event.person_id, r.event.person_name) for r in log.after(0, 10)] == [
+        (ada, "Ada"),
+        (ada, "Ada"),
+    ]
+
+
 def test_prune_deletes_only_rows_past_retention_by_the_database_clock(db: Database):
     log = EventLog(db)
     old, new = log.append([event(track=1), event(track=2)], "n")
