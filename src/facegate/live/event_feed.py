@@ -85,12 +85,12 @@ class Listener:
                 yield row
                 sent = row.id
         overflowed = asyncio.ensure_future(self.overflowed.wait())
+        getter: asyncio.Future[list[LoggedEvent]] | None = None
         try:
             while True:
                 getter = asyncio.ensure_future(self.queue.get())
                 await asyncio.wait({getter, overflowed}, return_when=asyncio.FIRST_COMPLETED)
                 if not getter.done():
-                    getter.cancel()
                     raise FellBehind(sent)
                 for row in getter.result():
                     if row.id > sent:
@@ -98,6 +98,8 @@ class Listener:
                         sent = row.id
         finally:
             overflowed.cancel()
+            if getter is not None:
+                getter.cancel()
 
 
 class EventFeed:
