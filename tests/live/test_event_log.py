@@ -233,3 +233,25 @@ def test_a_listener_that_does_not_keep_up_is_told_where_to_resume(
         feed.stop()
     # resuming from the cursor replays everything it had not been sent
     assert [r.event.track_id for r in log.replay(cursor, 10).events] == [1]
+
+
+def test_a_cursor_ahead_of_the_log_gets_what_is_logged_after_joining(db: Database):
+    """A cursor from before a restore is above every id: the listener gets the events logged
+    from its joining on, also one logged between joining and reading the replay."""
+    log = EventLog(db)
+    log.append([event(track=0)], "n")
+    feed = EventFeed(log, poll_s=0.05)
+    feed.start()
+
+    async def scenario() -> int | None:
+        async with feed.listening() as listener:
+            log.append([event(track=1)], "n")  # after joining, before the replay is read
+            events = listener.events(after=10**15)
+            row = await anext(events)
+            await events.aclose()
+            return row.event.track_id
+
+    try:
+        assert asyncio.run(asyncio.wait_for(scenario(), 30)) == 1
+    finally:
+        feed.stop()

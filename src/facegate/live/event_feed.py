@@ -78,9 +78,10 @@ class Listener:
         sent = self.start
         if after is not None:
             replay = await asyncio.to_thread(self.event_log.replay, after, REPLAY_MAX)
-            # A cursor ahead of the log (a database restored from a backup) counts as its
-            # newest id: the listener then gets what comes next instead of nothing.
-            sent = min(after, replay.newest)
+            # A cursor ahead of the log (a database restored from a backup) counts as the
+            # log's position when the listener joined: it then gets what comes next instead
+            # of nothing (rows logged since joining are below the cursor but new to it).
+            sent = after if after <= replay.newest else self.start
             for row in replay.events:
                 yield row
                 sent = row.id
