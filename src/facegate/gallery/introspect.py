@@ -15,7 +15,7 @@ from facegate.gallery.db import Database, Tx
 # rebuilt by the inserts, and the liveness secret and spent challenge tokens are short-lived
 # (a restored site makes a new secret on first use; a backup should hold no secret); so is
 # the cluster secret (node tokens live a minute) and the live event log (view rows kept an
-# hour; a listener's cursor ahead of a restored log counts as the newest id).
+# hour; a listener's cursor ahead of a restored log means "from now on").
 SKIPPED_TABLES = frozenset(
     {
         "schema_migrations",
