@@ -2,8 +2,9 @@
 
 A stream or camera pipeline publishes an event when a track's identity is *confirmed* (a known
 person after enough agreeing frames) or a new face is confirmed *unknown*. Subscribers (the
-WebSocket ``/ws/events``, the attendance log, webhooks) each get their own bounded queue, so a
-slow subscriber loses its own oldest events and never slows recognition or another subscriber.
+live event log behind ``/ws/events``, the attendance log, webhooks) each get their own bounded
+queue, so a slow subscriber loses its own oldest events and never slows recognition or another
+subscriber.
 
 ``publish`` is safe from any thread (pipelines run on inference threads); subscribers consume
 from asyncio or from a plain thread.

@@ -212,7 +212,6 @@ def test_any_host_lists_and_serves_another_hosts_stream_and_events(cluster: dict
     caller without a key or node token."""
     import cv2
     import numpy as np
-    from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect as ws_connect
 
     hosts: list[Server] = cluster["hosts"]
@@ -246,10 +245,6 @@ def test_any_host_lists_and_serves_another_hosts_stream_and_events(cluster: dict
     assert refused.status_code == 401
     forged = {"X-Facegate-Node": "a.9999999999." + "0" * 64}
     assert httpx.get(f"{b.base}/internal/v1/live/streams", headers=forged).status_code == 401
-    internal_ws = b.base.replace("http://", "ws://") + "/internal/v1/live/events"
-    for refused_headers in (forged, {**headers, "Origin": "http://elsewhere.example"}):
-        with pytest.raises(InvalidStatus):
-            ws_connect(internal_ws, additional_headers=refused_headers, open_timeout=30).close()
 
     began = time.monotonic()
     ws_url = a.base.replace("http://", "ws://") + "/ws/events"

@@ -60,6 +60,7 @@ from facegate.api.web import (
 )
 from facegate.attendance.recorder import AttendanceHook
 from facegate.config import Settings
+from facegate.live.event_log_hook import EventLogHook
 from facegate.live.hook import LiveHook
 from facegate.redact import quiet_leaky_loggers
 from facegate.services import Services
@@ -128,7 +129,14 @@ def create_app(settings: Settings | None = None, *, hooks: Sequence[Hook] = ()) 
     # Access control's door watchers are registered before any stream starts (late ones
     # would still reach running streams; see facegate.observers).
     app.state.access_hook = AccessHook(settings)
-    app.state.hooks = [app.state.attendance_hook, app.state.access_hook, *hooks]
+    # The live event log's writer too (every host's /ws/events reads it: facegate.live).
+    app.state.event_log_hook = EventLogHook(settings)
+    app.state.hooks = [
+        app.state.attendance_hook,
+        app.state.event_log_hook,
+        app.state.access_hook,
+        *hooks,
+    ]
     # Server cameras at doors run without viewers: the access hook asks the live hook's cameras.
     app.state.access_hook.live = next((h for h in hooks if isinstance(h, LiveHook)), None)
     metrics = Metrics()

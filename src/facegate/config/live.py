@@ -59,6 +59,9 @@ class LiveSettings(Section):
     viewer_idle_s: float = Field(20.0, gt=0, description="viewer taking no frame: dropped")
     max_viewers: int = Field(32, ge=1, description="MJPEG viewers per process")
     camera_max_side: int = Field(1280, ge=64, description="camera frames scaled down to")
+    events_keep_minutes: float = Field(
+        60.0, gt=0, le=10080, description="live event log kept (/ws/events replay after a drop)"
+    )
 
     _file_cameras: list[CameraConfig] = PrivateAttr(default_factory=list)
 

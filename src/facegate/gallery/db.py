@@ -119,6 +119,7 @@ class SqliteDatabase:
             path.touch(mode=0o600)
             log.info("created a new gallery database at %s", path)
         self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(
             path,
@@ -346,19 +347,22 @@ class PostgresDatabase:
         *,
         poll_s: float = 0.5,
         on_connection: Callable[[Any], None] | None = None,
+        channel: str = NOTIFY_CHANNEL,
     ) -> None:
-        """Call ``on_notify()`` whenever another process commits a gallery change; returns
-        when ``stop`` is set. Runs on its own connection (LISTEN ties up a session), opened
-        with the same keepalives and timeouts, and reopened with back-off and jitter when it
-        breaks. ``on_connection`` sees each new connection (tests use it to find the backend).
+        """Call ``on_notify()`` whenever another process NOTIFYs ``channel`` (by default a
+        committed gallery change), and once after each (re)connect; returns when ``stop`` is
+        set. Runs on its own connection (LISTEN ties up a session), opened with the same
+        keepalives and timeouts, and reopened with back-off and jitter when it breaks.
+        ``on_connection`` sees each new connection (tests use it to find the backend).
 
         NOTIFY is only a fast path: a connection that dies silently or a notification lost in
-        a failover is covered by the caller's revision poll (``Gallery``)."""
+        a failover is covered by the caller's poll (``Gallery``'s revision poll, the live
+        event feed's)."""
         backoff = Backoff(self.options.reconnect_min_s, self.options.reconnect_max_s)
         while not stop.is_set():
             try:
                 with self.connect() as conn:
-                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    conn.execute(f"LISTEN {channel}")
                     if on_connection is not None:
                         on_connection(conn)
                     backoff.reset()
@@ -369,7 +373,8 @@ class PostgresDatabase:
             except self._psycopg.OperationalError as error:
                 delay = backoff.failed()
                 log.info(
-                    "gallery LISTEN connection lost (%s); reconnecting in %.1f s",
+                    "LISTEN %s connection lost (%s); reconnecting in %.1f s",
+                    channel,
                     type(error).__name__,
                     delay,
                 )
@@ -405,6 +410,17 @@ def open_database(
     if database_url:
         raise InvalidInput("database_url must start with postgresql:// or sqlite:///")
     return SqliteDatabase(data_dir / "facegate.db", busy_timeout_ms=busy_timeout_ms, create=create)
+
+
+def another_connection(db: Database) -> SqliteDatabase | PostgresDatabase:
+    """A second connection to the database ``db`` uses, with the same options: for a background
+    part (the live event log) whose waits on the database must never hold the lock of the
+    connection recognition and the API use."""
+    if isinstance(db, PostgresDatabase):
+        return PostgresDatabase(db.url, db.options)
+    if isinstance(db, SqliteDatabase):
+        return SqliteDatabase(db.path, busy_timeout_ms=db.busy_timeout_ms, create=False)
+    raise TypeError(f"no second connection for {type(db).__name__}")
 
 
 def utcnow() -> datetime:

@@ -14,7 +14,8 @@ from facegate.gallery.db import Database, Tx
 # Not data: the migration record is the backup's schema version, SQLite's own bookkeeping is
 # rebuilt by the inserts, and the liveness secret and spent challenge tokens are short-lived
 # (a restored site makes a new secret on first use; a backup should hold no secret); so is
-# the cluster secret (node tokens live a minute).
+# the cluster secret (node tokens live a minute) and the live event log (view rows kept an
+# hour; a listener's cursor ahead of a restored log means "from now on").
 SKIPPED_TABLES = frozenset(
     {
         "schema_migrations",
@@ -22,6 +23,7 @@ SKIPPED_TABLES = frozenset(
         "liveness_secret",
         "liveness_tokens_used",
         "cluster_secret",
+        "live_events",
     }
 )
 

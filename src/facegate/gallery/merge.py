@@ -5,6 +5,7 @@ rows here are the rest of the person's history and rights, moved in the same tra
 before the source person is deleted (the delete cascades, so anything not moved is erased):
 
 - attendance events and door events and their pending deliveries: history, kept whole;
+- the live event log's recent rows (a listener replaying them sees the merged person);
 - access group memberships: the union of both people's groups;
 - a per-person pass (validity dates, blocked): the target's own wins, else the source's;
 - anti-passback state is dropped (the target's state stands).
@@ -22,6 +23,7 @@ _MOVED = (
     "UPDATE access_events SET person_id = ? WHERE person_id = ?",
     "UPDATE access_outbox SET person_id = ? WHERE person_id = ?",
     "UPDATE attendance_corrections SET person_id = ? WHERE person_id = ?",
+    "UPDATE live_events SET person_id = ? WHERE person_id = ?",
 )
 
 

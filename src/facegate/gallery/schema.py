@@ -744,6 +744,48 @@ CREATE TABLE cluster_secret (
 
 _POSTGRES_0013 = _SQLITE_0013
 
+# 0014: the live event log (facegate.live.event_log): one row per recognition event published
+# on any host, so every host's ``/ws/events`` serves every host's events and a listener resumes
+# from an id cursor. Short-lived view rows (``live.events_keep_minutes``), never images or
+# embeddings; the name is read from ``people`` (a rename shows at once) and a person's rows go
+# with them (ON DELETE CASCADE). ``logged_at`` is the database's clock (retention), ``at`` the
+# publisher's event time.
+_SQLITE_0014 = """
+CREATE TABLE live_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    logged_at REAL NOT NULL,
+    at TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    node TEXT,
+    kind TEXT NOT NULL,
+    track_id INTEGER,
+    person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+    score REAL NOT NULL,
+    box TEXT,
+    epoch INTEGER
+);
+CREATE INDEX live_events_logged ON live_events(logged_at);
+CREATE INDEX live_events_person ON live_events(person_id)
+"""
+
+_POSTGRES_0014 = """
+CREATE TABLE live_events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    logged_at TIMESTAMPTZ NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    stream TEXT NOT NULL,
+    node TEXT,
+    kind TEXT NOT NULL,
+    track_id BIGINT,
+    person_id BIGINT REFERENCES people(id) ON DELETE CASCADE,
+    score DOUBLE PRECISION NOT NULL,
+    box TEXT,
+    epoch BIGINT
+);
+CREATE INDEX live_events_logged ON live_events(logged_at);
+CREATE INDEX live_events_person ON live_events(person_id)
+"""
+
 # 0015: when each camera lease epoch began (facegate.cluster.fencing), on the database's clock,
 # written in the transaction that bumps the epoch. An event under epoch E is accepted when it
 # was captured before E+1 began, so events spooled during an outage still count after the lease
@@ -784,6 +826,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(11, "attendance_hr", _SQLITE_0011),
         Migration(12, "review_marks", _SQLITE_0012),
         Migration(13, "cluster_secret", _SQLITE_0013),
+        Migration(14, "live_events", _SQLITE_0014),
         Migration(15, "camera_epochs", _SQLITE_0015),
     ),
     "postgres": (
@@ -800,6 +843,7 @@ MIGRATIONS: dict[Dialect, tuple[Migration, ...]] = {
         Migration(11, "attendance_hr", _POSTGRES_0011),
         Migration(12, "review_marks", _POSTGRES_0012),
         Migration(13, "cluster_secret", _POSTGRES_0013),
+        Migration(14, "live_events", _POSTGRES_0014),
         Migration(15, "camera_epochs", _POSTGRES_0015),
     ),
 }

@@ -53,9 +53,7 @@ class LiveHook:
         self.cameras = CameraManager(services, hub, scheduler, source_factory=self.source_factory)
         await self.cameras.start()
         if s.server.workers > 1:
-            self.relay = Relay(
-                s.storage.data_dir / "live" / "peers", hub, services.events, s.live.viewer_idle_s
-            )
+            self.relay = Relay(s.storage.data_dir / "live" / "peers", hub, s.live.viewer_idle_s)
             await self.relay.start()
 
     async def stop(self) -> None:

@@ -11,9 +11,10 @@ its peers for what it does not have itself:
 - ``mjpeg <name>``: the peer registers a viewer on its channel (which starts its camera
   and its annotation) and sends each new frame as a 4-byte length and the JPEG; the asking
   worker relays them to the browser as MJPEG, so frames are still encoded once, by the
-  owner, however many workers and viewers there are;
-- ``events``: the peer's recognition events, one JSON line each (``/ws/events`` merges the
-  peers' events with its own).
+  owner, however many workers and viewers there are.
+
+Recognition events are not relayed: every worker reads every worker's (and every host's) from
+the live event log (facegate.live.event_log).
 
 A request is one JSON line ``{"token", "op", "name"}``; the answer starts with a JSON line
 ``{"ok": true|false}``. Peer files of processes that are gone are removed by whoever finds
@@ -30,11 +31,10 @@ import logging
 import os
 import secrets
 import struct
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
-from facegate.events import EventBus
 from facegate.live.hub import LiveHub, TooManyViewers
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,9 @@ def _alive(pid: int) -> bool:
 class Relay:
     """This worker's relay server and its client side towards the peers."""
 
-    def __init__(self, directory: Path, hub: LiveHub, events: EventBus, frame_wait_s: float):
+    def __init__(self, directory: Path, hub: LiveHub, frame_wait_s: float):
         self.directory = directory
-        self.hub, self.events = hub, events
+        self.hub = hub
         self.frame_wait_s = frame_wait_s
         self.token = secrets.token_urlsafe(24)
         self.pid = os.getpid()
@@ -103,8 +103,6 @@ class Relay:
                 writer.write(json.dumps({"ok": True, "streams": self._stats()}).encode() + b"\n")
             elif op == "mjpeg":
                 await self._send_frames(str(request.get("name", "")), reader, writer)
-            elif op == "events":
-                await self._send_events(reader, writer)
             await writer.drain()
         except (ConnectionError, TimeoutError, ValueError, asyncio.IncompleteReadError):
             pass
@@ -140,20 +138,6 @@ class Relay:
         finally:
             gone.cancel()
             channel.remove_viewer(viewer)
-
-    async def _send_events(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        writer.write(b'{"ok": true}\n')
-        gone = asyncio.get_running_loop().create_task(reader.read(1))
-        with self.events.subscribe() as sub:
-            try:
-                while not gone.done():
-                    event = await sub.next()
-                    writer.write(json.dumps(event.as_dict(), ensure_ascii=False).encode() + b"\n")
-                    await writer.drain()
-            finally:
-                gone.cancel()
 
     # -- asking peers ------------------------------------------------------------------------
 
@@ -210,30 +194,6 @@ class Relay:
                 return _frames(reader, writer)
             writer.close()
         return None
-
-    async def peer_events(self) -> AsyncIterator[dict[str, Any]]:
-        """Every peer's events, merged, for as long as the caller iterates."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
-
-        async def pump(peer: dict[str, Any]) -> None:
-            try:
-                reader, writer, _ = await self._open(peer, "events")
-            except (OSError, TimeoutError, ValueError):
-                return
-            try:
-                while line := await reader.readline():
-                    with contextlib.suppress(ValueError, asyncio.QueueFull):
-                        queue.put_nowait(json.loads(line))
-            finally:
-                writer.close()
-
-        tasks = [asyncio.get_running_loop().create_task(pump(p)) for p in self.peers()]
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            for task in tasks:
-                task.cancel()
 
 
 async def _frames(

@@ -1,4 +1,4 @@
-"""Live view across hosts: streams, MJPEG and events of other nodes, fetched from their owner.
+"""Live view across hosts: streams and MJPEG of other nodes, fetched from their owner.
 
 A host knows from the database what runs where (``ClusterNode.placed``: the ``streams``
 registry and the camera leases) and how to reach each node (``nodes.url``). For a stream it
@@ -9,9 +9,10 @@ does not run itself (neither in this worker nor in a sibling worker through
 
 - ``GET /internal/v1/live/streams``: the owner's streams with their stats;
 - ``GET /internal/v1/live/streams/{name}/mjpeg``: the owner's MJPEG, passed through byte for
-  byte (the same boundary), so frames are encoded once, by the owner;
-- ``/internal/v1/live/events`` (WebSocket): every recognition event of the node, one JSON
-  text message each.
+  byte (the same boundary), so frames are encoded once, by the owner.
+
+Recognition events are not proxied: every host reads every host's from the live event log
+(facegate.live.event_log).
 
 Everything here is asynchronous (httpx's async client); the database reads and the first
 read of the cluster secret run on threads. A proxied response is closed when the viewer
@@ -21,16 +22,12 @@ leaves (the generator's ``finally``), which closes the owner's viewer too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import WebSocketException
 
 from facegate.cluster.auth import HEADER
 from facegate.cluster.service import ClusterNode
@@ -41,8 +38,6 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 2.0
 STATS_TIMEOUT_S = 3.0
-RESCAN_S = 5.0  # how often an events listener looks for nodes that joined
-RETRY_S = (0.5, 5.0)  # an events pump's back-off after its owner went away (first, cap)
 INTERNAL = "/internal/v1/live"
 
 
@@ -128,58 +123,3 @@ async def _body(client: httpx.AsyncClient, response: httpx.Response) -> AsyncGen
     finally:
         await response.aclose()
         await client.aclose()
-
-
-async def remote_events(cluster: ClusterNode) -> AsyncIterator[dict[str, Any]]:
-    """Every other alive node's recognition events, merged, each with its ``node``, for as
-    long as the caller iterates. Nodes that join are found within ``RESCAN_S``; a pump whose
-    node went away retries with back-off while the node is still listed alive."""
-    if not cluster.shared:  # one host: nothing to merge, wait until the caller stops
-        await asyncio.Event().wait()
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
-    pumps: dict[str, asyncio.Task[None]] = {}
-    loop = asyncio.get_running_loop()
-
-    async def pump(node: NodeRow) -> None:
-        delay = RETRY_S[0]
-        url = "ws" + node.url.removeprefix("http") + f"{INTERNAL}/events"
-        while True:
-            try:
-                headers = await _headers(cluster)
-                async with ws_connect(
-                    url, additional_headers=headers, open_timeout=CONNECT_TIMEOUT_S
-                ) as ws:
-                    delay = RETRY_S[0]
-                    async for message in ws:
-                        with contextlib.suppress(ValueError, TypeError, asyncio.QueueFull):
-                            queue.put_nowait(dict(json.loads(message), node=node.id))
-            except (OSError, TimeoutError, WebSocketException):
-                pass
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_S[1])
-
-    async def scan() -> None:
-        while True:
-            try:
-                peers = await asyncio.to_thread(cluster.peers)
-            except Exception as exc:  # database away: keep the pumps we have
-                log.warning("live: cannot list nodes for events (%s)", type(exc).__name__)
-                peers = None
-            if peers is not None:
-                alive = {n.id: n for n in peers}
-                for gone in [n for n in pumps if n not in alive]:
-                    pumps.pop(gone).cancel()
-                for node_id, node in alive.items():
-                    if node_id not in pumps:
-                        pumps[node_id] = loop.create_task(pump(node))
-            await asyncio.sleep(RESCAN_S)
-
-    scanner = loop.create_task(scan())
-    try:
-        while True:
-            yield await queue.get()
-    finally:
-        scanner.cancel()
-        for task in pumps.values():
-            task.cancel()
-        await asyncio.gather(scanner, *pumps.values(), return_exceptions=True)

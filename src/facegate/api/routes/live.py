@@ -11,7 +11,8 @@ key closes its MJPEG responses and sockets within about a second (facegate.api.r
 MJPEG (``multipart/x-mixed-replace``) rather than WebRTC or HLS: an ``<img>`` tag plays it
 with no JavaScript, each part is a complete JPEG (a dropped frame never corrupts the next),
 and the server decides the pace. With several workers, a stream this worker does not have
-is relayed from the worker that does (facegate.live.relay).
+is relayed from the worker that does (facegate.live.relay). ``/ws/events`` serves every
+worker's and every host's events from the live event log (facegate.live.event_feed).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -35,21 +37,27 @@ from fastapi import (
 )
 from fastapi.responses import Response, StreamingResponse
 from prometheus_client.core import GaugeMetricFamily
+from starlette.websockets import WebSocketState
 
 from facegate.api.auth import page, require
 from facegate.api.keys import ApiKey
 from facegate.api.revocation import RevocationWatch, until_set
 from facegate.api.web.pages import Pages
-from facegate.errors import Busy
+from facegate.errors import Busy, DatabaseUnavailable, InvalidInput
+from facegate.live.event_feed import FellBehind
+from facegate.live.event_log import LoggedEvent
+from facegate.live.event_log_hook import EventLogHook
 from facegate.live.hook import LiveHook
 from facegate.live.hub import TooManyViewers
-from facegate.live.remote import remote_events, remote_mjpeg, remote_streams
+from facegate.live.remote import remote_mjpeg, remote_streams
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 BOUNDARY = "frame"
 FRAME_WAIT_S = 5.0  # a viewer re-checks its channel at least this often
 WS_POLICY_VIOLATION = 1008
+WS_TRY_AGAIN = 1013
+MAX_EVENT_ID = 2**63 - 1
 
 
 def live_hook(app: Any) -> LiveHook | None:
@@ -103,34 +111,6 @@ async def host_parts(hook: LiveHook | None, name: str) -> AsyncIterator[bytes] |
             await frames.aclose()  # closes the peer connection: the owner's viewer leaves
 
     return remote(relayed)
-
-
-async def host_events(app: Any, queue: asyncio.Queue[dict[str, Any]]) -> None:
-    """Put every recognition event of this host (this worker's and, with several workers,
-    its siblings') on ``queue`` until cancelled; a full queue drops (a slow listener)."""
-    hook = live_hook(app)
-    loop = asyncio.get_running_loop()
-
-    async def local() -> None:
-        with app.state.services.events.subscribe() as sub:
-            while True:
-                event = await sub.next(poll_s=0.1)
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait(event.as_dict())
-
-    async def siblings() -> None:
-        if hook is not None and hook.relay is not None:
-            async for event in hook.relay.peer_events():
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait(event)
-
-    tasks = [loop.create_task(local()), loop.create_task(siblings())]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @router.get("/api/v1/live/streams", tags=["live"], dependencies=[Depends(MONITOR)])
@@ -192,8 +172,11 @@ def same_origin(ws: WebSocket) -> bool:
 
 @router.websocket("/ws/events")
 async def events(ws: WebSocket, key: Annotated[ApiKey | None, Depends(MONITOR)]) -> None:
-    """Each recognition event (``RecognitionEvent.as_dict()``) as one JSON text message;
-    closed (1008) when the key is revoked."""
+    """Each recognition event of every host (``RecognitionEvent.as_dict()`` plus ``id`` and
+    ``node``) as one JSON text message, in id order; ``?after=<id>`` first replays the events
+    above that id (at most the newest 1000). Closed 1008 when the key is revoked or the cursor
+    is not an id, 1013 when the listener fell behind or the database is away (reconnect with
+    ``after``)."""
     if not same_origin(ws):
         await ws.close(code=WS_POLICY_VIOLATION)
         return
@@ -202,45 +185,87 @@ async def events(ws: WebSocket, key: Annotated[ApiKey | None, Depends(MONITOR)])
         await _serve_events(ws, revoked)
 
 
-async def _serve_events(ws: WebSocket, revoked: asyncio.Event) -> None:
-    await ws.accept(headers=[(b"x-facegate-worker", str(os.getpid()).encode())])
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
-    loop = asyncio.get_running_loop()
-    cluster = ws.app.state.services.cluster
+def event_cursor(raw: str | None) -> int | None:
+    """The ``after`` query parameter: None when absent, else an id from 0 to 2^63-1."""
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or int(raw) > MAX_EVENT_ID:
+        raise InvalidInput(f"after must be an event id, an integer from 0 to {MAX_EVENT_ID}")
+    return int(raw)
 
-    async def other_hosts() -> None:
-        if cluster is None:
-            return
-        async for event in remote_events(cluster):
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(event)
+
+async def _serve_events(ws: WebSocket, revoked: asyncio.Event) -> None:
+    worker = [(b"x-facegate-worker", str(os.getpid()).encode())]
+    hook: EventLogHook = ws.app.state.event_log_hook
+    try:
+        after = event_cursor(ws.query_params.get("after"))
+    except InvalidInput as bad:
+        await ws.accept(headers=worker)
+        await ws.close(code=WS_POLICY_VIOLATION, reason=str(bad))
+        return
+    if hook.feed is None:
+        await ws.accept(headers=worker)
+        await ws.close(code=WS_TRY_AGAIN, reason="the live event log is not running")
+        return
+    try:
+        # Joined before the handshake completes: an event published once the client is
+        # connected is never missed.
+        async with hook.feed.listening() as listener:
+            await ws.accept(headers=worker)
+            await _send_events(ws, listener.events(after), revoked)
+    except Exception as error:  # joining the feed failed: a clear close, never a 500
+        if ws.client_state != WebSocketState.CONNECTING:
+            raise
+        await ws.accept(headers=worker)
+        await ws.close(code=WS_TRY_AGAIN, reason=_ended(error))
+
+
+async def _send_events(
+    ws: WebSocket, rows: AsyncGenerator[LoggedEvent, None], revoked: asyncio.Event
+) -> None:
+    """Send ``rows`` until the client leaves, the key is revoked or the rows end."""
+
+    async def send_all() -> None:
+        async with contextlib.aclosing(rows):
+            async for row in rows:
+                await ws.send_json(row.as_dict())
 
     async def until_closed() -> None:
         with contextlib.suppress(WebSocketDisconnect):
             while True:
                 await ws.receive_text()
 
-    tasks = [loop.create_task(host_events(ws.app, queue)), loop.create_task(other_hosts())]
+    loop = asyncio.get_running_loop()
+    sender = loop.create_task(send_all())
     closed = loop.create_task(until_closed())
     stop = loop.create_task(revoked.wait())
+    tasks = (sender, closed, stop)
     try:
-        while not closed.done():
-            getter = loop.create_task(queue.get())
-            done, _ = await asyncio.wait(
-                {getter, closed, stop}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if getter not in done:
-                getter.cancel()
-                if stop in done:
-                    await ws.close(code=WS_POLICY_VIOLATION, reason="the API key was revoked")
-                break
-            await ws.send_json(getter.result())
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if stop in done:
+            await ws.close(code=WS_POLICY_VIOLATION, reason="the API key was revoked")
+        elif sender in done:
+            reason = _ended(sender.exception())
+            if reason is not None:
+                await ws.close(code=WS_TRY_AGAIN, reason=reason)
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         pass
     finally:
-        for task in (*tasks, closed, stop):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, closed, stop, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _ended(error: BaseException | None) -> str | None:
+    """The close reason for a listener whose events stopped, None when the client left."""
+    if isinstance(error, FellBehind):
+        return f"fell behind: reconnect with after={error.cursor}"
+    if isinstance(error, DatabaseUnavailable):
+        return "the database is unavailable: reconnect with after=<last id>"
+    if error is not None and not isinstance(error, WebSocketDisconnect | ConnectionError):
+        log.warning("live events: a listener ended (%s)", type(error).__name__)
+        return "the event feed failed: reconnect with after=<last id>"
+    return None
 
 
 def stream_metric_families(stats: list[dict[str, Any]]) -> list[GaugeMetricFamily]:

@@ -180,10 +180,19 @@
     status.hidden = true;
   }
 
+  // The id of the last event shown: after a drop the page reconnects with ?after=<id> and
+  // the server first sends what it missed (none lost, none twice; docs/api.md).
+  let lastId = null;
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const socket = new WebSocket(scheme + location.host + "/ws/events");
-    socket.onmessage = (message) => showEvent(JSON.parse(message.data));
+    const after = lastId === null ? "" : "?after=" + encodeURIComponent(lastId);
+    const socket = new WebSocket(scheme + location.host + "/ws/events" + after);
+    socket.onmessage = (message) => {
+      const e = JSON.parse(message.data);
+      if (typeof e.id === "number") lastId = e.id;
+      showEvent(e);
+    };
     socket.onclose = () => {
       status.textContent = t("live.disconnected");
       status.hidden = false;
