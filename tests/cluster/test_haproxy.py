@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cluster.test_hosts import _bindable, eventually
+from tests.cluster.hosts import bindable, eventually
 from tests.pg import create_database, drop_database
 from tests.serving import Server, create_key, enrol, free_port, start_server
 
@@ -90,7 +90,7 @@ def balanced(
 ) -> Iterator[dict[str, Any]]:
     if not HAPROXY.exists():
         pytest.skip("no /usr/sbin/haproxy (make haproxy)")
-    if not all(_bindable(a) for a in ADDRESSES):
+    if not all(bindable(a) for a in ADDRESSES):
         pytest.skip("loopback addresses 127.0.0.5-6 cannot be bound here")
     url = create_database(pg_admin_url, "cluster_haproxy")
     root = tmp_path_factory.mktemp("balanced")

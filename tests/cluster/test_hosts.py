@@ -25,7 +25,6 @@ from __future__ import annotations
 import itertools
 import json
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +33,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.cluster.hosts import bindable
+from tests.cluster.hosts import eventually as polled
 from tests.pg import create_database, drop_database
 from tests.serving import Server, create_key, enrol, free_port, start_server
 
@@ -46,26 +47,7 @@ BOUND_S = 240.0  # generous: the machine is shared; failover itself takes ~10-15
 
 
 def eventually(check: Callable[[], Any], what: str, within_s: float = BOUND_S) -> Any:
-    deadline = time.monotonic() + within_s
-    while True:
-        try:
-            found = check()
-        except httpx.TransportError:
-            found = None
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
-
-
-def _bindable(address: str) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((address, 0))
-        except OSError:
-            return False
-    return True
+    return polled(check, what, within_s)
 
 
 def door_clip(source: Path, out: Path, gap_s: float = 1.0) -> Path:
@@ -99,7 +81,7 @@ def door_clip(source: Path, out: Path, gap_s: float = 1.0) -> Path:
 def cluster(
     faces_dir: Path, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    if not all(_bindable(a) for a in ADDRESSES):
+    if not all(bindable(a) for a in ADDRESSES):
         pytest.skip("loopback addresses 127.0.0.2-4 cannot be bound here")
     url = create_database(pg_admin_url, "cluster_hosts")
     root = tmp_path_factory.mktemp("hosts")

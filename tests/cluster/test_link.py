@@ -25,7 +25,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.cluster.test_hosts import _bindable
+from tests.cluster.hosts import bindable, eventually
 from tests.pg import PostgresUnavailable, create_database
 from tests.pg_link import LinkedPostgres, LinkUnavailable
 from tests.serving import Server, create_key, enrol, free_port, start_server
@@ -42,16 +42,8 @@ FORGET_S = 20  # cluster.node_forget_s for these hosts (housekept every 5 s)
 def waited(check: Callable[[], Any], what: str, within_s: float = BOUND_S) -> float:
     """Poll ``check`` until truthy; the seconds it took (fails after ``within_s``)."""
     began = time.monotonic()
-    while True:
-        try:
-            found = check()
-        except httpx.TransportError:
-            found = None
-        if found:
-            return time.monotonic() - began
-        if time.monotonic() - began > within_s:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    eventually(check, what, within_s, every_s=0.05)
+    return time.monotonic() - began
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +62,7 @@ def link() -> Iterator[LinkedPostgres]:
 def hosts(
     link: LinkedPostgres, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    if not all(_bindable(a) for a in ADDRESSES):
+    if not all(bindable(a) for a in ADDRESSES):
         pytest.skip("loopback addresses 127.0.0.2-3 cannot be bound here")
     url_a = create_database(link.urls[0], "cluster_link")
     urls = (url_a, url_a.replace(link.links[0][3], link.links[1][3], 1))  # B: over link 1
