@@ -321,20 +321,22 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
     from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor
     from facegate.stream.tracker import TrackerParams
 
-    every = {"per_frame": 1, "track_every_frame": 1, "track_cadence": 5}[mode]
+    server = mode.startswith("track_cadence")  # the server's cadence and embedding budget
+    every = 5 if server else 1
     processor = FrameProcessor(
         services.engine,
         services.gallery,
         stream="measure",
         tracker_params=TrackerParams(reembed_every=every),
-        # the server's budget only for the server's mode; the others embed every due face
-        max_embeddings=services.settings.stream.max_embeddings_per_frame
-        if mode == "track_cadence"
-        else None,
+        # the server's budget only for the server's modes; the others embed every due face
+        max_embeddings=services.settings.stream.max_embeddings_per_frame if server else None,
+        # "track_cadence": the detector on every frame; "..._skip": the settings' detect_every
+        detect_every=services.settings.stream.detect_every if mode.endswith("_skip") else 1,
     )
     capture = cv2.VideoCapture(str(video))
     frames = faces = embedded = named = wrong = 0
     first_named: int | None = None
+    confirmed: set[str] = set()  # every name confirmed on any face of the video
     cpu = 0.0
     while True:
         ok, image = capture.read()
@@ -353,7 +355,8 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
         if mode == "per_frame":
             embedded += len(found)
         faces += len(found)
-        names = {name for name, confirmed in labels if confirmed and name is not None}
+        names = {name for name, sure in labels if sure and name is not None}
+        confirmed |= names
         named += bool(names & expected)
         wrong += len(names - expected)
         if first_named is None and names & expected:
@@ -368,10 +371,13 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
         "frames_with_expected_name": named,
         "first_frame_named": first_named,
         "wrong_name_frame_faces": wrong,
+        "confirmed_names": sorted(confirmed),
         **(
             {}
             if mode == "per_frame"
             else {
+                "frames_detected": processor.detected,
+                "frames_carried": processor.carried,
                 "scene_cuts": processor.tracker.resets,
                 "suspect_tracks": processor.tracker.suspects,
                 "track_splits": processor.tracker.splits,
@@ -380,10 +386,19 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
     }
 
 
+TRACKING_MODES = ("per_frame", "track_every_frame", "track_cadence", "track_cadence_skip")
+
+
 def measure_tracking(
-    videos: dict[Path, set[str]], people_dir: Path, names: list[str], distractors: int = 50
+    videos: dict[Path, set[str]],
+    people_dir: Path,
+    names: list[str],
+    distractors: int = 50,
+    modes: tuple[str, ...] = TRACKING_MODES,
 ) -> dict[str, Any]:
-    """Tracking + re-embed cadence against embedding every face of every frame."""
+    """Tracking + re-embed cadence against embedding every face of every frame; the server's
+    cadence with the detector on every frame (``track_cadence``) and on every
+    ``stream.detect_every``-th frame while tracks are settled (``track_cadence_skip``)."""
     from facegate.config import Settings
     from facegate.services import Services
 
@@ -393,10 +408,7 @@ def measure_tracking(
         for video, expected in videos.items():
             report["videos"][video.name] = {
                 "expected": sorted(expected),
-                **{
-                    mode: _track_video(s, video, mode, expected)
-                    for mode in ("per_frame", "track_every_frame", "track_cadence")
-                },
+                **{mode: _track_video(s, video, mode, expected) for mode in modes},
             }
     return report
 
