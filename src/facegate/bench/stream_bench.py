@@ -64,6 +64,7 @@ class _ClientRun:
     latency: dict[int, float] = field(default_factory=dict)  # frame_id -> ms
     # frame_id -> (server ms received → processed, ms of decode+detect+embed+match)
     server: dict[int, tuple[float, float]] = field(default_factory=dict)
+    carried: set[int] = field(default_factory=set)  # answered without the detector
     skipped: int = 0
     error: str | None = None
 
@@ -110,6 +111,8 @@ def _client(
                 ts, t = message.timestamps, message.timings_ms
                 work = t.decode + t.detect + t.embed + t.match
                 run.server[message.frame_id] = ((ts.processed - ts.received) * 1000.0, work)
+                if t.detect == 0.0:  # a frame carried forward (stream.detect_every)
+                    run.carried.add(message.frame_id)
 
     receiver = threading.Thread(target=receive, daemon=True)
     receiver.start()
@@ -275,6 +278,9 @@ def run_stream_bench(
     overall["server_ms_p95"] = round(percentile([a for a, _ in in_server], 95), 1)
     overall["work_ms_p50"] = round(percentile([w for _, w in in_server], 50), 1)
     overall["work_ms_p95"] = round(percentile([w for _, w in in_server], 95), 1)
+    # answered frames whose tracks were carried forward without the detector
+    carried = sum(len(run.carried) for run in runs)
+    overall["carried_ratio"] = round(carried / len(in_server), 4) if in_server else 0.0
     cores = psutil.cpu_count() or 1
     if cpu0 is not None and cpu1 is not None:
         overall["server_cpu_cores"] = round((cpu1 - cpu0) / wall, 3)
