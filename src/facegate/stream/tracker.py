@@ -329,7 +329,7 @@ class Tracker:
         ``appearances``: the face descriptor (appearance.py) of each track's carried box in
         the new frame. A track whose descriptor no longer resembles its last detected face
         may be somebody else, so nothing moves and False is returned: the caller must detect
-        this frame instead. A coasted frame never embeds, votes, confirms, names or splits:
+        this frame instead. A carried frame never embeds, votes, confirms, names or splits:
         identities change only on detected frames. The frame still counts for the
         re-embedding cadence (an embedding due now waits for the next detected frame).
         """
