@@ -113,3 +113,12 @@ def test_pointed_at_an_http_port_it_says_so_and_stops(faces_dir, tmp_path):
     assert result.exit_code == 2, result.output
     assert "answered with HTTP (HTTP/1.1 400" in result.output
     assert "--stream-port" in result.output and "Traceback" not in result.output
+
+
+def test_bench_tracking_refuses_an_unknown_mode_before_loading_anything(tmp_path):
+    result = CliRunner().invoke(
+        app, ["bench", "tracking", "--faces-dir", str(tmp_path), "--mode", "every_other"]
+    )
+    assert result.exit_code == 2
+    assert "unknown mode 'every_other'" in result.output
+    assert "track_cadence_skip" in result.output  # the modes there are, named

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from facegate.bench.cut_clips import cut_clip, enrol_pair, judge, scenario
+from facegate.bench.cut_clips import A, cut_clip, enrol_pair, judge, scenario
 from facegate.config import Settings
 from facegate.services import Services
 from facegate.stream.appearance import SceneCutDetector
@@ -89,12 +89,16 @@ def test_a_stranger_between_enrolled_people_is_never_named_and_never_blocks_them
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("detect_every", [1, 2])
 def test_without_cut_detection_the_per_track_checks_alone_split_every_change(
-    cut_services, faces_dir
+    cut_services, faces_dir, detect_every
 ):
     """The scene-cut detector misses cuts between similar frames (Blair -> Chirac here):
-    box jumps, appearance changes and embeddings must then do the whole job."""
-    processor = FrameProcessor(cut_services.engine, cut_services.gallery, stream="no-cuts")
+    box jumps, appearance changes and embeddings must then do the whole job, also when the
+    detector skips frames (a carried box that stops looking like its face is detected)."""
+    processor = FrameProcessor(
+        cut_services.engine, cut_services.gallery, stream="no-cuts", detect_every=detect_every
+    )
     processor.cuts = SceneCutDetector(min_difference=math.inf)
     frames: Shown = []
     clip = cut_clip(scenario(faces_dir / "people", "both_enrolled", SEGMENT))
@@ -106,3 +110,55 @@ def test_without_cut_detection_the_per_track_checks_alone_split_every_change(
     assert processor.tracker.splits >= 5  # one per change of person at least
     assert verdict.longest_wrong_run <= 1, frames
     assert all(d is not None and d <= USUAL for d in verdict.confirm_delays), verdict
+
+    assert (processor.carried > 0) == (detect_every > 1)
+
+
+@pytest.mark.slow
+def test_a_cut_on_a_frame_that_would_be_carried_still_ends_every_track(cut_services, faces_dir):
+    """``stream.detect_every`` skips the detector on frames where every face is confirmed and
+    still; a cut on such a frame must end every track there all the same, and the next
+    person must never show the previous one's name."""
+    processor = FrameProcessor(
+        cut_services.engine, cut_services.gallery, stream="skip", detect_every=2
+    )
+    clip = cut_clip(scenario(faces_dir / "people", "both_enrolled", 3 * SEGMENT))
+    first = [image for image, who in clip if who == A][: 3 * SEGMENT]
+    second = next(image for image, who in clip if who != A)
+    result = None
+    for n, image in enumerate(first):
+        detected = processor.detected
+        result = processor.process(FrameIn(n, 0.0, time.time(), image=image), DropCounts())
+        if processor.carried and processor.detected > detected and processor.tracker.settled():
+            break  # this frame was detected and the next one would be carried
+    else:
+        pytest.fail("the face was never carried, or never settled after a detected frame")
+    assert result is not None
+    # A's photo shows somebody else in the background too (confirmed unknown)
+    assert (A, True) in [(f.person_name, f.confirmed) for f in result.faces]
+    before = {f.track_id for f in result.faces}
+    resets, carried = processor.tracker.resets, processor.carried
+
+    cut = processor.process(FrameIn(99, 0.0, time.time(), image=second), DropCounts())
+    assert processor.tracker.resets == resets + 1  # the tracks ended on the cut's frame
+    assert processor.carried == carried  # and that frame went to the detector
+    assert cut.faces and not {f.track_id for f in cut.faces} & before
+    assert not any(f.confirmed or f.person_name == A for f in cut.faces)
+
+
+@pytest.mark.slow
+def test_a_carried_frame_embeds_nothing_and_reports_no_landmarks(cut_services, faces_dir):
+    processor = FrameProcessor(
+        cut_services.engine, cut_services.gallery, stream="carried", detect_every=2
+    )
+    clip = cut_clip(scenario(faces_dir / "people", "both_enrolled", SEGMENT))
+    for n, (image, _) in enumerate(clip[:SEGMENT]):
+        carried = processor.carried
+        result = processor.process(FrameIn(n, 0.0, time.time(), image=image), DropCounts())
+        if processor.carried > carried:
+            assert result.embedded == 0 and result.timings_ms.detect == 0.0
+            assert result.faces and all(f.landmarks is None for f in result.faces)
+            assert all(f.confirmed and f.person_name in (A, None) for f in result.faces)
+            assert A in {f.person_name for f in result.faces}
+            return
+    pytest.fail("no frame of a still, confirmed face was carried")

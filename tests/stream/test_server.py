@@ -38,7 +38,9 @@ def test_hamilton_clip_names_lin_manuel_miranda(
     assert "Lin_Manuel_Miranda" in names
     assert names <= set(ENROLLED)
     last = results[-1]
-    assert last.timings_ms.detect > 0 and last.timings_ms.decode > 0
+    assert last.timings_ms.decode > 0
+    # the detector's time on detected frames; 0 on frames carried forward (detect_every)
+    assert all(r.timings_ms.detect > 0 for r in results[:3])
     assert last.timestamps.received <= last.timestamps.processed <= last.timestamps.sent
     # tracking: far fewer embeddings than faces once tracks are confirmed (embedding every
     # face of every frame, i.e. no tracking, fails this)

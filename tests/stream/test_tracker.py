@@ -311,3 +311,98 @@ def test_reset_ends_every_track_and_never_reuses_an_id():
     assert a.track_id > first and a.needs_embedding
     (state,) = tracker.states()
     assert not state.confirmed
+
+
+# -- frames carried forward without detection (stream.detect_every) ---------------------------
+
+LOOK = np.ones(256, dtype=np.float32) / 16.0  # a face descriptor (unit length)
+UNLIKE = np.concatenate([LOOK[:128], -LOOK[128:]])  # one uncorrelated with LOOK
+
+
+def looked(x: float, y: float, look: np.ndarray = LOOK) -> Detected:
+    return Detected(Box(x, y, BIG, BIG), 1.0, look)
+
+
+def settled_tracker() -> Tracker:
+    """One face walking right 4 px a frame, confirmed as person 7 and seen twice since."""
+    tracker = Tracker()
+    for t in range(6):
+        vote(tracker, [looked(100 + 4 * t, 50)], 7)
+    assert tracker.settled()
+    return tracker
+
+
+def test_a_settled_track_is_carried_along_its_motion_and_keeps_everything_else():
+    tracker = settled_tracker()
+    before = tracker.states()[0]
+    assert tracker.carried_boxes()[1].x == pytest.approx(before.box.x + 4, abs=0.5)
+    assert tracker.carry({1: LOOK})
+    after = tracker.states()[0]
+    assert after.box.x == pytest.approx(before.box.x + 4, abs=0.5)  # moved on its velocity
+    assert (after.track_id, after.person_id, after.confirmed, after.votes) == (
+        before.track_id,
+        before.person_id,
+        before.confirmed,
+        before.votes,
+    )
+    # the next detection continues the same track (prediction counts the carried frame)
+    assert ids(tracker, [looked(100 + 4 * 7, 50)]) == [1]
+
+
+def test_a_carried_box_that_no_longer_looks_like_its_face_is_not_carried():
+    tracker = settled_tracker()
+    frame = tracker._frame
+    assert not tracker.carry({1: UNLIKE})
+    assert not tracker.carry({})  # nothing to compare: not carried either
+    assert tracker._frame == frame  # nothing moved: the caller detects this frame
+
+
+def test_unconfirmed_suspect_missed_or_changed_counts_are_never_carried():
+    tracker = Tracker()
+    vote(tracker, [looked(100, 50)], 7)
+    vote(tracker, [looked(104, 50)], 7)
+    assert not tracker.settled()  # one vote weight short of a confirmation
+    tracker = settled_tracker()
+    tracker.update([looked(124, 50), looked(400, 300)])  # a second face came in
+    assert not tracker.settled()
+    tracker = settled_tracker()
+    tracker.update([])  # the face was missed
+    assert not tracker.settled()
+    tracker = settled_tracker()
+    tracker.update([looked(124, 50, UNLIKE)])  # looks like somebody else: suspect
+    assert not tracker.settled()
+    tracker = settled_tracker()
+    tracker.reset()
+    tracker.update([])
+    assert not tracker.settled()  # one detection since the reset proves nothing yet
+
+
+def test_an_empty_scene_may_be_carried_once_two_detections_agree():
+    tracker = Tracker()
+    tracker.update([])
+    assert not tracker.settled()
+    tracker.update([])
+    assert tracker.settled() and tracker.carry({})
+
+
+def test_carried_frames_never_confirm_or_change_a_name():
+    """Votes come only from embeddings on detected frames: carrying a face that is still
+    voting would change nothing, and a carried frame does not even allow it (unconfirmed)."""
+    tracker = Tracker()
+    vote(tracker, [looked(100, 50)], 7)
+    assert not tracker.carry({1: LOOK})  # unconfirmed: must be detected
+    tracker = settled_tracker()
+    votes = tracker.states()[0].votes
+    for _ in range(10):  # carried again and again (the pipeline never does; the tracker allows)
+        assert tracker.carry({1: LOOK})
+    assert tracker.states()[0].votes == votes and tracker.states()[0].person_id == 7
+
+
+def test_reembedding_cadence_counts_carried_frames():
+    tracker = settled_tracker()
+    p = tracker.params
+    last = max(t.last_embedded or 0 for t in tracker._tracks.values())
+    while tracker._frame - last < p.reembed_every:
+        assert tracker.carry({1: LOOK})
+    (assignment,) = tracker.update([looked(100 + 4 * (tracker._frame - 1), 50)])
+    assert assignment.needs_embedding  # due: the carried frames counted

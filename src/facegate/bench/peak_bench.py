@@ -99,8 +99,8 @@ def matmul_peak(size: int = MATMUL) -> dict[str, float]:
 
 
 def model_rows(recognizer: str | None = None) -> list[dict[str, Any]]:
-    """MACs and measured CPU of YuNet at every canvas and SFace at every batch size (bf16,
-    the plugin's default here), one thread."""
+    """MACs and measured CPU of YuNet at every canvas (and batched at 640x480) and SFace at
+    every batch size (bf16, the plugin's default here), one thread."""
     import openvino as ov
 
     core = ov.Core()
@@ -109,6 +109,9 @@ def model_rows(recognizer: str | None = None) -> list[dict[str, Any]]:
     jobs: list[tuple[str, str, list[int]]] = [
         ("yunet", str(resolve(YUNET).path), [1, 3, h, w]) for w, h in detector_canvases(640)
     ]
+    # Would batching frames or photos of different requests help the detector? YuNet on the
+    # 640x480 canvas at batch 2 and 4 against batch 1 (cpu_ms_per_item).
+    jobs += [("yunet", str(resolve(YUNET).path), [b, 3, 480, 640]) for b in (2, 4)]
     sface = recognizer or str(resolve(SFACE).path)
     jobs += [("sface", sface, [b, 3, 112, 112]) for b in sorted(BATCH_SIZES)]
     for name, path, shape in jobs:

@@ -64,6 +64,7 @@ class _ClientRun:
     latency: dict[int, float] = field(default_factory=dict)  # frame_id -> ms
     # frame_id -> (server ms received → processed, ms of decode+detect+embed+match)
     server: dict[int, tuple[float, float]] = field(default_factory=dict)
+    carried: set[int] = field(default_factory=set)  # answered without the detector
     skipped: int = 0
     error: str | None = None
 
@@ -110,6 +111,8 @@ def _client(
                 ts, t = message.timestamps, message.timings_ms
                 work = t.decode + t.detect + t.embed + t.match
                 run.server[message.frame_id] = ((ts.processed - ts.received) * 1000.0, work)
+                if t.detect == 0.0:  # a frame carried forward (stream.detect_every)
+                    run.carried.add(message.frame_id)
 
     receiver = threading.Thread(target=receive, daemon=True)
     receiver.start()
@@ -275,6 +278,9 @@ def run_stream_bench(
     overall["server_ms_p95"] = round(percentile([a for a, _ in in_server], 95), 1)
     overall["work_ms_p50"] = round(percentile([w for _, w in in_server], 50), 1)
     overall["work_ms_p95"] = round(percentile([w for _, w in in_server], 95), 1)
+    # answered frames whose tracks were carried forward without the detector
+    carried = sum(len(run.carried) for run in runs)
+    overall["carried_ratio"] = round(carried / len(in_server), 4) if in_server else 0.0
     cores = psutil.cpu_count() or 1
     if cpu0 is not None and cpu1 is not None:
         overall["server_cpu_cores"] = round((cpu1 - cpu0) / wall, 3)
@@ -321,20 +327,22 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
     from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor
     from facegate.stream.tracker import TrackerParams
 
-    every = {"per_frame": 1, "track_every_frame": 1, "track_cadence": 5}[mode]
+    server = mode.startswith("track_cadence")  # the server's cadence and embedding budget
+    every = 5 if server else 1
     processor = FrameProcessor(
         services.engine,
         services.gallery,
         stream="measure",
         tracker_params=TrackerParams(reembed_every=every),
-        # the server's budget only for the server's mode; the others embed every due face
-        max_embeddings=services.settings.stream.max_embeddings_per_frame
-        if mode == "track_cadence"
-        else None,
+        # the server's budget only for the server's modes; the others embed every due face
+        max_embeddings=services.settings.stream.max_embeddings_per_frame if server else None,
+        # "track_cadence": the detector on every frame; "..._skip": the settings' detect_every
+        detect_every=services.settings.stream.detect_every if mode.endswith("_skip") else 1,
     )
     capture = cv2.VideoCapture(str(video))
     frames = faces = embedded = named = wrong = 0
     first_named: int | None = None
+    confirmed: set[str] = set()  # every name confirmed on any face of the video
     cpu = 0.0
     while True:
         ok, image = capture.read()
@@ -353,7 +361,8 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
         if mode == "per_frame":
             embedded += len(found)
         faces += len(found)
-        names = {name for name, confirmed in labels if confirmed and name is not None}
+        names = {name for name, sure in labels if sure and name is not None}
+        confirmed |= names
         named += bool(names & expected)
         wrong += len(names - expected)
         if first_named is None and names & expected:
@@ -368,10 +377,13 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
         "frames_with_expected_name": named,
         "first_frame_named": first_named,
         "wrong_name_frame_faces": wrong,
+        "confirmed_names": sorted(confirmed),
         **(
             {}
             if mode == "per_frame"
             else {
+                "frames_detected": processor.detected,
+                "frames_carried": processor.carried,
                 "scene_cuts": processor.tracker.resets,
                 "suspect_tracks": processor.tracker.suspects,
                 "track_splits": processor.tracker.splits,
@@ -380,10 +392,19 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
     }
 
 
+TRACKING_MODES = ("per_frame", "track_every_frame", "track_cadence", "track_cadence_skip")
+
+
 def measure_tracking(
-    videos: dict[Path, set[str]], people_dir: Path, names: list[str], distractors: int = 50
+    videos: dict[Path, set[str]],
+    people_dir: Path,
+    names: list[str],
+    distractors: int = 50,
+    modes: tuple[str, ...] = TRACKING_MODES,
 ) -> dict[str, Any]:
-    """Tracking + re-embed cadence against embedding every face of every frame."""
+    """Tracking + re-embed cadence against embedding every face of every frame; the server's
+    cadence with the detector on every frame (``track_cadence``) and on every
+    ``stream.detect_every``-th frame while tracks are settled (``track_cadence_skip``)."""
     from facegate.config import Settings
     from facegate.services import Services
 
@@ -393,10 +414,7 @@ def measure_tracking(
         for video, expected in videos.items():
             report["videos"][video.name] = {
                 "expected": sorted(expected),
-                **{
-                    mode: _track_video(s, video, mode, expected)
-                    for mode in ("per_frame", "track_every_frame", "track_cadence")
-                },
+                **{mode: _track_video(s, video, mode, expected) for mode in modes},
             }
     return report
 

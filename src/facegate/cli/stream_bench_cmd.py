@@ -76,21 +76,35 @@ def register_stream_bench(bench_app: typer.Typer) -> None:
             Path, typer.Option("--faces-dir", help="the dev set (people/ and videos/)")
         ],
         distractors: Annotated[int, typer.Option(min=0, help="other people enrolled")] = 50,
+        modes: Annotated[
+            list[str] | None,
+            typer.Option("--mode", help="only these modes (repeat); default: all"),
+        ] = None,
     ) -> None:
         """Tracking + re-embed cadence vs. embedding every face every frame, on the dev videos.
 
         Enrols the Hamilton clip's three people plus distractors, then runs the stream
-        pipeline (no network, one thread) over short_hamilton_clip.mp4 and
-        royal_opera_house_walkers.mp4 (nobody enrolled: every name there is wrong).
+        pipeline (no network, one thread) over short_hamilton_clip.mp4,
+        royal_opera_house_walkers.mp4 (nobody enrolled: every name there is wrong) and
+        obama.mp4. ``track_cadence_skip`` is the server's mode with ``stream.detect_every``.
         """
-        from facegate.bench.stream_bench import measure_tracking
+        from facegate.bench.stream_bench import TRACKING_MODES, measure_tracking
+
+        unknown = sorted(set(modes or ()) - set(TRACKING_MODES))
+        if unknown:
+            typer.echo(
+                f"error: unknown mode {unknown[0]!r}; use {', '.join(TRACKING_MODES)}", err=True
+            )
+            raise typer.Exit(EXIT_BAD_INPUT)
 
         names = ["Lin_Manuel_Miranda", "Alex_Lacamoire", "Barack_Obama"]
         videos = {
             faces_dir / "videos" / "short_hamilton_clip.mp4": set(names),
             faces_dir / "videos" / "royal_opera_house_walkers.mp4": set(),
+            faces_dir / "videos" / "obama.mp4": {"Barack_Obama"},
         }
-        print_json(measure_tracking(videos, faces_dir / "people", names, distractors))
+        chosen = tuple(modes) if modes else TRACKING_MODES
+        print_json(measure_tracking(videos, faces_dir / "people", names, distractors, chosen))
 
     @bench_app.command("cuts")
     def cuts_bench(

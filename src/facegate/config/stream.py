@@ -48,3 +48,11 @@ class StreamSettings(Section):
     key_recheck_s: float = Field(
         2.0, gt=0, description="streams' API keys checked again this often (revocation ends them)"
     )
+    detect_every: int = Field(
+        2,
+        ge=1,
+        description=(
+            "run the face detector on every n-th frame while every face is confirmed and"
+            " still (1: every frame); other frames carry the boxes forward, never naming"
+        ),
+    )

@@ -59,6 +59,7 @@ def _processor(engine: FaceEngine, gallery: Gallery, stream: str) -> FrameProces
         stream=stream,
         tracker_params=TrackerParams(reembed_every=s.stream.reembed_every),
         max_embeddings=s.stream.max_embeddings_per_frame,
+        detect_every=s.stream.detect_every,
     )
 
 

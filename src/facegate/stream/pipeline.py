@@ -12,7 +12,9 @@ live/cameras.py) calls ``StreamPipeline.submit`` with each frame as it arrives a
   describe a scene that is gone.
 - **The work** (``FrameProcessor.process``) runs on the shared inference pool, scheduled
   fairly across streams by ``FairScheduler`` (scheduler.py): decode (frame size checked from
-  the JPEG header first), detect every frame, associate detections with tracks, embed only
+  the JPEG header first), detect (every frame, or every ``detect_every``-th while all
+  faces are confirmed and still: see ``FrameProcessor._carry``), associate detections with
+  tracks, embed only
   the faces whose track asks for it (suspect tracks first: see tracker.py), match them in
   the gallery, vote into the tracker, and
   build the result from the tracker's states, optionally with an annotated JPEG. An optional
@@ -33,11 +35,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facegate.config.base import default_of
+from facegate.config.stream import StreamSettings
 from facegate.engine import FaceEngine
 from facegate.engine.types import Box
 from facegate.errors import BadImage, DatabaseUnavailable, ImageTooLarge
@@ -158,9 +162,16 @@ class FrameProcessor:
         tracker_params: TrackerParams | None = None,
         max_embeddings: int | None = None,
         observer: TrackObserver | None = None,
+        detect_every: int = default_of(StreamSettings, "detect_every"),
     ) -> None:
+        if detect_every < 1:
+            raise ValueError("detect_every must be at least 1")
         self.engine, self.gallery, self.stream = engine, gallery, stream
         self.max_embeddings = max_embeddings  # per frame; None: all that are due
+        self.detect_every = detect_every
+        self.detected = 0  # frames the detector ran on
+        self.carried = 0  # frames whose tracks were carried forward undetected
+        self._since_detect = 0  # frames carried since the detector last ran
         self.max_width, self.max_height = max_width, max_height
         self.annotate, self.annotate_quality = annotate, annotate_quality
         self.tracker = Tracker(tracker_params)
@@ -191,9 +202,16 @@ class FrameProcessor:
         if frame.segment != self._segment:
             self._segment = frame.segment
             self.reset()
-        if self.cuts.is_cut(image):
-            self.tracker.reset()
+        cut = self.cuts.is_cut(image)
+        if cut:
+            self.tracker.reset()  # on the frame of the cut, whether it is detected or not
 
+        if not cut and self._carry(image):
+            return self._result(
+                frame, image, drops, {}, 0, StageTimings(frame.receive_ms, decode_ms)
+            )
+        self._since_detect = 0
+        self.detected += 1
         t = time.perf_counter()
         detections = self.engine.detect(image)
         detect_ms = _ms(t)
@@ -233,6 +251,38 @@ class FrameProcessor:
             track_id: tuple((float(x), float(y)) for x, y in detections[index].landmarks)
             for index, track_id in track_ids.items()
         }
+        timings = StageTimings(frame.receive_ms, decode_ms, detect_ms, embed_ms, match_ms)
+        return self._result(frame, image, drops, marks, len(faces), timings)
+
+    def _carry(self, image: np.ndarray) -> bool:
+        """Whether this frame goes undetected, its tracks carried forward (``detect_every``).
+
+        Only between detections (the detector runs at least every ``detect_every`` frames),
+        only while the tracker is settled (tracker.py: every face confirmed, seen and not
+        suspect, the face count unchanged), and only if each carried box still looks like
+        its face; otherwise the frame is detected as usual. The cut check ran before this.
+        """
+        if self._since_detect + 1 >= self.detect_every or not self.tracker.settled():
+            return False
+        boxes = self.tracker.carried_boxes()
+        looks = {track_id: face_descriptor(image, box) for track_id, box in boxes.items()}
+        if not self.tracker.carry(looks):
+            return False
+        self._since_detect += 1
+        self.carried += 1
+        return True
+
+    def _result(
+        self,
+        frame: FrameIn,
+        image: np.ndarray,
+        drops: DropCounts,
+        marks: dict[int, tuple[tuple[float, float], ...]],
+        embedded: int,
+        timings: StageTimings,
+    ) -> FrameResult:
+        """The frame's tracked faces (landmarks where detected), shown to the observer, drawn
+        if asked, as the result. A carried frame has no landmarks: none were found."""
         tracked = tuple(
             TrackedFace(
                 box=s.box,
@@ -268,10 +318,8 @@ class FrameProcessor:
             width=int(width),
             height=int(height),
             faces=tracked,
-            embedded=len(faces),
-            timings_ms=StageTimings(
-                frame.receive_ms, decode_ms, detect_ms, embed_ms, match_ms, encode_ms
-            ),
+            embedded=embedded,
+            timings_ms=replace(timings, encode=encode_ms),
             drops=drops,
             annotated=annotated,
         )
@@ -301,6 +349,7 @@ def stream_processor(
         tracker_params=tracker_params or TrackerParams(reembed_every=s.stream.reembed_every),
         max_embeddings=s.stream.max_embeddings_per_frame,
         observer=observer,
+        detect_every=s.stream.detect_every,
     )
 
 

@@ -15,6 +15,13 @@ ones (or disagreeing with its identity and not close to them) *splits* it: the f
 new track id with no votes. ``reset`` ends every track (a scene cut, a camera restart).
 Track ids are never reused, also across resets: observers key their state by track id.
 
+Detection itself can be skipped on some frames of a stream (``stream.detect_every``): when
+``settled`` (every face confirmed, seen, not suspect, the face count unchanged) the pipeline
+may ``carry`` the tracks one frame forward on their velocity instead of running the detector,
+after checking that each carried box still looks like its face. Such a frame changes no
+identity: only detected frames embed, vote, confirm or split, and a scene cut still ends
+every track on the frame of the cut (the pipeline checks for cuts on every frame).
+
 Pure Python: the tracker takes boxes, detector scores and match results as plain values and
 knows nothing of the engine or the gallery, so it is tested without models.
 
@@ -33,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,7 +148,9 @@ class TrackState:
     score: float
     confirmed: bool
     votes: float
-    seen: bool  # detected in the current frame (False while coasting through misses)
+    # in the current frame: detected, or carried forward on an undetected frame (``carry``);
+    # False while coasting through misses
+    seen: bool
 
 
 @dataclass(slots=True)
@@ -158,7 +167,8 @@ class _Track:
     box: Box
     quality: float
     velocity: tuple[float, float] = (0.0, 0.0)
-    missed: int = 0
+    missed: int = 0  # detected frames in a row without this face
+    carried: int = 0  # frames carried forward without detection since it was last seen
     last_embedded: int | None = None  # frame number
     embedded_quality: float = 0.0
     votes: deque[_Vote] = field(default_factory=deque)
@@ -168,10 +178,14 @@ class _Track:
     embeddings: deque[np.ndarray] = field(default_factory=deque)
     suspect: bool = False  # may be another face now: unconfirmed until embedded
 
-    def predicted(self) -> Box:
-        steps = self.missed + 1
+    def moved(self, steps: int) -> Box:
+        """The last detected box moved ``steps`` frames along the recent velocity."""
         dx, dy = self.velocity
         return Box(self.box.x + dx * steps, self.box.y + dy * steps, self.box.w, self.box.h)
+
+    def predicted(self) -> Box:
+        """Where the face should be in the frame after the last one handled."""
+        return self.moved(self.missed + self.carried + 1)
 
 
 def face_quality(box: Box, score: float, full_vote_px: float) -> float:
@@ -221,6 +235,8 @@ class Tracker:
         self._tracks: dict[int, _Track] = {}
         self._next_id = 1
         self._frame = 0
+        # faces detected by the last two ``update`` calls (-1: none since the last reset)
+        self._counts = (-1, -1)
         self.resets = 0  # ``reset`` calls (scene cuts, camera restarts)
         self.splits = 0  # tracks split because another face took their place
         self.suspects = 0  # times a track became suspect (box jump, appearance change)
@@ -228,6 +244,7 @@ class Tracker:
     def reset(self) -> None:
         """End every track; the next detections start new ones, with ids never used before."""
         self._tracks.clear()
+        self._counts = (-1, -1)
         self.resets += 1
 
     def update(self, detections: Sequence[Detected]) -> list[Assignment]:
@@ -238,6 +255,7 @@ class Tracker:
         ``max_missed`` in a row.
         """
         self._frame += 1
+        self._counts = (self._counts[1], len(detections))
         p = self.params
         pairs: list[tuple[float, int, int]] = []
         for track in self._tracks.values():
@@ -273,20 +291,60 @@ class Tracker:
                 ):
                     track.suspect = True
                     self.suspects += 1
-                steps = track.missed + 1
+                steps = track.missed + track.carried + 1
                 vx = (det.box.center[0] - track.box.center[0]) / steps
                 vy = (det.box.center[1] - track.box.center[1]) / steps
                 track.velocity = (
                     0.5 * track.velocity[0] + 0.5 * vx,
                     0.5 * track.velocity[1] + 0.5 * vy,
                 )
-                track.box, track.quality, track.missed = det.box, quality, 0
+                track.box, track.quality, track.missed, track.carried = det.box, quality, 0, 0
             else:
                 track = self._new_track(det.box, quality)
             track.appearance = det.appearance
             needs = track.suspect or self._needs_embedding(track)
             out.append(Assignment(i, track.track_id, needs, verify=track.suspect))
         return out
+
+    def settled(self) -> bool:
+        """Whether the next frame may go undetected (``carry``): the last two detections since
+        the last reset found as many faces, and every track was seen in the last one, is
+        confirmed and is not suspect. A new, unconfirmed, suspect or missed face always gets
+        the detector (and so its embeddings) on the very next frame."""
+        if self._counts[0] < 0 or self._counts[0] != self._counts[1]:
+            return False  # fewer than two detections since the last reset, or a change
+        return all(
+            t.missed == 0 and t.confirmed is not None and not t.suspect
+            for t in self._tracks.values()
+        )
+
+    def carried_boxes(self) -> dict[int, Box]:
+        """Each track's box in the next frame if it is not detected (``carry``): the last
+        detected box moved along the track's velocity (the same box when it stands still)."""
+        return {t.track_id: t.moved(t.carried + 1) for t in self._tracks.values()}
+
+    def carry(self, appearances: Mapping[int, np.ndarray | None]) -> bool:
+        """Carry every track one frame forward without a detection, if that is safe.
+
+        ``appearances``: the face descriptor (appearance.py) of each track's carried box in
+        the new frame. A track whose descriptor no longer resembles its last detected face
+        may be somebody else, so nothing moves and False is returned: the caller must detect
+        this frame instead. A carried frame never embeds, votes, confirms, names or splits:
+        identities change only on detected frames. The frame still counts for the
+        re-embedding cadence (an embedding due now waits for the next detected frame).
+        """
+        if not self.settled():
+            return False
+        p = self.params
+        for track in self._tracks.values():
+            now = appearances.get(track.track_id)
+            # a face that cannot be compared (box off the picture, flat) is not carried
+            if track.appearance is None or now is None or _unlike(track.appearance, now, p):
+                return False
+        self._frame += 1
+        for track in self._tracks.values():
+            track.carried += 1
+        return True
 
     def _new_track(self, box: Box, quality: float) -> _Track:
         track = _Track(self._next_id, box, quality)
@@ -403,11 +461,12 @@ class Tracker:
             else:
                 person_id, _ = self._tally(track)
                 name = self._name(track, person_id)
+            box = track.box if track.missed else track.moved(track.carried)
             mine = [] if track.suspect else [v for v in track.votes if v.person_id == person_id]
             out.append(
                 TrackState(
                     track_id=track.track_id,
-                    box=track.box,
+                    box=box,
                     person_id=person_id,
                     person_name=name,
                     score=sum(v.score for v in mine) / len(mine) if mine else 0.0,
