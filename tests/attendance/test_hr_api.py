@@ -157,6 +157,12 @@ def test_calendar_and_shifts_api(api: Api):  # noqa: F811
 
 
 def test_correction_summary_and_exports(api: Api, settings: Settings):  # noqa: F811
+    # Saved site settings, not the CLI's environment (UTC), decide the CLI's summary below;
+    # saved here too so this test does not depend on an earlier one having saved them.
+    saved = api.client.put(
+        "/api/v1/settings/site", json={"timezone": "Asia/Shanghai"}, headers=api.admin
+    )
+    assert saved.status_code == 200, saved.text
     li = api.create_person("李伟", external_id="E-0012")["id"]
     log(api, li, 9, 20, "front")  # late
     fix = api.client.post(
