@@ -34,10 +34,47 @@ def faces_dir() -> Path:
     return path
 
 
+_ENGINES: dict[str, FaceEngine] = {}
+# Modules that build an engine for an app or a CLI command run in this process.
+_ENGINE_USERS = ("facegate.services", "facegate.cli.faces", "facegate.cli.eval_cmds")
+
+
+def shared_engine(settings: Settings | None = None, *, pool_size: int | None = None) -> FaceEngine:
+    """The real engine, built once per distinct configuration for the whole test process.
+
+    A server builds one engine per process and the engine is thread-safe; tests build dozens
+    of apps and CLI runs in one process, and compiling the models for each (4-9 s) was most of
+    the fast tier's time. Keyed by everything the engine reads (``engine``, ``inference``,
+    ``limits``, ``quality`` settings and the pool size), so an app configured differently
+    still gets an engine of its own. Tests about building an engine construct ``FaceEngine``
+    directly and are not affected."""
+    s = settings or Settings()
+    key = "|".join(
+        [
+            s.engine.model_dump_json(),
+            s.inference.model_dump_json(),
+            s.limits.model_dump_json(),
+            s.quality.model_dump_json(),
+            str(pool_size),
+        ]
+    )
+    if key not in _ENGINES:
+        _ENGINES[key] = FaceEngine(s, pool_size=pool_size)
+    return _ENGINES[key]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_engine_per_configuration() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for module in _ENGINE_USERS:
+            patch.setattr(f"{module}.FaceEngine", shared_engine)
+        yield
+
+
 @pytest.fixture(scope="session")
 def engine() -> FaceEngine:
     """The real engine with the real models, shared by the whole session."""
-    return FaceEngine(Settings())
+    return shared_engine(Settings())
 
 
 @pytest.fixture(scope="session")
