@@ -16,6 +16,10 @@ from typer.testing import CliRunner
 from facegate.bench.engine_bench import VideoError, load_frames, run_frames
 from facegate.cli import app
 
+# Runs the benchmark over a dev video (and face_recognition): not in the fast tier.
+pytestmark = pytest.mark.slow
+
+
 FRAMES = 5
 CONTENDER_KEYS = {"fps", "ms_per_frame_p50", "ms_per_frame_p95", "faces_per_frame", "threads"}
 

@@ -175,6 +175,7 @@ def test_configuration_crud_and_bad_input(served: tuple[Api, int]):
     assert call(api, "DELETE", "/api/v1/access/doors/crud-door").status_code == 404
 
 
+@pytest.mark.slow
 def test_video_at_door_cameras_to_decisions(served: tuple[Api, int], faces_dir: Path):
     api, port = served
     obama = api.create_person("Barack_Obama")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from facegate.bench.gallery_bench import run_gallery_bench
@@ -30,6 +31,7 @@ def test_bench_gallery_command_prints_json() -> None:
     assert report.keys() >= KEYS and report["size"] == 1500
 
 
+@pytest.mark.processes
 def test_startup_bench_starts_real_workers_cold_and_mapped() -> None:
     from facegate.bench.gallery_startup import run_startup_bench
 

@@ -18,6 +18,10 @@ from facegate.gallery.gallery import open_store
 from tests.gallery import workers
 from tests.gallery.conftest import template, unit_vectors
 
+# Real OS processes writing one gallery: the processes tier.
+pytestmark = pytest.mark.processes
+
+
 SPAWN = multiprocessing.get_context("spawn")
 
 

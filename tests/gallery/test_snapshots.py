@@ -34,6 +34,7 @@ def _snapshot_files(settings: Settings) -> list[str]:
     return sorted(p.name for p in (Path(settings.storage.data_dir) / "index").glob("gallery-*"))
 
 
+@pytest.mark.slow
 def test_searches_are_answered_while_a_rebuild_runs(settings: Settings) -> None:
     """A rebuild of a 60k-template approximate index builds aside: another thread's searches
     complete while it runs, and the results are the same before and after the swap."""
