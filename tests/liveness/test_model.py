@@ -35,7 +35,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def settings_for(path: Path, **extra: object) -> Settings:
-    return Settings(liveness_model=path, liveness_model_input_size=32, **extra)  # type: ignore[arg-type]
+    return Settings(liveness_model=path, liveness_model_input_size=32, **extra)
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
