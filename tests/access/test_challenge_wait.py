@@ -23,6 +23,7 @@ from facegate.config import Settings
 from facegate.engine.types import Box
 from facegate.liveness import LivenessVerdict
 from facegate.stream.pipeline import TrackedFace
+from tests.access.conftest import recorder
 
 
 class AnswersAt:
@@ -54,7 +55,7 @@ def walk(access: AccessStore, mode: str, answer_at: float, until: float) -> list
     check = AnswersAt(clock, 1000.0 + answer_at, "live")
     attempts: list[Attempt] = []
     watcher = DoorWatcher(
-        "kiosk-cam", directory, lambda a: attempts.append(a) or True,
+        "kiosk-cam", directory, recorder(attempts),
         liveness_timeout_s=settings.access.liveness_timeout_s, settings=settings,
         liveness_factory=lambda mode, **kw: check, clock=lambda: clock[0],
     )  # fmt: skip

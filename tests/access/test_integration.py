@@ -145,7 +145,7 @@ def _setup(
                 "pulse_ms": 700,
             },
         }
-        doors = [
+        doors: list[dict[str, Any]] = [
             {"name": "front", "cameras": [{"camera": "front-cam"}], "outputs": outputs},
             {"name": "photo-gate", "cameras": [{"camera": "photo-cam"}], "liveness": "passive"},
             {

@@ -21,7 +21,7 @@ from facegate.access.outputs.worker import OutboxDispatcher
 from facegate.bench.local_peers import BrokerUnavailable, Mosquitto, Receiver
 from facegate.gallery import SqlStore, open_store
 from facegate.gallery.db import Database
-from tests.attendance.conftest import make_settings, store
+from tests.storage import make_settings, store
 
 __all__ = ["make_settings", "store"]  # the fixtures, parametrised over SQLite and PostgreSQL
 
