@@ -198,7 +198,7 @@ def test_a_tcp_stream_is_listed_watched_and_announced(live_server: LiveServer):
     frames = [capture.read()[1] for _ in range(150)]
     capture.release()
     url = live_server.base.replace("http://", "ws://") + "/ws/events"
-    events: list[dict[str, object]] = []
+    events: list[dict[str, Any]] = []
     results: list[Result] = []
     stop = threading.Event()
 
@@ -246,8 +246,8 @@ def test_a_tcp_stream_is_listed_watched_and_announced(live_server: LiveServer):
                 t.join(5)
     event = next(e for e in events if e["stream"] == "tcp-obama" and e["kind"] == "confirmed")
     assert event["person"] == {"id": live_server.person_id, "name": PERSON}
-    assert isinstance(event["track_id"], int) and len(event["box"]) == 4  # type: ignore[arg-type]
-    assert event["similarity"] > 0.4  # type: ignore[operator]
+    assert isinstance(event["track_id"], int) and len(event["box"]) == 4
+    assert event["similarity"] > 0.4
     deadline = time.monotonic() + 30  # gone with its connection (a timeout, not a speed claim)
     while "tcp-obama" in live_server.streams():
         assert time.monotonic() < deadline, "the closed stream is still listed"

@@ -50,7 +50,7 @@ def challenge_liveness(sink: list[Mapping[str, Any]], **settings: object):
 def test_off_is_always_live_and_unknown_modes_are_refused():
     assert track_liveness("off").verdict(3) == LivenessVerdict("live", "off", "not required")
     with pytest.raises(ValueError):
-        track_liveness("sometimes")  # type: ignore[arg-type]
+        track_liveness("sometimes")  # type: ignore[arg-type]  # an unknown mode, on purpose
 
 
 def test_passive_mode_follows_each_track():
