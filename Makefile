@@ -113,7 +113,8 @@ test-fast: setup
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_WORKERS) -m "not slow and not postgres and not processes and not cluster"
 
-# mypy checks src (strict; [tool.mypy] in pyproject.toml names what it checks).
+# mypy checks src (strict) and tests (bodies checked, annotations optional); [tool.mypy] in
+# pyproject.toml names what it checks.
 lint: setup
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,18 +34,19 @@ def video(faces_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def report(video: Path) -> dict:
+def report(video: Path) -> dict[str, Any]:
     pytest.importorskip("face_recognition", reason="the bench extra is not installed")
     result = CliRunner().invoke(
         app,
         ["bench", "engine", "--video", str(video), "--max-frames", str(FRAMES), "--json"],
     )
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
 
 
 @pytest.mark.slow
-def test_report_has_every_documented_key(report: dict, video: Path) -> None:
+def test_report_has_every_documented_key(report: dict[str, Any], video: Path) -> None:
     for key in (
         "ratio_fps",
         "ratio_fps_single_thread",
@@ -74,7 +76,7 @@ def test_report_has_every_documented_key(report: dict, video: Path) -> None:
     assert stages["total"] == pytest.approx(parts, abs=0.06)
 
 
-def test_both_contenders_find_faces_and_report_sane_timings(report: dict) -> None:
+def test_both_contenders_find_faces_and_report_sane_timings(report: dict[str, Any]) -> None:
     for name in ("facegate", "facegate_single_thread", "face_recognition"):
         stats = report[name]
         # obama.mp4 shows one speaker throughout: each contender finds about one face.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -29,7 +30,8 @@ def make_people_dir(faces_dir: Path, root: Path) -> Path:
     return people
 
 
-def run_json(*args: str) -> object:
+def run_json(*args: str) -> Any:
+    """The command's ``--json`` output, parsed (any JSON value)."""
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)

@@ -6,7 +6,7 @@ import asyncio
 import threading
 from datetime import UTC, datetime
 
-from facegate.events import EventBus, RecognitionEvent
+from facegate.events import EventBus, RecognitionEvent, Subscription
 
 
 def event(n: int) -> RecognitionEvent:
@@ -21,12 +21,19 @@ def event(n: int) -> RecognitionEvent:
     )
 
 
+def track_of(sub: Subscription, timeout: float) -> int | None:
+    """The next event's track id; fails when none arrives within the timeout."""
+    got = sub.get(timeout)
+    assert got is not None, "no event arrived"
+    return got.track_id
+
+
 def test_every_subscriber_gets_every_event():
     bus = EventBus()
     with bus.subscribe() as a, bus.subscribe() as b:
         bus.publish(event(1))
-        assert a.get(1).track_id == 1
-        assert b.get(1).track_id == 1
+        assert track_of(a, 1) == 1
+        assert track_of(b, 1) == 1
     bus.publish(event(2))  # nobody left: nothing blocks
     assert bus.published == 2
 
@@ -37,9 +44,9 @@ def test_a_slow_subscriber_loses_its_oldest_events_only():
     fast = bus.subscribe(maxsize=10)
     for n in range(5):
         bus.publish(event(n))
-    assert [slow.get(0).track_id, slow.get(0).track_id] == [3, 4]
+    assert [track_of(slow, 0), track_of(slow, 0)] == [3, 4]
     assert slow.dropped == 3
-    assert [fast.get(0).track_id for _ in range(5)] == [0, 1, 2, 3, 4]
+    assert [track_of(fast, 0) for _ in range(5)] == [0, 1, 2, 3, 4]
 
 
 def test_async_consumer_and_publisher_thread():

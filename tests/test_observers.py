@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from facegate.observers import TrackObservers
@@ -32,8 +35,10 @@ def test_factories_are_called_once_per_stream_with_the_prompt_sink() -> None:
         made.append((stream, prompt))
         return lambda faces, image: None
 
+    def sink(message: Mapping[str, Any]) -> None:
+        pass
+
     registry.register(factory)
-    sink = made.append
     observers = registry.for_stream("kiosk", sink)
     for _ in range(3):
         observers([], PIXELS)

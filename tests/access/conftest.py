@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from facegate.access.events import DoorEvents
+from facegate.access.events import Attempt, DoorEvents
 from facegate.access.store import AccessStore
 from facegate.gallery import SqlStore
 from tests.storage import make_settings, store  # noqa: F401 (fixtures)
@@ -22,3 +23,13 @@ def access(store: SqlStore) -> AccessStore:  # noqa: F811
 @pytest.fixture
 def door_events(access: AccessStore) -> DoorEvents:
     return DoorEvents(access, SHANGHAI)
+
+
+def recorder(attempts: list[Attempt]) -> Callable[[Attempt], bool]:
+    """A DoorWatcher ``submit`` that keeps every attempt in ``attempts`` and accepts it."""
+
+    def submit(attempt: Attempt) -> bool:
+        attempts.append(attempt)
+        return True
+
+    return submit

@@ -139,8 +139,8 @@ def test_configuration_crud_and_bad_input(served: tuple[Api, int]):
         {"door": "nope"},
         {"extra": 1},
     ):
-        body = {"door": "crud-door", "group": "crud-group", **bad}
-        assert call(api, "POST", "/api/v1/access/rules", json=body).status_code in (404, 422), bad
+        rule: dict[str, object] = {"door": "crud-door", "group": "crud-group", **bad}
+        assert call(api, "POST", "/api/v1/access/rules", json=rule).status_code in (404, 422), bad
     r = call(
         api, "POST", "/api/v1/access/holidays", json={"date": "2026-10-01", "name": "National Day"}
     )

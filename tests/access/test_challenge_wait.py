@@ -21,14 +21,15 @@ from facegate.access.store import AccessStore, DoorCamera
 from facegate.access.watcher import DoorWatcher
 from facegate.config import Settings
 from facegate.engine.types import Box
-from facegate.liveness import LivenessVerdict
+from facegate.liveness import LivenessMode, LivenessVerdict, VerdictState
 from facegate.stream.pipeline import TrackedFace
+from tests.access.conftest import recorder
 
 
 class AnswersAt:
     """A liveness check whose verdict is ``pending`` until ``at`` on the clock, then ``state``."""
 
-    def __init__(self, clock: list[float], at: float, state: str) -> None:
+    def __init__(self, clock: list[float], at: float, state: VerdictState) -> None:
         self.clock, self.at, self.state = clock, at, state
 
     def observe(self, faces: Sequence[Any], image: np.ndarray) -> None:
@@ -40,13 +41,13 @@ class AnswersAt:
     def verdict(self, track_id: int) -> LivenessVerdict:
         if self.clock[0] < self.at:
             return LivenessVerdict("pending", "challenge", "waiting")
-        return LivenessVerdict(self.state, "challenge", "answered")  # type: ignore[arg-type]
+        return LivenessVerdict(self.state, "challenge", "answered")
 
 
-def walk(access: AccessStore, mode: str, answer_at: float, until: float) -> list[Attempt]:
+def walk(access: AccessStore, mode: LivenessMode, answer_at: float, until: float) -> list[Attempt]:
     """A confirmed person at a ``mode`` door for ``until`` seconds (15 fps) whose liveness
     check answers ``live`` after ``answer_at`` seconds; the attempts made."""
-    access.add_door("kiosk", [DoorCamera("kiosk-cam", "in")], liveness=mode)  # type: ignore[arg-type]
+    access.add_door("kiosk", [DoorCamera("kiosk-cam", "in")], liveness=mode)
     directory = DoorDirectory(access)
     directory.refresh()
     settings = Settings()
@@ -54,7 +55,7 @@ def walk(access: AccessStore, mode: str, answer_at: float, until: float) -> list
     check = AnswersAt(clock, 1000.0 + answer_at, "live")
     attempts: list[Attempt] = []
     watcher = DoorWatcher(
-        "kiosk-cam", directory, lambda a: attempts.append(a) or True,
+        "kiosk-cam", directory, recorder(attempts),
         liveness_timeout_s=settings.access.liveness_timeout_s, settings=settings,
         liveness_factory=lambda mode, **kw: check, clock=lambda: clock[0],
     )  # fmt: skip

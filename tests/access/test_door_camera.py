@@ -16,7 +16,9 @@ DOOR = "unwatched-door"
 
 def test_a_door_camera_runs_and_decides_without_viewers(live_server: LiveServer):  # noqa: F811
     app = live_server.app
-    camera = live_server.hook.cameras.camera(CAMERA)  # type: ignore[union-attr]
+    cameras = live_server.hook.cameras
+    assert cameras is not None, "the live hook has not started its cameras"
+    camera = cameras.camera(CAMERA)
     assert camera is not None and camera.state == "idle" and camera.consumers == 0
     access = AccessStore(app.state.services.gallery.store.db)
     access.add_door(DOOR, [DoorCamera(CAMERA, "in")])

@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 import pytest
 
-from facegate.bench.liveness_synth import face_print, photo_attack
+from facegate.bench.liveness_synth import Motion, face_print, photo_attack
 from facegate.bench.local_peers import BrokerUnavailable, Mosquitto, Receiver, Subscriber
 from facegate.stream import Client
 from facegate.stream.messages import Challenge, ChallengeResult, ChallengeStep, Result
@@ -70,14 +70,14 @@ def peers(broker: Mosquitto) -> Iterator[dict[str, Any]]:
     relay.close()
 
 
-def _photo_clip(engine: Any, faces_dir: Path, motion: str, seed: int) -> list[np.ndarray]:
+def _photo_clip(engine: Any, faces_dir: Path, motion: Motion, seed: int) -> list[np.ndarray]:
     """Obama's first dev photo printed and moved in front of the camera by ``motion`` (the
     liveness bench's printed-photo attack: the face found as the bench finds it)."""
     photo = cv2.imread(str(sorted((faces_dir / "people" / PERSON).iterdir())[0]))
     assert photo is not None
     box = max(engine.detect(photo), key=lambda d: d.box.area).box
     printed = face_print(photo, (box.x, box.y, box.w, box.h))
-    return list(photo_attack(printed, motion, 45, seed))  # type: ignore[arg-type]
+    return list(photo_attack(printed, motion, 45, seed))
 
 
 @pytest.fixture(
@@ -145,7 +145,7 @@ def _setup(
                 "pulse_ms": 700,
             },
         }
-        doors = [
+        doors: list[dict[str, Any]] = [
             {"name": "front", "cameras": [{"camera": "front-cam"}], "outputs": outputs},
             {"name": "photo-gate", "cameras": [{"camera": "photo-cam"}], "liveness": "passive"},
             {

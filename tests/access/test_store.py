@@ -44,9 +44,9 @@ class Recording:
 
 
 def attempt(
-    person_id: int | None, *, camera: str = "lobby-in", direction: str = "in", **kw: object
+    person_id: int | None, *, camera: str = "lobby-in", direction: str = "in", **kw: Any
 ) -> Attempt:
-    fields: dict[object, object] = {
+    fields: dict[str, Any] = {
         "door": "lobby",
         "camera": camera,
         "direction": direction,
@@ -59,7 +59,7 @@ def attempt(
         "box": (10.0, 20.0, 30.0, 40.0, 640, 480),
     }
     fields.update(kw)
-    return Attempt(**fields)  # type: ignore[arg-type]
+    return Attempt(**fields)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from facegate.engine.types import Box
 from facegate.liveness import LivenessVerdict
 from facegate.services import Services
 from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor, TrackedFace
+from tests.access.conftest import recorder
 from tests.stream.conftest import stream_services, video_frames  # noqa: F401 (fixture)
 
 FRAMES = 45
@@ -84,7 +85,7 @@ def test_one_decision_per_confirmed_track(
     obama_frames: list[np.ndarray],
 ):
     attempts: list[Attempt] = []
-    watcher = DoorWatcher("front-cam", directory, lambda a: attempts.append(a) or True)
+    watcher = DoorWatcher("front-cam", directory, recorder(attempts))
     processor = run(stream_services, watcher, obama_frames)
     # decided while the detector skipped frames of the settled face (stream.detect_every)
     assert processor.detect_every == 2 and processor.carried > 0
@@ -104,7 +105,7 @@ def test_a_stream_that_watches_no_door_makes_no_attempt(
     obama_frames: list[np.ndarray],
 ):
     attempts: list[Attempt] = []
-    watcher = DoorWatcher("lobby-tv", directory, lambda a: attempts.append(a) or True)
+    watcher = DoorWatcher("lobby-tv", directory, recorder(attempts))
     processor = run(stream_services, watcher, obama_frames[:20])
     assert attempts == []
     # the same stream becomes a door camera at run time: decided from then on
@@ -140,9 +141,7 @@ def test_liveness_verdicts(
         raise NotImplementedError(mode)
 
     attempts: list[Attempt] = []
-    watcher = DoorWatcher(
-        "kiosk", directory, lambda a: attempts.append(a) or True, liveness_factory=missing
-    )
+    watcher = DoorWatcher("kiosk", directory, recorder(attempts), liveness_factory=missing)
     run(stream_services, watcher, obama_frames)
     assert [(a.liveness, a.liveness_note) for a in attempts] == [
         ("undecided", "undecided (passive)")
@@ -153,7 +152,7 @@ def test_liveness_verdicts(
     clock = Clock()
     attempts.clear()
     watcher = DoorWatcher(
-        "kiosk", directory, lambda a: attempts.append(a) or True,
+        "kiosk", directory, recorder(attempts),
         liveness_factory=lambda mode, **kw: check, liveness_timeout_s=1.0, clock=clock,
     )  # fmt: skip
     run(stream_services, watcher, obama_frames, clock)
@@ -171,7 +170,7 @@ def test_a_face_that_never_confirms_and_leaves(
     attempts: list[Attempt] = []
     clock = Clock()
     watcher = DoorWatcher(
-        "front-cam", directory, lambda a: attempts.append(a) or True,
+        "front-cam", directory, recorder(attempts),
         unconfirmed_after_s=0.5, clock=clock,
     )  # fmt: skip
     # Two frames are too few to confirm; a second passes on the clock between them.
@@ -193,7 +192,7 @@ def test_identity_changes_and_brief_misses(directory: DoorDirectory):
     """Tracker states fed directly (isolating the watcher): a track whose confirmed identity
     changes is decided again for the new one; a face missed for a few frames is not."""
     attempts: list[Attempt] = []
-    watcher = DoorWatcher("front-cam", directory, lambda a: attempts.append(a) or True)
+    watcher = DoorWatcher("front-cam", directory, recorder(attempts))
     image = np.zeros((480, 640, 3), np.uint8)
 
     def face(person: int | None, confirmed: bool = True) -> TrackedFace:
@@ -217,7 +216,7 @@ def test_only_a_face_near_the_door_counts_as_not_confirmed(directory: DoorDirect
     attempts: list[Attempt] = []
     clock = Clock()
     watcher = DoorWatcher(
-        "front-cam", directory, lambda a: attempts.append(a) or True,
+        "front-cam", directory, recorder(attempts),
         unconfirmed_after_s=1.0, unconfirmed_min_px=48, clock=clock,
     )  # fmt: skip
     image = np.zeros((480, 640, 3), np.uint8)
@@ -236,7 +235,7 @@ def test_a_stranger_is_never_asked_for_liveness(directory: DoorDirectory):
     check = NeverDecides()
     attempts: list[Attempt] = []
     watcher = DoorWatcher(
-        "kiosk", directory, lambda a: attempts.append(a) or True,
+        "kiosk", directory, recorder(attempts),
         liveness_factory=lambda mode, **kw: check,
     )  # fmt: skip
     image = np.zeros((480, 640, 3), np.uint8)

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from facegate.access.messages import DoorMessage
+from facegate.access.messages import Decision, DoorMessage, MessageKind
 from facegate.access.outputs import DoorOutputs
 from facegate.access.outputs.worker import OutboxDispatcher
 from facegate.bench.local_peers import BrokerUnavailable, Mosquitto, Receiver
 from facegate.gallery import SqlStore, open_store
 from facegate.gallery.db import Database
-from tests.attendance.conftest import make_settings, store
+from tests.storage import make_settings, store
 
 __all__ = ["make_settings", "store"]  # the fixtures, parametrised over SQLite and PostgreSQL
 
@@ -32,8 +32,8 @@ _events = itertools.count(1)
 def message(
     person_id: int | None = None,
     *,
-    kind: str = "decision",
-    decision: str = "granted",
+    kind: MessageKind = "decision",
+    decision: Decision = "granted",
     door: str = "front",
     name: str | None = "Ann",
     alarm: str | None = None,
@@ -42,12 +42,12 @@ def message(
     """A decision (or alarm) as the access side makes it."""
     return DoorMessage(
         event_id=next(_events) if event_id is None else event_id,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         door=door,
         camera="cam-1",
         direction="in",
         at=datetime.now(UTC),
-        decision=decision,  # type: ignore[arg-type]
+        decision=decision,
         reason="allowed" if decision == "granted" else "not_in_group",
         person_id=person_id,
         person_name=name if person_id is not None else None,

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from facegate.access.outputs import (
     DoorOutputs,
@@ -26,22 +27,23 @@ from tests.access_outputs.conftest import SECRET, message
 LEASE = timedelta(seconds=60)
 OUTPUTS = DoorOutputs(
     webhooks=[
-        WebhookOutput(url="http://127.0.0.1:9/all", secret=SECRET),
+        WebhookOutput(url="http://127.0.0.1:9/all", secret=SecretStr(SECRET)),
         WebhookOutput(url="http://127.0.0.1:9/alarms", on="alarm"),
     ],
     mqtt=MqttOutput(),
     relay=RelayOutput(
-        url="http://127.0.0.1:9/relay", headers={"Authorization": "Bearer relay-tok"}
+        url="http://127.0.0.1:9/relay", headers={"Authorization": SecretStr("Bearer relay-tok")}
     ),
 )
 
 
 def rows(store: SqlStore) -> list[tuple[Any, ...]]:
     with store.db.read() as tx:
-        return tx.execute(
+        found: list[tuple[Any, ...]] = tx.execute(
             "SELECT event_id, output, output_key, kind, person_id, config, delivered_at "
             "FROM access_outbox ORDER BY id"
         )
+    return found
 
 
 def enqueue(store: SqlStore, msg: Any, outputs: DoorOutputs = OUTPUTS) -> None:

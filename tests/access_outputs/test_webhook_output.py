@@ -11,8 +11,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from facegate.access.messages import DoorMessage
 from facegate.access.outputs import DoorOutputs, WebhookOutput
+from facegate.access.outputs.worker import OutboxDispatcher
 from facegate.bench.local_peers import Receiver
 from facegate.delivery import sign, verify
 from facegate.gallery import SqlStore
@@ -22,7 +25,8 @@ from tests.attendance.test_webhooks_standard import spec_verify
 
 
 def hooks(url: str, secret: str | None = SECRET) -> DoorOutputs:
-    return DoorOutputs(webhooks=[WebhookOutput(url=url, secret=secret)])
+    key = None if secret is None else SecretStr(secret)
+    return DoorOutputs(webhooks=[WebhookOutput(url=url, secret=key)])
 
 
 def lower(headers: dict[str, str]) -> dict[str, str]:
@@ -100,12 +104,13 @@ def test_two_dispatchers_deliver_each_message_once(
 ):
     a, b = dispatchers(), dispatchers()
     sent = [message(ann) for _ in range(30)]
+
+    def send_all(part: list[DoorMessage], d: OutboxDispatcher) -> None:
+        for m in part:
+            send(d, d.outbox.db, m, hooks(receiver.url))
+
     threads = [
-        threading.Thread(
-            target=lambda part=part, d=d: [
-                send(d, d.outbox.db, m, hooks(receiver.url)) for m in part
-            ]
-        )
+        threading.Thread(target=send_all, args=(part, d))
         for part, d in ((sent[:15], a), (sent[15:], b))
     ]
     for t in threads:
@@ -163,7 +168,10 @@ def test_door_webhook_carries_standard_webhooks_headers(
         d = dispatchers()
         msg = message(ann)
         send(
-            d, store.db, msg, DoorOutputs(webhooks=[WebhookOutput(url=receiver.url, secret=WHSEC)])
+            d,
+            store.db,
+            msg,
+            DoorOutputs(webhooks=[WebhookOutput(url=receiver.url, secret=SecretStr(WHSEC))]),
         )
         receiver.wait_for(1)
         wait_until(lambda: states(d, msg.event_id) == {"webhook:0": "delivered"})

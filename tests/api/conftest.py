@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,13 +44,15 @@ class Api:
     def create_person(self, name: str, **fields: object) -> dict[str, Any]:
         r = self.client.post("/api/v1/people", json={"name": name, **fields}, headers=self.admin)
         assert r.status_code == 201, r.text
-        return r.json()  # type: ignore[no-any-return]
+        person: dict[str, Any] = r.json()
+        return person
 
     def enrol(self, person_id: int, *photos: Path) -> dict[str, Any]:
         files = [("images", (p.name, p.read_bytes(), "image/jpeg")) for p in photos]
         r = self.client.post(f"/api/v1/people/{person_id}/faces", files=files, headers=self.admin)
         assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
+        report: dict[str, Any] = r.json()
+        return report
 
     def identify(self, photo: Path, **params: str) -> Any:
         return self.client.post(
@@ -65,7 +67,8 @@ def b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
-def start_api(settings: Settings) -> Iterator[Api]:
+def start_api(settings: Settings) -> Generator[Api, None, None]:
+    """The app with its keys while the generator runs (``close()`` stops it)."""
     app = create_app(settings)
     with TestClient(app) as client:
         keys = app.state.keys

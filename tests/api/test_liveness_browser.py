@@ -14,6 +14,7 @@ import pytest
 
 from tests.api.test_pages_browser import live  # noqa: F401  (the app under uvicorn)
 from tests.browser import ARTIFACTS, FAKE_CAMERA, launched, skip_without_chromium
+from tests.images import read_image
 
 skip_without_chromium()
 
@@ -33,7 +34,7 @@ def attack_camera(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> 
     from facegate.bench.liveness_synth import face_print, photo_attack
     from facegate.engine import FaceEngine
 
-    photo = cv2.imread(str(faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg"))
+    photo = read_image(faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg")
     box = max(FaceEngine().detect(photo), key=lambda d: d.box.area).box
     printed = face_print(photo, (box.x, box.y, box.w, box.h))
     frames = list(photo_attack(printed, "tilt", 90, 2))

@@ -10,11 +10,14 @@ import hmac
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import pytest
 
 from facegate.liveness.tokens import ChallengeTokens
+from tests.api.conftest import Api
+from tests.images import read_image
 from tests.serving import create_key, free_port, fresh, serving
 
 FPS = 8.0
@@ -25,7 +28,7 @@ def attack_frames(faces_dir: Path, count: int = 16) -> list[bytes]:
     from facegate.bench.liveness_synth import face_print, photo_attack
     from facegate.engine import FaceEngine
 
-    photo = cv2.imread(str(faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg"))
+    photo = read_image(faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg")
     small = cv2.resize(photo, (455, 568))
     engine = FaceEngine()
     box = max(engine.detect(small), key=lambda d: d.box.area).box
@@ -42,17 +45,19 @@ def times_for(n: int) -> list[float]:
     return [round(i * 1000 / FPS, 1) for i in range(n)]
 
 
-def multipart(token: str, frames: list[bytes], times: list[float]) -> dict[str, object]:
+def multipart(token: str, frames: list[bytes], times: list[float]) -> dict[str, Any]:
+    """``data`` and ``files`` keywords for ``client.post``."""
     return {
         "data": {"token": token, "times": json.dumps(times)},
         "files": [("frames", (f"f{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)],
     }
 
 
-def new_challenge(api) -> dict[str, object]:
+def new_challenge(api: Api) -> dict[str, Any]:
     r = api.client.post("/api/v1/liveness/challenge", headers=api.recognize)
     assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    challenge: dict[str, Any] = r.json()
+    return challenge
 
 
 def wait_for(seconds: float) -> None:
@@ -71,7 +76,7 @@ def test_a_photo_fails_the_challenge_and_the_token_is_spent(api, frames):
     r = api.client.post(
         "/api/v1/liveness/verify",
         headers=api.recognize,
-        **multipart(challenge["token"], frames, times),  # type: ignore[arg-type]
+        **multipart(challenge["token"], frames, times),
     )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -83,7 +88,7 @@ def test_a_photo_fails_the_challenge_and_the_token_is_spent(api, frames):
     again = api.client.post(
         "/api/v1/liveness/verify",
         headers=api.recognize,
-        **multipart(challenge["token"], frames, times),  # type: ignore[arg-type]
+        **multipart(challenge["token"], frames, times),
     )
     assert again.status_code == 409 and again.json()["error"]["code"] == "token_used"
 
@@ -108,15 +113,19 @@ def test_base64_json_frames_work_too(api, frames):
 
 def _claims(token: str) -> dict[str, object]:
     body = token.split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))  # type: ignore[no-any-return]
+    claims: dict[str, object] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return claims
 
 
-def _sign(api, claims: dict[str, object]) -> str:
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _sign(api: Api, claims: dict[str, object]) -> str:
     keeper = ChallengeTokens(api.app.state.services.gallery.store.db)
     body = json.dumps(claims, separators=(",", ":")).encode()
     mac = hmac.new(keeper._key(), body, hashlib.sha256).digest()
-    enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
-    return f"{enc(body)}.{enc(mac)}"
+    return f"{_b64(body)}.{_b64(mac)}"
 
 
 def test_forged_expired_and_malformed_tokens_are_refused(api, frames):
@@ -159,7 +168,10 @@ def test_forged_expired_and_malformed_tokens_are_refused(api, frames):
 def test_bad_frames_and_times_are_4xx_never_500(api, frames):
     s = api.settings
     cases: list[tuple[dict[str, object], int]] = []
-    tok = lambda: str(new_challenge(api)["token"])  # noqa: E731
+
+    def tok() -> str:
+        return str(new_challenge(api)["token"])
+
     b64 = [base64.b64encode(f).decode() for f in frames[:3]]
     cases.append(({"token": tok(), "frames": b64[:1], "times": [0]}, 422))  # one frame
     cases.append(({"token": tok(), "frames": b64, "times": [0, 10]}, 422))  # count mismatch
@@ -180,7 +192,7 @@ def test_bad_frames_and_times_are_4xx_never_500(api, frames):
     r = api.client.post(
         "/api/v1/liveness/verify",
         headers=api.recognize,
-        **multipart(tok(), [big, big], [0, 10]),  # type: ignore[arg-type]
+        **multipart(tok(), [big, big], [0, 10]),
     )
     assert r.status_code == 413
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -36,7 +36,19 @@ def browser() -> Iterator[Any]:
         yield chromium
 
 
-CASES = {
+class Case(TypedDict):
+    """One language's run: its locale, the person's folder and name, and the page texts."""
+
+    locale: str
+    folder: str
+    name: str
+    enrol: list[str]
+    probe: str
+    done: str
+    nav: str
+
+
+CASES: dict[str, Case] = {
     "en": {
         "locale": "en-US",
         "folder": "Barack_Obama",

@@ -23,13 +23,15 @@ WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1200, "he
 
 def enrol(base: str, key: str, name: str, photo: Path) -> dict[str, Any]:
     headers = {"X-API-Key": key}
-    person = httpx.post(f"{base}/api/v1/people", json={"name": name}, headers=headers).json()
+    person: dict[str, Any] = httpx.post(
+        f"{base}/api/v1/people", json={"name": name}, headers=headers
+    ).json()
     files = [("images", (photo.name, photo.read_bytes(), "image/jpeg"))]
     done = httpx.post(
         f"{base}/api/v1/people/{person['id']}/faces", files=files, headers=headers, timeout=60
     )
     assert done.status_code == 200 and done.json()["accepted"] == 1, done.text
-    return person  # type: ignore[no-any-return]
+    return person
 
 
 def forget(base: str, key: str, query: str) -> None:

@@ -181,7 +181,7 @@ def test_detect_finds_every_face(api: Api, faces_dir: Path):
 
 def test_bad_inputs_map_to_statuses(api: Api):
     c, h = api.client, api.recognize
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str]] = [
         (dict(json={}), 422, "invalid_input"),
         (dict(json={"image": "%%% not base64 %%%"}), 400, "bad_image"),
         (dict(json={"image": base64.b64encode(b"not an image").decode()}), 400, "bad_image"),
@@ -205,7 +205,8 @@ def test_seed_002_detect_endpoint(api: Api, enrolled, faces_dir: Path):
     def detect(body: object) -> dict[str, Any]:
         r = c.post("/face/image/detect", json=body, headers=h)
         assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
+        answer: dict[str, Any] = r.json()
+        return answer
 
     found = detect({"img": b64(faces_dir / "people" / "Barack_Obama" / "fr_obama3.jpg")})
     assert (found["code"], found["name"]) == (200, "Barack Obama")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from facegate.attendance.store import NewEvent
-from facegate.stream.announce import face_snapshot
+from facegate.engine.thumbnail import face_snapshot
 from tests.api.conftest import Api
 from tests.api.helpers import faceless_png
 

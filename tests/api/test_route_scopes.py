@@ -18,6 +18,7 @@ import json
 import re
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -95,34 +96,46 @@ def expected(caller: str, access: str) -> str | None:
     return None if allows(caller, access) else "forbidden"
 
 
+@dataclass(frozen=True)
+class ScopeServer:
+    """A running ``facegate serve``: its base URL, a key per caller, its stream port."""
+
+    base: str
+    keys: dict[str, str]
+    stream_port: int
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScopeServer]:
     data = tmp_path_factory.mktemp("scopes")
-    keys = {scope: new_key(data, scope)[1] for scope in SCOPES}
+    keys: dict[str, str] = {scope: new_key(data, scope)[1] for scope in SCOPES}
     revoked_id, keys["revoked"] = new_key(data, "admin")
     revoke_key(data, revoked_id)
     port, stream_port = free_port(), free_port()
     env = {"FACEGATE_INFERENCE_THREADS": "1"}
     with serving(data, port, "--stream-port", str(stream_port), env=env) as base:
-        yield {"base": base, "keys": keys, "stream_port": stream_port}
+        yield ScopeServer(base, keys, stream_port)
 
 
-def call(server: dict[str, object], route: str, caller: str) -> str:
+def call(server: ScopeServer, route: str, caller: str) -> str:
     method, template = route.split(" ", 1)
     path = re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], template)
-    keys: dict[str, str] = server["keys"]  # type: ignore[assignment]
-    key = keys.get(caller)
-    base = str(server["base"])
+    key = server.keys.get(caller)
+    base = server.base
     if method == "WS":
         headers = {"X-API-Key": key} if key else {}
         try:
             with ws_connect(base.replace("http://", "ws://") + path, additional_headers=headers):
                 return "ok 101"
         except InvalidStatus as refused:
-            return outcome(refused.response)  # type: ignore[arg-type]
+            answer = refused.response  # websockets' own Response: read as httpx's
+            raw = list(answer.headers.raw_items())
+            return outcome(
+                httpx.Response(answer.status_code, headers=raw, content=bytes(answer.body))
+            )
     if method == "TCP":
         try:
-            port = int(server["stream_port"])  # type: ignore[call-overload]
+            port = server.stream_port
             with Client("127.0.0.1", port, key or "fg_no-key", "scopes"):
                 return "ok welcome"
         except StreamError as error:
@@ -131,16 +144,14 @@ def call(server: dict[str, object], route: str, caller: str) -> str:
     # A key goes both as header (API) and as the pages' session cookie (pages read only that).
     headers = {"X-API-Key": key} if key else {}
     cookies = {"facegate_session": key} if key else {}
-    body = {} if method in ("POST", "PATCH", "PUT") else None
+    body: dict[str, object] | None = {} if method in ("POST", "PATCH", "PUT") else None
     with httpx.Client(base_url=base, cookies=cookies, timeout=60) as client:
         r = client.request(method, path, headers=headers, json=body, follow_redirects=False)
     return outcome(r)
 
 
 @pytest.mark.parametrize("route", sorted(TABLE))
-def test_every_route_answers_each_caller_as_the_table_says(
-    server: dict[str, object], route: str
-) -> None:
+def test_every_route_answers_each_caller_as_the_table_says(server: ScopeServer, route: str) -> None:
     access = TABLE[route]
     got = {caller: call(server, route, caller) for caller in CALLERS}
     if access == "public":

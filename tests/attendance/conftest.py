@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from facegate.attendance.service import Attendance
-from facegate.events import RecognitionEvent
+from facegate.events import EventKind, RecognitionEvent
 from facegate.gallery import SqlStore
 from tests.storage import make_settings, store  # noqa: F401 (fixtures)
 
@@ -28,12 +28,12 @@ def seen(
     person_id: int | None,
     at: datetime,
     camera: str = "door",
-    kind: str = "confirmed",
+    kind: EventKind = "confirmed",
     snapshot: bytes | None = None,
 ) -> RecognitionEvent:
     """A recognition event as a pipeline would publish it."""
     return RecognitionEvent(
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         stream=camera,
         at=at,
         track_id=1,

@@ -10,15 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from facegate.cli import app as cli_app
 from facegate.config import Settings
-from facegate.events import RecognitionEvent
+from facegate.events import EventKind, RecognitionEvent
 from tests.api.conftest import Api, start_api
+from tests.images import decode_jpeg
 from tests.pg import create_database, drop_database
 
 SHANGHAI = "Asia/Shanghai"
@@ -72,7 +71,8 @@ def checkin(api: Api, photo: Path, **fields: str) -> Any:
 def events(api: Api, **params: Any) -> dict[str, Any]:
     r = api.client.get("/api/v1/attendance/events", params=params, headers=api.admin)
     assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    page: dict[str, Any] = r.json()
+    return page
 
 
 @pytest.mark.slow
@@ -96,7 +96,7 @@ def test_checkin_logs_each_known_face_once_per_cooldown(api: Api, obama: tuple[i
     # the same size as the snapshots the stream announcer writes to this column
     from facegate.engine.thumbnail import SNAPSHOT_SIDE
 
-    pixels = cv2.imdecode(np.frombuffer(snap.content, np.uint8), cv2.IMREAD_COLOR)
+    pixels = decode_jpeg(snap.content)
     assert max(pixels.shape[:2]) == SNAPSHOT_SIDE, pixels.shape
     # reading the log is for administrators; a kiosk's checkin key may only check in
     for key in (api.checkin, api.recognize, api.monitor):
@@ -190,7 +190,9 @@ def test_recorder_logs_published_events_and_a_restart_keeps_them(
     bus = api.app.state.services.events
     base = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
-    def sighting(minutes: float, kind: str = "confirmed", camera: str = "front") -> Any:
+    def sighting(
+        minutes: float, kind: EventKind = "confirmed", camera: str = "front"
+    ) -> RecognitionEvent:
         at = base + timedelta(minutes=minutes)
         return RecognitionEvent(kind, camera, at, 3, person["id"], "Walker", 0.8)
 

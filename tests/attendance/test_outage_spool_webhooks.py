@@ -36,7 +36,7 @@ def test_a_15_s_stop_delays_events_and_loses_none(pg_own_cluster: PostgresCluste
         database_url=pg_own_cluster.url,
         attendance_webhook_urls=[receiver.url],
         attendance_webhook_backoff_s=0.2,
-        **FAST,  # type: ignore[arg-type]
+        **FAST,
     )
     store = open_store(settings)
     people = [store.create_person(f"P{i}").id for i in range(8)]

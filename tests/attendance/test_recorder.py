@@ -45,6 +45,7 @@ def event(person_id: int) -> RecognitionEvent:
 def run(log: FlakyLog, tmp: Path, *events: RecognitionEvent, expect: int | None = None) -> Recorder:
     """Publish ``events`` and wait until ``expect`` of them (default all) were handled."""
     bus = EventBus()
+    # FlakyLog stands in for Attendance (a test double of the one method the recorder calls)
     recorder = Recorder(log, bus, spool=Spool(tmp / "spool.db"))  # type: ignore[arg-type]
     recorder.start()
     for e in events:

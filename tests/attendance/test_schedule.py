@@ -4,9 +4,16 @@ weekends, public holidays, make-up working days, a shift over midnight, correcti
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from facegate.attendance.rules import AttendancePolicy, Correction, Sighting, daily_record
+from facegate.attendance.rules import (
+    AttendancePolicy,
+    Correction,
+    DailyRecord,
+    Sighting,
+    daily_record,
+)
 from facegate.attendance.schedule import (
     Calendar,
     CalendarDay,
@@ -27,8 +34,8 @@ def at(d: date, hh: int, mm: int = 0) -> datetime:
     return datetime(d.year, d.month, d.day, hh, mm, tzinfo=SHANGHAI)
 
 
-def record(sightings: list[Sighting], now: datetime | None, **kw: object):  # type: ignore[no-untyped-def]
-    return daily_record(MONDAY, sightings, policy, now=now, **kw)  # type: ignore[arg-type]
+def record(sightings: list[Sighting], now: datetime | None, **kw: Any) -> DailyRecord:
+    return daily_record(MONDAY, sightings, policy, now=now, **kw)
 
 
 def test_a_person_still_inside_is_never_left_early_while_the_day_runs():

@@ -190,7 +190,7 @@ def test_time_filters_and_paging(attendance: Attendance, store: SqlStore):
     assert len(ids) == 7 == len(set(ids))
     assert [e.at for e in pages[0]] == sorted((e.at for e in pages[0]), reverse=True)
     assert s.events(camera="nowhere").total == 0
-    assert all(e.at.tzinfo is UTC or e.at.utcoffset().total_seconds() == 0 for e in pages[1])
+    assert all(e.at.tzinfo is UTC or e.at.utcoffset() == timedelta(0) for e in pages[1])
 
 
 def test_merging_people_keeps_the_attendance(attendance: Attendance, store: SqlStore):
@@ -252,7 +252,8 @@ def test_a_wrong_name_mark_takes_the_event_out_of_attendance(
     # still in the log and in review, marked
     assert wrong.id in {e.id for e in attendance.store.events().items}
     marked = {row.event.id: row.mark for row in review.recent()}
-    assert marked[wrong.id] is not None and marked[wrong.id].verdict == "wrong_name"
+    wrong_mark = marked[wrong.id]
+    assert wrong_mark is not None and wrong_mark.verdict == "wrong_name"
     # an "assigned" mark (an unknown face given a name) does not remove anything
     review.mark(right.id, "assigned", person_id=bob)
     assert present() == {"Ann": False, "Bob": True}

@@ -118,7 +118,8 @@ def cluster(
 def view(host: Server, headers: dict[str, str]) -> dict[str, Any]:
     answer = httpx.get(f"{host.base}/api/v1/cluster", headers=headers, timeout=10)
     assert answer.status_code == 200, answer.text
-    return answer.json()  # type: ignore[no-any-return]
+    cluster: dict[str, Any] = answer.json()
+    return cluster
 
 
 def one_view(hosts: list[Server], headers: dict[str, str]) -> dict[str, Any] | None:
@@ -279,11 +280,17 @@ def test_one_owner_failover_and_fencing(cluster: dict[str, Any]):
 
     def moved() -> dict[str, Any] | None:
         snap = settled(survivors, 2)
-        return snap if snap and owner(snap, "door")["url"] != first.base else None  # type: ignore[index]
+        if not snap:
+            return None
+        node = owner(snap, "door")
+        assert node is not None, snap
+        return snap if node["url"] != first.base else None
 
     snap = eventually(moved, "door owned by a survivor")
     failover_kill_s = time.monotonic() - killed_at
-    second = host_of(hosts, owner(snap, "door"))  # type: ignore[arg-type]
+    door_owner = owner(snap, "door")
+    assert door_owner is not None, snap
+    second = host_of(hosts, door_owner)
     epoch2 = lease_epoch(url)
     assert epoch2 > epoch1
     eventually(lambda: any(e[1] == epoch2 for e in events(url)), "events under the new owner")

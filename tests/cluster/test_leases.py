@@ -235,7 +235,7 @@ def test_workers_of_one_host_share_the_node_and_never_run_a_camera_twice(
     locks = [OwnerLock(tmp_path / "live" / "camera-cam.lock") for _ in range(2)]
     workers = [
         LeaseKeeper(ClusterStore(s.db), "host", "http://127.0.0.1:8000", timings,
-                    may_run=lambda name, lock=lock: lock.try_acquire())  # type: ignore[misc]
+                    may_run=lambda name, lock=lock: lock.try_acquire())  # type: ignore[misc]  # bound per worker
         for s, lock in zip(stores, locks, strict=True)
     ]  # fmt: skip
     try:

@@ -13,7 +13,8 @@ from facegate.engine.align import TEMPLATE_112, align_face, similarity_transform
 
 
 def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
+    moved: np.ndarray = points @ matrix[:, :2].T + matrix[:, 2]
+    return moved
 
 
 def similarity(angle_deg: float, scale: float, tx: float, ty: float) -> np.ndarray:

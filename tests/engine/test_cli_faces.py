@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,7 +16,7 @@ from facegate.cli import app
 runner = CliRunner()
 
 
-def run(*args: str) -> tuple[int, dict]:
+def run(*args: str) -> tuple[int, dict[str, Any]]:
     result = runner.invoke(app, list(args))
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, json.loads(result.stdout)

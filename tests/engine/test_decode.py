@@ -16,6 +16,7 @@ from facegate.engine import Face, FaceEngine
 from facegate.engine.decode import decode_image
 from facegate.errors import BadImage, ImageTooLarge
 from tests.engine.conftest import cosine
+from tests.images import read_image
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -75,7 +76,7 @@ def test_path_bytes_memoryview_and_str_decode_identically(portrait_path: Path):
 
 def test_jpeg_matches_opencv_channel_order(portrait_path: Path, portrait: np.ndarray):
     # Same libjpeg family: the pixels agree closely, and above all the channels are BGR.
-    opencv = cv2.imread(str(portrait_path))
+    opencv = read_image(portrait_path)
     assert portrait.shape == opencv.shape
     assert np.abs(portrait.astype(int) - opencv.astype(int)).mean() < 2.0
     swapped = opencv[:, :, ::-1]
@@ -117,7 +118,9 @@ def test_palette_png_with_transparency(portrait: np.ndarray):
     pixels = np.asarray(pil).copy()
     pixels[:10, :10] = 255  # index 255 is unused by the 255-colour palette: make it clear
     pil = Image.fromarray(pixels, mode="P")
-    pil.putpalette(bgr_to_pil(portrait).convert("P", palette=Image.Palette.ADAPTIVE).getpalette())
+    palette = bgr_to_pil(portrait).convert("P", palette=Image.Palette.ADAPTIVE).getpalette()
+    assert palette is not None
+    pil.putpalette(palette)
     decoded = decode_image(pil_bytes(pil, "PNG", transparency=255))
     assert (decoded[:10, :10] == 255).all()
     assert not (decoded[20:, 20:] == 255).all()

@@ -16,6 +16,7 @@ import pytest
 from facegate.engine import FaceEngine
 from facegate.engine.decode import decode_image, decode_reduced
 from facegate.engine.types import Face
+from tests.images import read_image
 
 # Landmarks found on a libjpeg-reduced image differ from those found on the full decode by
 # a fraction of a pixel at the detector's scale; measured worst case over the photos below
@@ -26,7 +27,7 @@ MIN_IOU = 0.95
 
 def big_jpeg(faces_dir: Path, names: list[str], tile: tuple[int, int]) -> bytes:
     tiles = [
-        cv2.resize(cv2.imread(str(faces_dir / "groups" / n)), tile, interpolation=cv2.INTER_CUBIC)
+        cv2.resize(read_image(faces_dir / "groups" / n), tile, interpolation=cv2.INTER_CUBIC)
         for n in names
     ]
     rows = [np.hstack(tiles[i : i + 2]) for i in range(0, len(tiles), 2)]

@@ -18,22 +18,22 @@ from facegate.eval.metrics import (
 
 
 def test_auc_perfect_separation_is_one():
-    assert auc([0.9, 0.8, 0.2, 0.1], [1, 1, 0, 0]) == 1.0
+    assert auc([0.9, 0.8, 0.2, 0.1], [True, True, False, False]) == 1.0
 
 
 def test_auc_reversed_is_zero():
-    assert auc([0.1, 0.2, 0.8, 0.9], [1, 1, 0, 0]) == 0.0
+    assert auc([0.1, 0.2, 0.8, 0.9], [True, True, False, False]) == 0.0
 
 
 def test_auc_counts_ties_as_half():
     # genuine {0.5, 0.9}, impostor {0.5, 0.1}: pairs (g,i) = (0.5,0.5) tie -> 0.5,
     # (0.5,0.1) 1, (0.9,0.5) 1, (0.9,0.1) 1 -> 3.5 / 4
-    assert auc([0.5, 0.9, 0.5, 0.1], [1, 1, 0, 0]) == pytest.approx(0.875)
+    assert auc([0.5, 0.9, 0.5, 0.1], [True, True, False, False]) == pytest.approx(0.875)
 
 
 def test_auc_needs_both_classes():
     with pytest.raises(ValueError):
-        auc([0.1, 0.2], [1, 1])
+        auc([0.1, 0.2], [True, True])
 
 
 def test_threshold_at_far_allows_floor_of_far_times_n():
@@ -57,7 +57,7 @@ def test_threshold_at_far_handles_ties_conservatively():
 
 def test_tar_at_far():
     scores = [0.9, 0.85, 0.4, 0.8, 0.3, 0.2, 0.1, 0.0]
-    labels = [1, 1, 1, 0, 0, 0, 0, 0]
+    labels = [True, True, True, False, False, False, False, False]
     # FAR 0.2 of 5 impostors: one may pass (0.8) -> threshold just above 0.3;
     # genuine 0.9, 0.85, 0.4 all pass
     tar, t = tar_at_far(scores, labels, 0.2)
@@ -70,7 +70,7 @@ def test_tar_at_far():
 
 def test_best_threshold_and_accuracy():
     scores = [0.9, 0.7, 0.6, 0.4, 0.3, 0.65]
-    labels = [1, 1, 1, 0, 0, 0]
+    labels = [True, True, True, False, False, False]
     t = best_threshold(scores, labels)
     # one error is unavoidable (0.65 impostor above 0.6 genuine); best accuracy 5/6
     assert accuracy_at(scores, labels, t) == pytest.approx(5 / 6)
@@ -87,7 +87,7 @@ def test_contiguous_folds_cover_everything_once():
 def test_kfold_accuracy_uses_held_out_threshold():
     # Fold 2 has a genuine pair at 0.45 that the other folds' threshold (~0.5) rejects.
     scores = [0.9, 0.1, 0.8, 0.2, 0.45, 0.3]
-    labels = [1, 0, 1, 0, 1, 0]
+    labels = [True, False, True, False, True, False]
     result = kfold_accuracy(scores, labels, 3)
     assert len(result.accuracies) == 3
     assert result.accuracies[0] == 1.0

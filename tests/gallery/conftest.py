@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,11 +53,12 @@ def gallery(settings: Settings) -> Iterator[Gallery]:
 def unit_vectors(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
     rng = np.random.default_rng(seed)
     v = rng.standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    unit: np.ndarray = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return unit
 
 
-def template(vector: np.ndarray, source: str | None = None, **kw: object) -> NewTemplate:
-    return NewTemplate(vector, MODEL_ID, MODEL_SHA, source_sha256=source, **kw)  # type: ignore[arg-type]
+def template(vector: np.ndarray, source: str | None = None, **kw: Any) -> NewTemplate:
+    return NewTemplate(vector, MODEL_ID, MODEL_SHA, source_sha256=source, **kw)
 
 
 @pytest.fixture

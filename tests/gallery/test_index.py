@@ -7,6 +7,7 @@ import pytest
 
 from facegate.bench.gallery_bench import genuine_probes
 from facegate.gallery import Gallery, IndexParams, VectorIndex
+from facegate.gallery.index import ApproxKind
 from facegate.gallery.types import Snapshot
 from tests.gallery.conftest import template, unit_vectors
 
@@ -17,10 +18,10 @@ def _snapshot(n: int, seed: int = 0) -> Snapshot:
 
 
 @pytest.mark.parametrize("approx", ["pq", "hnsw"])
-def test_approximate_index_recalls_what_exact_search_finds(approx: str) -> None:
+def test_approximate_index_recalls_what_exact_search_finds(approx: ApproxKind) -> None:
     snap = _snapshot(10_000)
     exact = VectorIndex.from_snapshot(snap, 128, IndexParams(exact_max=10**9))
-    fast = VectorIndex.from_snapshot(snap, 128, IndexParams(exact_max=1000, approx=approx))  # type: ignore[arg-type]
+    fast = VectorIndex.from_snapshot(snap, 128, IndexParams(exact_max=1000, approx=approx))
     assert (exact.kind, fast.kind) == ("exact", approx)
     probes = genuine_probes(snap.vectors, 200, 0.6, np.random.default_rng(1))
     agree = [

@@ -12,7 +12,7 @@ from facegate.config import Settings
 from facegate.engine import FaceEngine
 from facegate.errors import ModelMismatch
 from facegate.gallery import Gallery, Hits, Matcher, MatcherParams, NewTemplate, Person
-from facegate.gallery.matcher import Ranked, aggregate, person_scores
+from facegate.gallery.matcher import Aggregation, Ranked, aggregate, person_scores
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -32,11 +32,8 @@ def test_max_aggregation_ranks_people_by_their_best_template() -> None:
     ranked = matcher.rank(
         np.zeros(4, np.float32), hits, lambda pids: (np.zeros(0, np.int64), np.zeros((0, 4)))
     )
-    assert ranked == [
-        Ranked(10, pytest.approx(0.8)),
-        Ranked(20, pytest.approx(0.7)),
-        Ranked(30, pytest.approx(0.2)),
-    ]
+    assert [r.person_id for r in ranked] == [10, 20, 30]
+    assert [r.score for r in ranked] == pytest.approx([0.8, 0.7, 0.2])
     match = matcher.decide(ranked, {p: _person(p) for p in (10, 20, 30)})
     assert match.person == _person(10) and match.known
     assert match.score == pytest.approx(0.8) and match.margin == pytest.approx(0.1)
@@ -104,7 +101,7 @@ def test_real_faces_are_identified_and_strangers_are_unknown(
     faces_dir: Path, engine: FaceEngine, tmp_path: Path, aggregation: str
 ) -> None:
     known, strangers = _photos(faces_dir)
-    settings = Settings(data_dir=tmp_path, gallery_aggregation=aggregation)  # type: ignore[arg-type]
+    settings = Settings(data_dir=tmp_path, gallery_aggregation=aggregation)
 
     def embed(path: Path) -> np.ndarray:
         return engine.main_face(engine.load(path.read_bytes())).embedding
@@ -138,7 +135,7 @@ def test_real_faces_are_identified_and_strangers_are_unknown(
 
 
 @pytest.mark.parametrize("aggregation", ["max", "top2", "blend"])
-def test_ranking_agrees_with_aggregating_each_person_alone(aggregation: str) -> None:
+def test_ranking_agrees_with_aggregating_each_person_alone(aggregation: Aggregation) -> None:
     from facegate.gallery import IndexParams, VectorIndex
     from facegate.gallery.types import Snapshot
     from tests.gallery.conftest import unit_vectors
@@ -146,7 +143,7 @@ def test_ranking_agrees_with_aggregating_each_person_alone(aggregation: str) -> 
     vectors = unit_vectors(600, 21)
     ids = np.arange(600, dtype=np.int64)
     index = VectorIndex.from_snapshot(Snapshot(1, ids, ids % 97, vectors), 128, IndexParams())
-    params = MatcherParams(0.4, aggregation=aggregation)  # type: ignore[arg-type]
+    params = MatcherParams(0.4, aggregation=aggregation)
     matcher = Matcher(params)
     probe = vectors[5] * 0.7 + vectors[6] * 0.7
     probe /= np.linalg.norm(probe)

@@ -78,7 +78,7 @@ class Counting:
                 self.count += 1
             return original(read_only)
 
-        db._transaction = counted  # type: ignore[method-assign]
+        db._transaction = counted  # type: ignore[method-assign]  # counting wrapper, on purpose
 
 
 # -- on the session's server ------------------------------------------------------------------

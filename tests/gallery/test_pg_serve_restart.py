@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -63,8 +64,10 @@ def test_a_postgres_restart_gives_no_500(
     assert 200 in statuses[0::2]  # within it, identify answered from memory
 
 
-def _who(c: object, probe: dict[str, object], headers: dict[str, str]) -> int | None:
-    r = c.post("/api/v1/identify", files=probe, headers=headers)  # type: ignore[attr-defined]
+def _who(
+    c: httpx.Client, probe: dict[str, tuple[str, bytes, str]], headers: dict[str, str]
+) -> int | None:
+    r = c.post("/api/v1/identify", files=probe, headers=headers)
     if r.status_code != 200:
         return None
     faces = r.json()["faces"]

@@ -15,6 +15,7 @@ from facegate.engine import FaceEngine
 from facegate.errors import ModelMismatch, UnknownPerson
 from facegate.gallery import Gallery, NewTemplate
 from facegate.recognition import RecognitionService
+from tests.images import read_image
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def test_enrol_reports_every_photo(service, faces_dir):
     person = service.gallery.create_person("Barack Obama")
     group = (faces_dir / "groups" / "bbt4.jpg").read_bytes()
     blank = jpeg(np.full((240, 320, 3), 127, np.uint8))
-    sharp = cv2.imread(str(faces_dir / "people/Barack_Obama/fr_obama1.jpg"))
+    sharp = read_image(faces_dir / "people/Barack_Obama/fr_obama1.jpg")
     blurred = jpeg(cv2.GaussianBlur(sharp, (0, 0), 12))
     images = [
         *photos(faces_dir, "Barack_Obama", "fr_obama.jpg", "fr_obama2.jpg"),

@@ -40,8 +40,9 @@ class LiveServer:
 
     @property
     def stream_port(self) -> int:
-        server = self.hook.stream_hook.server  # type: ignore[union-attr]
-        return int(server.port)
+        stream_hook = self.hook.stream_hook
+        assert stream_hook is not None and stream_hook.server is not None, "no stream server"
+        return int(stream_hook.server.port)
 
     def streams(self) -> dict[str, dict[str, Any]]:
         r = httpx.get(

@@ -16,7 +16,7 @@ import pytest
 
 from facegate.events import EventBus, RecognitionEvent
 from facegate.gallery import SqlStore
-from facegate.gallery.db import Database, another_connection
+from facegate.gallery.db import Database, PostgresDatabase, another_connection
 from facegate.live import event_feed
 from facegate.live.event_feed import EventFeed, FellBehind
 from facegate.live.event_log import EVENTS_CHANNEL, EventLog
@@ -134,7 +134,8 @@ def test_the_writer_logs_bus_events_and_notifies_their_ids(
     if db.dialect == "postgres":
         import psycopg
 
-        listener = psycopg.connect(db.url, autocommit=True)  # type: ignore[attr-defined]
+        assert isinstance(db, PostgresDatabase)
+        listener = psycopg.connect(db.url, autocommit=True)
         listener.execute(f"LISTEN {EVENTS_CHANNEL}")
     writer.start()
     try:

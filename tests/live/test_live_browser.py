@@ -24,7 +24,8 @@ def browser() -> Iterator[Any]:
 
 def picture(page: Any) -> bytes:
     """What the <img> shows now, as the page renders it."""
-    return page.locator("#video").screenshot()  # type: ignore[no-any-return]
+    shot: bytes = page.locator("#video").screenshot()
+    return shot
 
 
 def test_the_live_page_shows_the_camera_and_the_events(browser: Any, live_server: LiveServer):

@@ -9,8 +9,9 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import httpx
@@ -18,12 +19,14 @@ import numpy as np
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
+from websockets.typing import Origin
 
 from facegate.engine.draw import KNOWN_COLOUR, Label, draw_labels
 from facegate.engine.types import Box
 from facegate.stream import Client
 from facegate.stream.client import StreamError
 from facegate.stream.protocol import Result
+from tests.images import decode_jpeg
 from tests.live.conftest import CAMERA, PERSON, LiveServer, Parts, decode
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -58,7 +61,7 @@ def rendered_patch(text: str, shape: tuple[int, ...]) -> np.ndarray | None:
     box = Box(shape[1] / 3, shape[0] / 2, 60, 60)
     drawn = draw_labels(canvas, [Label(box, text, True)])
     _, buf = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    return label_patch(cv2.imdecode(buf, cv2.IMREAD_COLOR))
+    return label_patch(decode_jpeg(buf.tobytes()))
 
 
 def text_match(a: np.ndarray, b: np.ndarray) -> float:
@@ -147,10 +150,10 @@ def test_mjpeg_frames_are_jpegs_with_the_confirmed_name_drawn(live_server: LiveS
 def test_the_camera_stops_after_the_last_viewer_and_restarts_for_the_next(
     live_server: LiveServer,
 ):
-    def state() -> dict[str, object]:
+    def state() -> dict[str, Any]:
         return live_server.streams()[CAMERA]
 
-    def wait(check, what: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    def wait(check: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
         deadline = time.monotonic() + 30
         while True:
             s = state()
@@ -160,11 +163,11 @@ def test_the_camera_stops_after_the_last_viewer_and_restarts_for_the_next(
             time.sleep(0.1)
 
     idle = wait(lambda s: s["state"] == "idle" and s["viewers"] == 0, "never idle")
-    starts = int(idle["starts"])  # type: ignore[call-overload]
+    starts = int(idle["starts"])
 
-    def drained(s: dict[str, object]) -> bool:  # every frame received was processed or dropped
-        done = int(s["frames_processed"]) + int(s["dropped_replaced"]) + int(s["dropped_stale"])  # type: ignore[call-overload]
-        return done == s["frames_received"]
+    def drained(s: dict[str, Any]) -> bool:  # every frame received was processed or dropped
+        done = int(s["frames_processed"]) + int(s["dropped_replaced"]) + int(s["dropped_stale"])
+        return done == int(s["frames_received"])
 
     # Nobody watches: frames of the stopped capture are never delivered (counters, not time:
     # what was received when it went idle is all it ever receives, and all of it finished).
@@ -195,7 +198,7 @@ def test_a_tcp_stream_is_listed_watched_and_announced(live_server: LiveServer):
     frames = [capture.read()[1] for _ in range(150)]
     capture.release()
     url = live_server.base.replace("http://", "ws://") + "/ws/events"
-    events: list[dict[str, object]] = []
+    events: list[dict[str, Any]] = []
     results: list[Result] = []
     stop = threading.Event()
 
@@ -243,8 +246,8 @@ def test_a_tcp_stream_is_listed_watched_and_announced(live_server: LiveServer):
                 t.join(5)
     event = next(e for e in events if e["stream"] == "tcp-obama" and e["kind"] == "confirmed")
     assert event["person"] == {"id": live_server.person_id, "name": PERSON}
-    assert isinstance(event["track_id"], int) and len(event["box"]) == 4  # type: ignore[arg-type]
-    assert event["similarity"] > 0.4  # type: ignore[operator]
+    assert isinstance(event["track_id"], int) and len(event["box"]) == 4
+    assert event["similarity"] > 0.4
     deadline = time.monotonic() + 30  # gone with its connection (a timeout, not a speed claim)
     while "tcp-obama" in live_server.streams():
         assert time.monotonic() < deadline, "the closed stream is still listed"
@@ -290,13 +293,13 @@ def test_live_endpoints_need_a_key(live_server: LiveServer, key: str | None):
 def test_a_websocket_from_another_origin_is_refused(live_server: LiveServer):
     url = live_server.base.replace("http://", "ws://") + "/ws/events"
     headers = {"X-API-Key": live_server.monitor}
-    evil = "https://evil.example"
+    evil = Origin("https://evil.example")
     with pytest.raises(InvalidStatus) as refused:
-        ws_connect(url, additional_headers=headers, origin=evil)  # type: ignore[arg-type]
+        ws_connect(url, additional_headers=headers, origin=evil)
     assert refused.value.response.status_code == 403
-    same = live_server.base
+    same = Origin(live_server.base)
     with (
-        ws_connect(url, additional_headers=headers, origin=same) as ws,  # type: ignore[arg-type]
+        ws_connect(url, additional_headers=headers, origin=same) as ws,
         pytest.raises(TimeoutError),
     ):
         ws.recv(timeout=0.2)  # accepted; no event yet

@@ -59,7 +59,8 @@ def open_sockets(base: str, key: str, stack: contextlib.ExitStack) -> dict[str, 
     sockets: dict[str, ClientConnection] = {}
     for _ in range(24):
         ws = stack.enter_context(ws_connect(url, additional_headers={"X-API-Key": key}))
-        worker = ws.response.headers["x-facegate-worker"]  # type: ignore[union-attr]
+        assert ws.response is not None
+        worker = ws.response.headers["x-facegate-worker"]
         sockets.setdefault(worker, ws)
         if len(sockets) == 2:
             break

@@ -106,7 +106,8 @@ def test_events_reach_a_websocket_on_any_worker(served: dict[str, Any]):
         for _ in range(12):  # until sockets are open on both workers
             ws = opened.enter_context(ws_connect(url, additional_headers=headers))
             sockets.append(ws)
-            workers.add(ws.response.headers["x-facegate-worker"])  # type: ignore[union-attr]
+            assert ws.response is not None
+            workers.add(ws.response.headers["x-facegate-worker"])
             if len(workers) == 2 and len(sockets) >= 3:
                 break
         assert len(workers) == 2  # so one of them is not where the TCP stream is

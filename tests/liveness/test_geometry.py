@@ -7,8 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
+from facegate.engine import FaceEngine
 from facegate.engine.quality import estimate_pose
 from facegate.liveness.geometry import head_pose, inter_ocular, is_deep, plane_fit
+from tests.images import read_image
 from tests.liveness.heads import HEAD, PHOTO, view
 
 
@@ -44,7 +46,7 @@ def test_degenerate_landmarks_give_no_fit():
     assert plane_fit(np.zeros((5, 2)), view(HEAD)) is None
 
 
-def _landmarks(engine, image):
+def _landmarks(engine: FaceEngine, image: np.ndarray) -> np.ndarray:
     found = engine.detect(image)
     assert found, "the detector should find the face"
     return max(found, key=lambda d: d.box.area).landmarks
@@ -53,7 +55,7 @@ def _landmarks(engine, image):
 def test_pose_of_a_real_photo_and_its_mirror(engine, faces_dir):
     """bbt2.jpg holds two faces turned about 45 degrees (the quality gate's reference): the
     mirror image turns each the other way by the same amount."""
-    image = cv2.imread(str(faces_dir / "groups" / "bbt2.jpg"))
+    image = read_image(faces_dir / "groups" / "bbt2.jpg")
     mirrored = cv2.flip(image, 1)
     faces = sorted(engine.detect(image), key=lambda d: d.box.area, reverse=True)[:2]
     twins = sorted(engine.detect(mirrored), key=lambda d: d.box.area, reverse=True)[:2]
@@ -73,7 +75,7 @@ def test_a_real_photo_warped_by_plane_homographies_shows_little_parallax(engine,
     eyes' and mouth's homography puts it, up to the detector's jitter, far below a head's."""
     from facegate.bench.liveness_synth import PlanePose, background, face_print, render
 
-    photo = cv2.imread(str(faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg"))
+    photo = read_image(faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg")
     box = max(engine.detect(photo), key=lambda d: d.box.area).box
     printed = face_print(photo, (box.x, box.y, box.w, box.h))
     printed = cv2.resize(printed, (500, round(500 * printed.shape[0] / printed.shape[1])))

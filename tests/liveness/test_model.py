@@ -35,7 +35,14 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def settings_for(path: Path, **extra: object) -> Settings:
-    return Settings(liveness_model=path, liveness_model_input_size=32, **extra)  # type: ignore[arg-type]
+    return Settings(liveness_model=path, liveness_model_input_size=32, **extra)
+
+
+def config_for(path: Path, **extra: object) -> SpoofModelConfig:
+    """The model configuration ``settings_for`` gives (a model is configured: never None)."""
+    config = SpoofModelConfig.from_settings(settings_for(path, **extra))
+    assert config is not None
+    return config
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
@@ -54,17 +61,11 @@ def test_the_model_scores_crops_with_the_configured_preprocessing(model_path, ba
     assert model.live_score(blue, BOX) < 0.01
     # colour order "bgr" feeds the blue channel first: the verdicts swap
     swapped = SpoofModel(
-        SpoofModelConfig.from_settings(
-            settings_for(
-                model_path, liveness_model_backend=backend, liveness_model_color_order="bgr"
-            )
-        )  # type: ignore[arg-type]
+        config_for(model_path, liveness_model_backend=backend, liveness_model_color_order="bgr")
     )
     assert swapped.live_score(red, BOX) < 0.01 and swapped.live_score(blue, BOX) > 0.99
     # the live index picks the other output
-    other = SpoofModel(
-        SpoofModelConfig.from_settings(settings_for(model_path, liveness_model_live_index=0))  # type: ignore[arg-type]
-    )
+    other = SpoofModel(config_for(model_path, liveness_model_live_index=0))
     assert other.live_score(red, BOX) < 0.01
 
 
@@ -75,9 +76,7 @@ def test_bad_model_configurations_are_clear_errors(model_path, tmp_path):
     junk.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="cannot load"):
         SpoofModel(SpoofModelConfig(junk))
-    model = SpoofModel(
-        SpoofModelConfig.from_settings(settings_for(model_path, liveness_model_live_index=5))  # type: ignore[arg-type]
-    )
+    model = SpoofModel(config_for(model_path, liveness_model_live_index=5))
     with pytest.raises(ModelError, match="out of range"):
         model.live_score(image_of((0, 0, 255)), BOX)
 

@@ -4,19 +4,23 @@ photo attacks and on the real dev videos (which must never come out as spoof).""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
-import cv2
 import numpy as np
 import pytest
 
 from facegate.config import Settings
+from facegate.liveness import LivenessVerdict
 from facegate.liveness.passive import PassiveRules, PassiveTrack
+from tests.images import read_image
 from tests.liveness.heads import HEAD, PHOTO, view
 
 RULES = PassiveRules.from_settings(Settings())
 
 
-def verdict_of(frames, rules=RULES, face_px=150.0):
+def verdict_of(
+    frames: Iterable[np.ndarray], rules: PassiveRules = RULES, face_px: float = 150.0
+) -> LivenessVerdict:
     track = PassiveTrack(rules)
     for marks in frames:
         track.add(marks, face_px)
@@ -70,7 +74,7 @@ def test_real_detector_on_photo_attacks_never_says_live(engine, faces_dir, motio
     from facegate.bench.liveness_synth import face_print, photo_attack
 
     for name in ("Barack_Obama/fr_obama.jpg", "Joseph_Biden/fr_biden.jpg"):
-        photo = cv2.imread(str(faces_dir / "people" / name))
+        photo = read_image(faces_dir / "people" / name)
         box = max(engine.detect(photo), key=lambda d: d.box.area).box
         printed = face_print(photo, (box.x, box.y, box.w, box.h))
         seen = [main_face(engine, f) for f in photo_attack(printed, motion, 30, 11)]

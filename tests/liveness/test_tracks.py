@@ -4,6 +4,8 @@ faces frame by frame (synthetic 3-D head landmarks), with prompts collected from
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +34,7 @@ class Clock:
         return self.now
 
 
-def challenge_liveness(sink: list, **settings: object):
+def challenge_liveness(sink: list[Mapping[str, Any]], **settings: object):
     from facegate.liveness.tracks import StreamLiveness
 
     clock = Clock()
@@ -40,7 +42,7 @@ def challenge_liveness(sink: list, **settings: object):
         "challenge",
         Settings(**settings),
         sink.append,
-        clock=clock,  # type: ignore[arg-type]
+        clock=clock,
     )
     return liveness, clock
 
@@ -48,7 +50,7 @@ def challenge_liveness(sink: list, **settings: object):
 def test_off_is_always_live_and_unknown_modes_are_refused():
     assert track_liveness("off").verdict(3) == LivenessVerdict("live", "off", "not required")
     with pytest.raises(ValueError):
-        track_liveness("sometimes")  # type: ignore[arg-type]
+        track_liveness("sometimes")  # type: ignore[arg-type]  # an unknown mode, on purpose
 
 
 def test_passive_mode_follows_each_track():
@@ -62,7 +64,7 @@ def test_passive_mode_follows_each_track():
 
 
 def test_a_challenge_answered_by_a_turning_head_is_live_and_prompts_every_step():
-    sink: list = []
+    sink: list[Mapping[str, Any]] = []
     liveness, clock = challenge_liveness(sink, liveness_challenge_steps=3)
     liveness.observe([face(5, view(HEAD))], IMAGE)
     liveness.request(5)
@@ -90,7 +92,7 @@ def test_a_challenge_answered_by_a_turning_head_is_live_and_prompts_every_step()
 
 
 def test_a_challenge_fails_on_timeout_even_when_the_face_is_gone():
-    sink: list = []
+    sink: list[Mapping[str, Any]] = []
     liveness, clock = challenge_liveness(sink, liveness_challenge_timeout_s=2.0)
     liveness.observe([face(9, view(PHOTO))], IMAGE)
     liveness.request(9)

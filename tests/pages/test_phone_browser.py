@@ -20,7 +20,7 @@ import pytest
 from facegate.api import create_app
 from facegate.attendance.store import NewEvent
 from facegate.config import Settings
-from facegate.stream.announce import face_snapshot
+from facegate.engine.thumbnail import face_snapshot
 from tests.browser import ARTIFACTS, launched, skip_without_chromium
 from tests.inprocess import served
 
@@ -48,7 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Iterator[
     app = create_app(Settings(data_dir=tmp_path_factory.mktemp("phone")))
     with served(app) as base:
         services = app.state.services
-        ids = []
+        ids: list[int] = []
         for name, folder in ((LONG_LATIN, "Barack_Obama"), (LONG_CHINESE, "Kit_Harington")):
             person = services.gallery.create_person(name, external_id=f"EMP-{len(ids)}-" + "9" * 40)
             photos = sorted((faces_dir / "people" / folder).iterdir())[:2]

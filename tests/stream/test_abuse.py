@@ -45,9 +45,8 @@ from facegate.stream.protocol import (
 )
 from facegate.stream.session import Session
 from tests.serving import FACEGATE, create_key, free_port, serving
-from tests.stream.conftest import video_frames
+from tests.stream.conftest import lockstep, video_frames
 from tests.stream.test_faults import HELLO, _header, connect, eventually, greet, read_until_closed
-from tests.stream.test_server import lockstep
 
 MiB = 1024 * 1024
 

@@ -34,6 +34,7 @@ def test_a_brightness_step_is_not_a_cut(faces_dir):
     from facegate.eval.video import synthetic_frames
 
     image = cv2.imread(str(faces_dir / "people" / "Joseph_Biden" / "fr_biden.jpg"))
+    assert image is not None
     detector = SceneCutDetector()
     frames = list(synthetic_frames(image, 12))  # drifting, growing, +-5 % flicker
     frames += [np.clip(frames[-1].astype(np.float32) * g, 0, 255).astype(np.uint8)

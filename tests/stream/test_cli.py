@@ -7,6 +7,7 @@ import shutil
 import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -100,7 +101,7 @@ def test_pointed_at_an_http_port_it_says_so_and_stops(faces_dir, tmp_path):
     HELLO with ``HTTP/1.1 400``: the CLI names the mistake and exits 2, no traceback, no
     endless retries."""
 
-    async def http_app(scope: dict, receive: object, send: object) -> None:
+    async def http_app(scope: dict[str, Any], receive: object, send: object) -> None:
         # no lifespan support (uvicorn goes on without); an HTTP request is never parsed
         assert scope["type"] != "http", "an HTTP request was parsed"
 

@@ -25,7 +25,9 @@ VIDEOS = {  # who must be among the people confirmed
 }
 
 
-def confirmed_per_frame(services: Services, video: Path, detect_every: int) -> tuple[list, int]:
+def confirmed_per_frame(
+    services: Services, video: Path, detect_every: int
+) -> tuple[list[frozenset[str]], int]:
     """Per frame, the set of confirmed names shown; and how many frames were carried."""
     processor = FrameProcessor(
         services.engine, services.gallery, stream=video.name, detect_every=detect_every

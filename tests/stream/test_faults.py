@@ -28,9 +28,8 @@ from facegate.stream.protocol import (
     Welcome,
     encode,
 )
-from tests.stream.conftest import video_frames
+from tests.stream.conftest import lockstep, video_frames
 from tests.stream.test_pipeline import forged_jpeg
-from tests.stream.test_server import lockstep
 
 
 def eventually(condition: Callable[[], bool], within: float = 20.0) -> bool:
@@ -66,7 +65,7 @@ def greet(port: int, name: str = "raw", **hello: object) -> socket.socket:
     """A connection that said HELLO as stream ``name`` (unique per live stream: a second
     live HELLO with a name in use is refused ``name_taken``)."""
     sock = connect(port)
-    sock.sendall(encode(Hello("key", name, **hello)))  # type: ignore[arg-type]
+    sock.sendall(encode(Hello("key", name, **hello)))  # type: ignore[arg-type]  # any fields
     reader = MessageReader()
     messages: list[Message] = []
     while not messages:

@@ -16,6 +16,7 @@ from facegate.cli.stream_cmd import prompt_text
 from facegate.config import Settings
 from facegate.liveness import track_liveness
 from facegate.stream.client import Client
+from facegate.stream.messages import to_json
 from facegate.stream.protocol import (
     HEADER,
     MAGIC,
@@ -25,14 +26,14 @@ from facegate.stream.protocol import (
     Hello,
     MessageReader,
     MessageType,
+    PromptMessage,
     ProtocolError,
     Result,
     encode,
     prompt_message,
-    to_json,
 )
 
-PROMPTS = [
+PROMPTS: list[PromptMessage] = [
     Challenge("c1", 7, ("left", "up", "right"), 12.0),
     ChallengeStep("c1", 7, 0, "left", True, "passed", "up"),
     ChallengeStep("c1", 7, 2, "right", False, "timeout", None),
@@ -160,6 +161,7 @@ def test_a_real_client_gets_the_challenge_its_steps_and_the_result(
     try:
         server = make_server()
         photo = cv2.imread(str(faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg"))
+        assert photo is not None
         photo = cv2.resize(photo, (640, round(640 * photo.shape[0] / photo.shape[1])))
         got: list[Any] = []
         with Client("127.0.0.1", server.port, "key", stream="door-1") as client:
@@ -209,6 +211,7 @@ def test_a_1_0_client_is_not_sent_prompts(make_server, stream_services, faces_di
         sock.sendall(hello[:5] + b"\x00" + hello[6:])  # minor 0 in the fixed header
         reader = MessageReader()
         photo = cv2.imread(str(faces_dir / "people" / "Barack_Obama" / "fr_obama.jpg"))
+        assert photo is not None
         _ok, jpeg = cv2.imencode(".jpg", cv2.resize(photo, (640, 480)))
         from facegate.stream.protocol import Frame
 

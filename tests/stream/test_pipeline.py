@@ -81,7 +81,9 @@ def _frame(fid: int, age: float = 0.0) -> FrameIn:
     return FrameIn(fid, time.time(), time.time() - age, jpeg=b"x")
 
 
-def _pipeline(stream: str = "s", max_age_s: float = 1.0, out: list | None = None) -> StreamPipeline:
+def _pipeline(
+    stream: str = "s", max_age_s: float = 1.0, out: list[Any] | None = None
+) -> StreamPipeline:
     processor: Any = type("P", (), {"stream": stream})()
     return StreamPipeline(processor, (out if out is not None else []).append, max_age_s=max_age_s)
 
@@ -140,7 +142,7 @@ def test_streams_take_turns_and_never_run_two_frames_at_once(threads):
 
     async def main() -> None:
         pool = FakePool(threads)
-        scheduler = FairScheduler(pool, max_inflight=threads)  # type: ignore[arg-type]
+        scheduler = FairScheduler(pool, max_inflight=threads)  # type: ignore[arg-type]  # fake pool
         pipelines: list[StreamPipeline] = []
         for name, burst in (("a", 3), ("b", 1), ("c", 1)):
 
@@ -149,7 +151,7 @@ def test_streams_take_turns_and_never_run_two_frames_at_once(threads):
                 for _ in range(burst):
                     p.submit(_frame(0))
 
-            p = StreamPipeline(EchoProcessor(name, order), resubmit, max_age_s=60)  # type: ignore[arg-type]
+            p = StreamPipeline(EchoProcessor(name, order), resubmit, max_age_s=60)  # type: ignore[arg-type]  # test double
             pipelines.append(p)
             scheduler.add(p)
         for p in pipelines:

@@ -26,6 +26,7 @@ from facegate.stream.protocol import (
     Frame,
     Hello,
     Limits,
+    Message,
     MessageReader,
     MessageType,
     PersonRef,
@@ -44,7 +45,7 @@ from facegate.stream.protocol import (
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4 + b"\xff\xd9"
 
-MESSAGES = [
+MESSAGES: list[Message] = [
     Hello("secret-key", "door-1", annotate=True, max_fps=15.0, client="facegate 0.1"),
     Hello("k", "cam_2.a-b"),
     Welcome("s-123", "0.1.0", Limits(), max_fps=10.0),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -23,10 +24,7 @@ TEXT = DOC.read_text(encoding="utf-8")
 TICKED = re.compile(r"`([a-z_][a-z0-9_]*)`")
 
 # Message type -> its dataclass (every member of ``Message``).
-CLASSES: dict[p.MessageType, type] = {
-    cls.TYPE: cls
-    for cls in p.Message.__args__  # type: ignore[attr-defined]
-}
+CLASSES: dict[p.MessageType, type] = {cls.TYPE: cls for cls in get_args(p.Message)}
 # Backticked words in a nested object's row that are prose, not fields of the object.
 PROSE = {("RESULT", "timings_ms"): {"annotate"}}
 

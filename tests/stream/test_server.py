@@ -72,6 +72,7 @@ def test_annotated_jpeg_follows_each_result(make_server, faces_dir):
             assert isinstance(result, Result) and result.frame_id == fid
             assert isinstance(annotated, Annotated) and annotated.frame_id == fid
             drawn = cv2.imdecode(np.frombuffer(annotated.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            assert drawn is not None
             assert drawn.shape == image.shape
             # every frame of this clip shows a face: its box is drawn, so the pixels along the
             # box's top edge differ from the frame's by far more than JPEG noise

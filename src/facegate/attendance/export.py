@@ -32,8 +32,8 @@ def excel_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
 
 def xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], sheet: str) -> bytes:
     """One sheet, a bold header row, and cells as given (numbers stay numbers)."""
-    from openpyxl import Workbook  # type: ignore[import-untyped]
-    from openpyxl.styles import Font  # type: ignore[import-untyped]
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
 
     book = Workbook()
     ws = book.active
