@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,9 @@ def test_deleted_people_are_masked_at_load_and_erased_by_the_next_publish(
             for v in gone_vectors:
                 assert not set(gone_ids) & set(late.search(v, k=10).template_ids.tolist())
             assert late.people_count == 99
-        # The deletion makes a snapshot due; publishing removes the old files.
+        # The deletion makes a snapshot due once the old file is snapshot_erase_s old (on a
+        # quiet machine all of the above can take less); publishing removes the old files.
+        time.sleep(0.05)
         assert gallery.snapshots is not None and gallery.snapshots.due() is not None
         assert gallery.refresh_snapshot() == "published"
         new_files = _snapshot_files(settings)
