@@ -137,9 +137,7 @@ class IndexSwap:
                 self._revision = changes.revision
                 self._checked = max(self._checked, started)
         swapped = time.monotonic()
-        self.rebuilds.append(
-            RebuildRecord(started, swapped, changes.revision, self.index_source)
-        )
+        self.rebuilds.append(RebuildRecord(started, swapped, changes.revision, self.index_source))
         self._refresh_operating_point()
         log.info(
             "gallery index ready: %d templates at revision %d (%s) in %.2f s",
