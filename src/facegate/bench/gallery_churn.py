@@ -31,11 +31,15 @@ right one.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,7 @@ from facegate.bench.gallery_bench import probes_near, rss_mb
 from facegate.bench.gallery_load import load_random_people
 from facegate.config import Settings
 from facegate.gallery import Gallery, open_store
+from facegate.gallery.index_swap import RebuildRecord
 
 _PROBES = 4000  # genuine probes cycled through by the searchers
 _PHASES = ("before", "deleting", "compacting", "after")
@@ -52,20 +57,23 @@ _PHASES = ("before", "deleting", "compacting", "after")
 
 @dataclass(frozen=True, slots=True)
 class _Search:
-    """One timed search: when it started (monotonic), how long it took, whose probe it was,
-    the gallery revision just before it, and every person it ranked."""
+    """One timed search: when it started (``time.monotonic()``, the same clock in every
+    process of the host), how long it took, whose probe it was, the gallery revision just
+    before it, the best-ranked person (-1: none) and every ranked person among the doomed."""
 
     started: float
     seconds: float
     person: int
     revision: int
-    ranked: tuple[int, ...]
+    top: int
+    doomed: tuple[int, ...]
 
 
 def _searcher(
     gallery: Gallery,
     probes: np.ndarray,
     owners: np.ndarray,
+    doomed: frozenset[int],
     seed: int,
     stop: threading.Event,
     out: list[_Search],
@@ -75,11 +83,90 @@ def _searcher(
         i = int(rng.integers(len(probes)))
         revision = gallery.revision
         started = time.monotonic()
-        ranked = gallery.rank(probes[i])
+        ranked = [r.person_id for r in gallery.rank(probes[i])]
         seconds = time.monotonic() - started
         out.append(
-            _Search(started, seconds, int(owners[i]), revision, tuple(r.person_id for r in ranked))
+            _Search(
+                started,
+                seconds,
+                int(owners[i]),
+                revision,
+                ranked[0] if ranked else -1,
+                tuple(p for p in ranked if p in doomed),
+            )
         )
+
+
+def _search_threads(
+    gallery: Gallery,
+    work: Path,
+    count: int,
+    seed: int,
+    stop: threading.Event,
+) -> tuple[list[threading.Thread], list[list[_Search]]]:
+    """``count`` started searcher threads over the probes saved in ``work``, and their logs."""
+    probes = np.load(work / "probes.npy")
+    owners = np.load(work / "owners.npy")
+    doomed = frozenset(np.load(work / "doomed.npy").tolist())
+    gallery.rank(probes[0])  # warm-up
+    logs: list[list[_Search]] = [[] for _ in range(count)]
+    threads = [
+        threading.Thread(
+            target=_searcher,
+            args=(gallery, probes, owners, doomed, seed + n, stop, logs[n]),
+            name=f"bench-searcher-{n}",
+            daemon=True,
+        )
+        for n in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads, logs
+
+
+def _worker() -> None:
+    """The other worker (a second process on the same data dir and database, as another
+    serving worker or host): its own ``Gallery`` with background threads, one searcher
+    thread from "ready" until its stdin closes, then its searches and rebuilds as JSON."""
+    work = Path(sys.argv[1])
+    gallery = Gallery(Settings())
+    stop = threading.Event()
+    threads, logs = _search_threads(gallery, work, 1, int(sys.argv[2]), stop)
+    print("ready", flush=True)
+    sys.stdin.read()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    rebuilds = [astuple(r) for r in gallery.rebuilds]
+    gallery.close()
+    json.dump({"searches": [astuple(s) for s in logs[0]], "rebuilds": rebuilds}, sys.stdout)
+
+
+class _OtherWorker:
+    """The parent's handle on ``_worker``."""
+
+    def __init__(self, work: Path, env: dict[str, str], seed: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "facegate.bench.gallery_churn", str(work), str(seed + 100)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the other worker exited with {self.proc.wait()}")
+
+    def finish(self) -> tuple[list[_Search], list[RebuildRecord]]:
+        out, _ = self.proc.communicate(timeout=300)
+        report = json.loads(out)
+        searches = [_Search(s[0], s[1], s[2], s[3], s[4], tuple(s[5])) for s in report["searches"]]
+        return searches, [RebuildRecord(*r) for r in report["rebuilds"]]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def _latency(seconds: list[float]) -> dict[str, Any]:
@@ -110,6 +197,7 @@ def run_churn_bench(
     delete_batch: int = 1000,
     batch_pause_s: float = 0.5,
     searchers: int = 1,
+    other_worker: bool = True,
     baseline_s: float = 5.0,
     after_s: float = 5.0,
     settle_timeout_s: float = 900.0,
@@ -126,8 +214,14 @@ def run_churn_bench(
     if searchers < 1 or delete_batch < 1:
         raise ValueError("searchers and delete_batch must be >= 1")
     with tempfile.TemporaryDirectory(prefix="facegate-churn-") as tmp:
-        settings = Settings().replace(data_dir=Path(tmp), database_url=database_url)
+        work = Path(tmp)
+        env = dict(os.environ, FACEGATE_DATA_DIR=str(work / "data"))
+        env.pop("FACEGATE_DATABASE_URL", None)
+        if database_url:
+            env["FACEGATE_DATABASE_URL"] = database_url
+        settings = Settings().replace(data_dir=work / "data", database_url=database_url)
         if exact_max is not None:
+            env["FACEGATE_GALLERY_EXACT_MAX"] = str(exact_max)
             settings = settings.replace(gallery_exact_max=exact_max)
         started = time.monotonic()
         with open_store(settings) as store:
@@ -148,24 +242,23 @@ def run_churn_bench(
         # Half the probes of survivors, half of people who will be deleted.
         half = _PROBES // 2
         picks = np.concatenate(
-            [
-                rng.choice(np.flatnonzero(~is_victim), half),
-                rng.choice(doomed, _PROBES - half),
-            ]
+            [rng.choice(np.flatnonzero(~is_victim), half), rng.choice(doomed, _PROBES - half)]
         )
-        rows_picked = picks * 3 + rng.integers(0, 3, len(picks))
-        probes = probes_near(vectors[rows_picked], probe_similarity, rng)
-        owners = ids[picks]
+        chosen = picks * 3 + rng.integers(0, 3, len(picks))
+        np.save(work / "probes.npy", probes_near(vectors[chosen], probe_similarity, rng))
+        np.save(work / "owners.npy", ids[picks])
+        np.save(work / "doomed.npy", ids[doomed])
         del vectors
 
         started = time.monotonic()
         gallery = Gallery(settings)  # background threads on, as a serving worker
         open_s = time.monotonic() - started
+        other = _OtherWorker(work, env, seed) if other_worker else None
         try:
             report = _churn(
                 gallery,
-                probes,
-                owners,
+                other,
+                work,
                 ids[doomed],
                 searchers=searchers,
                 delete_batch=delete_batch,
@@ -176,6 +269,8 @@ def run_churn_bench(
                 seed=seed,
             )
         finally:
+            if other is not None:
+                other.kill()
             gallery.close()
     return {
         "size": people_n * 3,
@@ -193,8 +288,8 @@ def run_churn_bench(
 
 def _churn(
     gallery: Gallery,
-    probes: np.ndarray,
-    owners: np.ndarray,
+    other: _OtherWorker | None,
+    work: Path,
     doomed: np.ndarray,
     *,
     searchers: int,
@@ -207,21 +302,8 @@ def _churn(
 ) -> dict[str, Any]:
     """Search throughout; delete ``doomed`` in batches; wait for the compaction; judge."""
     stop = threading.Event()
-    logs: list[list[_Search]] = [[] for _ in range(searchers)]
-    threads = [
-        threading.Thread(
-            target=_searcher,
-            args=(gallery, probes, owners, seed + n, stop, logs[n]),
-            name=f"bench-searcher-{n}",
-            daemon=True,
-        )
-        for n in range(searchers)
-    ]
-    gallery.rank(probes[0])  # warm-up
-    for thread in threads:
-        thread.start()
-    deleted_at: dict[int, int] = {}  # person -> revision their delete committed
-    committed: dict[int, float] = {}  # person -> when the delete call returned
+    threads, logs = _search_threads(gallery, work, searchers, seed, stop)
+    deletions: dict[int, tuple[int, float]] = {}  # person -> (revision, when it returned)
     delete_times: list[float] = []
     try:
         time.sleep(baseline_s)
@@ -234,45 +316,19 @@ def _churn(
                 gallery.delete_person(pid)
                 delete_times.append(time.monotonic() - started)
                 # the bench is the only writer: the revision now is the one this delete made
-                deleted_at[pid] = gallery.store.revision()
-                committed[pid] = time.monotonic()
+                deletions[pid] = (gallery.store.revision(), time.monotonic())
         delete_end = time.monotonic()
-        last_revision = gallery.store.revision()
-        compacted = _wait_compacted(gallery, last_revision, settle_timeout_s)
+        compacted = _wait_compacted(gallery, gallery.store.revision(), settle_timeout_s)
         settled = time.monotonic()
         time.sleep(after_s)
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=60)
+    window = _Window(delete_start, settled, deletions)
     rebuilds = [r for r in gallery.rebuilds if r.swapped > delete_start]
-    searches = sorted((s for log in logs for s in log), key=lambda s: s.started)
-
-    def phase(s: _Search) -> str:
-        if s.started < delete_start:
-            return "before"
-        if s.started >= settled:
-            return "after"
-        if any(r.started <= s.started < r.swapped for r in rebuilds):
-            return "compacting"
-        return "deleting"
-
-    phases = [phase(s) for s in searches]
-    wrong = stale = 0
-    for s in searches:
-        for pid in s.ranked:
-            revision = deleted_at.get(pid)
-            if revision is None:
-                continue
-            if s.revision >= revision:
-                wrong += 1
-            elif s.started > committed[pid]:
-                stale += 1
-    survivors = [s for s in searches if s.person not in deleted_at]
-    doomed_before = [s for s in searches if s.person in deleted_at and s.started < delete_start]
-    slowest = sorted(range(len(searches)), key=lambda i: -searches[i].seconds)[:5]
     compaction = rebuilds[-1] if compacted and rebuilds else None
-    return {
+    report: dict[str, Any] = {
         "deleted_people": len(doomed),
         "deleted_templates": 3 * len(doomed),
         "delete_batch": delete_batch,
@@ -282,39 +338,87 @@ def _churn(
         "compacted": compacted,
         "compaction_s": round(compaction.swapped - compaction.started, 2) if compaction else None,
         "settle_s": round(settled - delete_end, 1),
-        "rebuilds": [
-            {
-                "start_s": round(r.started - delete_start, 2),
-                "build_s": round(r.swapped - r.started, 2),
-                "revision": r.revision,
-                "source": "snapshot" if r.source != "memory" else "memory",
-            }
-            for r in rebuilds
-        ],
-        "latency": {
-            name: _latency([s.seconds for s, p in zip(searches, phases, strict=True) if p == name])
-            for name in _PHASES
-        },
-        "slowest": [
-            {
-                "at_s": round(searches[i].started - delete_start, 2),
-                "ms": round(searches[i].seconds * 1000, 1),
-                "phase": phases[i],
-            }
-            for i in slowest
-        ],
-        "wrong_answers": wrong,
-        "stale_answers": stale,
-        "survivor_searches": len(survivors),
-        "survivor_recall": round(
-            float(np.mean([s.ranked[:1] == (s.person,) for s in survivors])), 4
-        )
-        if survivors
-        else None,
-        "doomed_recall_before": round(
-            float(np.mean([s.ranked[:1] == (s.person,) for s in doomed_before])), 4
-        )
-        if doomed_before
-        else None,
-        "rss_mb": round(rss_mb(), 1),
+        **window.judge([s for log in logs for s in log], rebuilds),
     }
+    if other is not None:
+        searches, other_rebuilds = other.finish()
+        report["other_worker"] = window.judge(
+            searches, [r for r in other_rebuilds if r.swapped > delete_start]
+        )
+    report["rss_mb"] = round(rss_mb(), 1)
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The deletion period and every deletion, to judge one worker's searches by."""
+
+    delete_start: float
+    settled: float
+    deletions: dict[int, tuple[int, float]]
+
+    def phase(self, s: _Search, rebuilds: list[RebuildRecord]) -> str:
+        if s.started < self.delete_start:
+            return "before"
+        if s.started >= self.settled:
+            return "after"
+        if any(r.started <= s.started < r.swapped for r in rebuilds):
+            return "compacting"
+        return "deleting"
+
+    def judge(self, searches: list[_Search], rebuilds: list[RebuildRecord]) -> dict[str, Any]:
+        """Latency per phase, the slowest searches, wrong and stale answers, recall."""
+        searches = sorted(searches, key=lambda s: s.started)
+        phases = [self.phase(s, rebuilds) for s in searches]
+        timed = list(zip(searches, phases, strict=True))
+        wrong = stale = 0
+        for s in searches:
+            for pid in s.doomed:
+                revision, committed = self.deletions[pid]
+                if s.revision >= revision:
+                    wrong += 1
+                elif s.started > committed:
+                    stale += 1
+        survivors = [s for s in searches if s.person not in self.deletions]
+        doomed_before = [
+            s for s in searches if s.person in self.deletions and s.started < self.delete_start
+        ]
+        slowest = sorted(range(len(searches)), key=lambda i: -searches[i].seconds)[:5]
+        return {
+            "rebuilds": [
+                {
+                    "start_s": round(r.started - self.delete_start, 2),
+                    "build_s": round(r.swapped - r.started, 2),
+                    "revision": r.revision,
+                    "source": "memory" if r.source == "memory" else "snapshot",
+                }
+                for r in rebuilds
+            ],
+            "latency": {
+                name: _latency([s.seconds for s, p in timed if p == name]) for name in _PHASES
+            },
+            "slowest": [
+                {
+                    "at_s": round(searches[i].started - self.delete_start, 2),
+                    "ms": round(searches[i].seconds * 1000, 1),
+                    "phase": phases[i],
+                }
+                for i in slowest
+            ],
+            "wrong_answers": wrong,
+            "stale_answers": stale,
+            "survivor_searches": len(survivors),
+            "survivor_recall": _recall(survivors),
+            "doomed_recall_before": _recall(doomed_before),
+        }
+
+
+def _recall(searches: list[_Search]) -> float | None:
+    """The share of searches whose best-ranked person is the probe's."""
+    if not searches:
+        return None
+    return round(float(np.mean([s.top == s.person for s in searches])), 4)
+
+
+if __name__ == "__main__":
+    _worker()
