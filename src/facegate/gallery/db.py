@@ -154,7 +154,7 @@ class SqliteDatabase:
         """A read on a new connection (WAL: readers run beside the shared one). On the shared
         connection, each index snapshot read of a 200k gallery stalled every search of the
         process for 1.0-1.5 s (``facegate bench gallery --delete-fraction``, docs/gallery.md)."""
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
+        conn = self._connect_aside()
         try:
             conn.execute("BEGIN")
             yield _SqliteTx(conn)
@@ -173,12 +173,22 @@ class SqliteDatabase:
                 raise
             self._conn.execute("COMMIT")
 
+    def _connect_aside(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
+
     def after_erase(self) -> None:
         """Fold the WAL back into the database and truncate it, so the pre-deletion pages
-        that are still in the log are overwritten (best effort: skipped while readers hold
-        old snapshots; the next checkpoint finishes it)."""
-        with self._lock:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        that are still in the log are overwritten (a TRUNCATE checkpoint waits up to the busy
+        timeout for readers of older snapshots, then gives up; the next one finishes it).
+
+        On a connection of its own: it waits for readers, such as an index snapshot being
+        read aside, and on the shared connection that wait held every search of the process
+        (searches stalled up to 5.3 s at 200k, ``facegate bench gallery --delete-fraction``)."""
+        conn = self._connect_aside()
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
 
     def now(self) -> datetime:
         return utcnow()
