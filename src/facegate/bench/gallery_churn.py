@@ -5,7 +5,9 @@ What issue 13 feared: a compaction after many deletions stalls searches. This me
 the real parts: ``size`` random templates (three per person, ``gallery_load.py``) in a fresh
 SQLite gallery in a temp dir (or the empty PostgreSQL database given), a real ``Gallery`` with
 its background threads as a serving worker has them (revision poll or LISTEN, snapshot loop,
-rebuilds aside), ``searchers`` threads ranking genuine probes continuously, and an admin
+rebuilds aside), ``searchers`` threads ranking genuine probes continuously, a second worker
+process (``other_worker``: its own ``Gallery`` on the same data dir and database, one searcher
+thread, judged alike: the issue's "other hosts identify"), and an admin
 deleting ``ceil(F x people)`` people through ``Gallery.delete_person`` (the API's path: the
 store's delete, then the catch-up), ``delete_batch`` people per batch with a short pause
 between batches. ``ceil`` because the index compacts when *more* than a fifth of its rows is
