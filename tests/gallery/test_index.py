@@ -8,7 +8,7 @@ import pytest
 from facegate.bench.gallery_bench import genuine_probes
 from facegate.gallery import Gallery, IndexParams, VectorIndex
 from facegate.gallery.index import ApproxKind
-from facegate.gallery.types import Snapshot
+from facegate.gallery.types import Change, Snapshot
 from tests.gallery.conftest import template, unit_vectors
 
 
@@ -115,3 +115,30 @@ def test_threads_searching_while_another_writes(gallery: Gallery) -> None:
     assert len(gallery.index_contents()) == 120
     # (Ranked, not accepted: 120 random templates have a meaningless mean for the blend.)
     assert all(gallery.identify(v).candidates[0].person.id == person.id for v in vectors[::10])
+
+
+def test_runs_of_changes_replay_as_one_call_with_the_same_result() -> None:
+    """``apply`` folds a run of adds or removals over many revisions into one call: the
+    contents, people count and searches equal replaying one revision at a time, across adds,
+    removals (including a template added and removed again) and moves in between."""
+    snap = _snapshot(400)  # people 2..101, four templates each
+    extra = unit_vectors(12, 9)
+    changes = [Change(8 + i, "remove", int(t), int(t) // 4) for i, t in enumerate(range(10, 50))]
+    changes += [Change(60, "move", 50, 500), Change(60, "move", 51, 500)]
+    changes += [Change(61 + i, "add", 1000 + i, 600 + i // 3, extra[i]) for i in range(6)]
+    changes += [Change(70, "add", 1006, 700, None), Change(71, "remove", 1006, 700)]
+    changes += [Change(72 + i, "remove", int(t), int(t) // 4) for i, t in enumerate((52, 53, 1000))]
+    changes += [Change(80 + i, "add", 1007 + i, 601, extra[6 + i]) for i in range(6)]
+    at_once = VectorIndex.from_snapshot(snap, 128, IndexParams(exact_max=10**9))
+    one_by_one = VectorIndex.from_snapshot(snap, 128, IndexParams(exact_max=10**9))
+    at_once.apply(changes)
+    for change in changes:
+        one_by_one.apply([change])
+    assert at_once.contents() == one_by_one.contents()
+    assert at_once.people == one_by_one.people == 100 - 10 + 1 + 2
+    assert not set(range(10, 50)) & set(at_once.contents()) and 1006 not in at_once.contents()
+    assert at_once.contents()[50] == 500 and at_once.contents()[1012] == 601
+    for probe in (extra[1], extra[8], snap.vectors[200]):
+        assert at_once.search(probe, 5).template_ids.tolist() == (
+            one_by_one.search(probe, 5).template_ids.tolist()
+        )

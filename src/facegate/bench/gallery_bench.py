@@ -75,13 +75,19 @@ def genuine_probes(
     vectors: np.ndarray, n: int, similarity: float, rng: np.random.Generator
 ) -> np.ndarray:
     """Probes at cosine ``similarity`` to randomly chosen stored vectors."""
-    sources = vectors[rng.integers(0, len(vectors), n)]
+    return probes_near(vectors[rng.integers(0, len(vectors), n)], similarity, rng)
+
+
+def probes_near(sources: np.ndarray, similarity: float, rng: np.random.Generator) -> np.ndarray:
+    """One probe per source vector, at cosine ``similarity`` to it (a random direction in
+    the orthogonal complement supplies the rest, as a new photo of the same face would)."""
     noise = _unit(rng.standard_normal(sources.shape, dtype=np.float32))
     noise = _unit(noise - (noise * sources).sum(1, keepdims=True) * sources)  # orthogonal part
     return _unit(similarity * sources + np.sqrt(1 - similarity**2) * noise)
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """This process's resident memory in MB."""
     try:
         import psutil
 
@@ -173,7 +179,7 @@ def run_gallery_bench(
         match_ms_p95=round(float(np.percentile(match_ms, 95)), 4),
         recall_at_1=round(float(np.mean(found == truth[:, 0])), 4),
         recall_at_1_random=round(float(np.mean(found_random == truth_random[:, 0])), 4),
-        rss_mb=round(_rss_mb(), 1),
+        rss_mb=round(rss_mb(), 1),
         search_threads=index.params.search_threads,
         build_threads=index.params.build_threads,
     )

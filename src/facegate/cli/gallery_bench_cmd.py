@@ -42,11 +42,26 @@ def register_gallery_bench(bench_app: typer.Typer) -> None:
             ),
         ] = False,
         workers: Annotated[int, typer.Option(min=1, help="--startup: worker processes")] = 2,
+        delete_fraction: Annotated[
+            float | None,
+            typer.Option(
+                "--delete-fraction",
+                help="instead: delete this share of the people while searches run, and "
+                "report search latency before/during/after the compaction and wrong answers",
+            ),
+        ] = None,
+        delete_batch: Annotated[
+            int, typer.Option(min=1, help="--delete-fraction: people deleted per batch")
+        ] = 1000,
+        searchers: Annotated[
+            int, typer.Option(min=1, help="--delete-fraction: searching threads")
+        ] = 1,
         postgres: Annotated[
             bool,
             typer.Option(
                 "--postgres",
-                help="--startup: load into FACEGATE_DATABASE_URL instead (must be empty)",
+                help="--startup/--delete-fraction: load into FACEGATE_DATABASE_URL instead "
+                "(must be empty)",
             ),
         ] = False,
         as_json: Annotated[
@@ -54,10 +69,42 @@ def register_gallery_bench(bench_app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Search latency (p50/p95), recall@1 against exact search, build time and memory;
-        with --startup, start-up time and memory per host for N workers."""
+        with --startup, start-up time and memory per host for N workers; with
+        --delete-fraction, searches while a share of the people is deleted and compacted."""
         from facegate.bench.gallery_bench import run_gallery_bench
 
         settings = Settings()
+        database_url = settings.storage.database_url if postgres else None
+        if delete_fraction is not None:
+            from facegate.bench.gallery_churn import run_churn_bench
+
+            try:
+                churn = run_churn_bench(
+                    size,
+                    delete_fraction=delete_fraction,
+                    delete_batch=delete_batch,
+                    searchers=searchers,
+                    database_url=database_url,
+                    exact_max=exact_max,
+                    seed=seed,
+                )
+            except ValueError as error:
+                typer.echo(f"error: {error}", err=True)
+                raise typer.Exit(EXIT_BAD_INPUT) from error
+            if as_json:
+                print_json(churn)
+                return
+            for name, lat in churn["latency"].items():
+                typer.echo(
+                    f"{name}: {lat['searches']} searches, "
+                    f"p99 {lat.get('ms_p99', 0):.1f} ms, max {lat.get('ms_max', 0):.1f} ms"
+                )
+            typer.echo(
+                f"deleted {churn['deleted_people']} people in {churn['delete_s']} s, "
+                f"compaction {churn['compaction_s']} s, wrong answers {churn['wrong_answers']}, "
+                f"survivor recall {churn['survivor_recall']}"
+            )
+            return
         if startup:
             from facegate.bench.gallery_startup import run_startup_bench
 
@@ -65,7 +112,7 @@ def register_gallery_bench(bench_app: typer.Typer) -> None:
                 report = run_startup_bench(
                     size,
                     workers=workers,
-                    database_url=settings.storage.database_url if postgres else None,
+                    database_url=database_url,
                     exact_max=exact_max,
                     seed=seed,
                 )

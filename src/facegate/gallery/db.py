@@ -60,6 +60,11 @@ class Database(Protocol):
     def write(self) -> Any:
         """Context manager: a serialised write transaction, committed on clean exit."""
 
+    def read_aside(self) -> Any:
+        """Context manager: like ``read`` but on a connection of its own, for a long read (the
+        whole index snapshot) that must not hold the shared connection, which every search's
+        revision check and every names lookup of the process waits for."""
+
     def to_db_time(self, value: datetime) -> Any: ...
 
     def from_db_time(self, value: Any) -> datetime: ...
@@ -145,6 +150,19 @@ class SqliteDatabase:
                 self._conn.execute("COMMIT")
 
     @contextmanager
+    def read_aside(self) -> Iterator[Tx]:
+        """A read on a new connection (WAL: readers run beside the shared one). On the shared
+        connection, each index snapshot read of a 200k gallery stalled every search of the
+        process for 1.0-1.5 s (``facegate bench gallery --delete-fraction``, docs/gallery.md)."""
+        conn = self._connect_aside()
+        try:
+            conn.execute("BEGIN")
+            yield _SqliteTx(conn)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    @contextmanager
     def write(self) -> Iterator[Tx]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -155,12 +173,22 @@ class SqliteDatabase:
                 raise
             self._conn.execute("COMMIT")
 
+    def _connect_aside(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
+
     def after_erase(self) -> None:
         """Fold the WAL back into the database and truncate it, so the pre-deletion pages
-        that are still in the log are overwritten (best effort: skipped while readers hold
-        old snapshots; the next checkpoint finishes it)."""
-        with self._lock:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        that are still in the log are overwritten (a TRUNCATE checkpoint waits up to the busy
+        timeout for readers of older snapshots, then gives up; the next one finishes it).
+
+        On a connection of its own: it waits for readers, such as an index snapshot being
+        read aside, and on the shared connection that wait held every search of the process
+        (searches stalled up to 5.3 s at 200k, ``facegate bench gallery --delete-fraction``)."""
+        conn = self._connect_aside()
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
 
     def now(self) -> datetime:
         return utcnow()
@@ -302,22 +330,36 @@ class PostgresDatabase:
 
     @contextmanager
     def _transaction(self, read_only: bool) -> Iterator[Tx]:
-        with self._lock:
-            conn = self._connection()
-            try:
-                with conn.transaction(), conn.cursor() as cur:
-                    if read_only:
-                        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    yield _PgTx(cur)
-            except self._psycopg.OperationalError as error:
-                if conn.broken:
-                    self._backoff.failed()
-                raise DatabaseUnavailable(
-                    f"PostgreSQL query failed: {type(error).__name__}"
-                ) from error
+        with self._lock, self._on(self._connection(), read_only) as tx:
+            yield tx
+
+    @contextmanager
+    def _on(self, conn: Any, read_only: bool) -> Iterator[Tx]:
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                if read_only:
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield _PgTx(cur)
+        except self._psycopg.OperationalError as error:
+            if conn.broken and conn is self._conn:
+                self._backoff.failed()
+            raise DatabaseUnavailable(f"PostgreSQL query failed: {type(error).__name__}") from error
 
     def read(self) -> Any:
         return self._transaction(read_only=True)
+
+    @contextmanager
+    def read_aside(self) -> Iterator[Tx]:
+        """A read on a connection of its own, closed afterwards."""
+        try:
+            conn = self.connect()
+        except self._psycopg.OperationalError as error:
+            raise DatabaseUnavailable("PostgreSQL is unreachable") from error
+        try:
+            with self._on(conn, read_only=True) as tx:
+                yield tx
+        finally:
+            conn.close()
 
     def write(self) -> Any:
         return self._transaction(read_only=False)

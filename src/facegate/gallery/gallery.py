@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
@@ -41,7 +42,7 @@ from facegate.config import Settings
 from facegate.errors import DatabaseUnavailable
 from facegate.gallery.db import PgOptions, PostgresDatabase, open_database
 from facegate.gallery.index import Hits, IndexParams, VectorIndex, replay
-from facegate.gallery.index_swap import IndexSwap
+from facegate.gallery.index_swap import REBUILDS_KEPT, IndexSwap, RebuildRecord
 from facegate.gallery.matcher import Match, Matcher, MatcherParams, Ranked, aggregate
 from facegate.gallery.operating_point import FALLBACK_THRESHOLD, OperatingPoint
 from facegate.gallery.snapshot_job import SnapshotJob
@@ -105,6 +106,7 @@ class Gallery(IndexSwap):
         self._update_lock = threading.Lock()  # one catch-up or swap at a time
         self._rebuild_lock = threading.Lock()  # one rebuild at a time
         self._rebuilding = False
+        self.rebuilds: deque[RebuildRecord] = deque(maxlen=REBUILDS_KEPT)
         self._index: VectorIndex | None = None
         self.snapshots = (
             SnapshotJob(settings, self.store, self.index_params)

@@ -432,8 +432,15 @@ class VectorIndex:
 
     def apply(self, changes: Sequence[Change]) -> None:
         """Replay logged changes in commit order (adds without an embedding were removed
-        again later; their ``remove`` follows)."""
-        for (op, _rev), group in groupby(changes, key=lambda c: (c.op, c.revision)):
+        again later; their ``remove`` follows).
+
+        A run of consecutive adds, or of consecutive removals, is applied as one call whatever
+        the revisions in it: finding the rows of removed templates scans every row (~2 ms at
+        a million), so replaying 10,000 single-person deletions one by one took 31 s on a 1M
+        index (a rebuild catching up on the deletions made during its build; a catch-up
+        holds the search lock), and as one call 0.09 s (measured, load ~8 on 2 cores). Moves
+        depend on the owners before them and stay per revision."""
+        for (op, _rev), group in groupby(changes, key=_run_key):
             batch = list(group)
             if op == "add":
                 present = [c for c in batch if c.embedding is not None]
@@ -448,6 +455,11 @@ class VectorIndex:
             elif op == "move":
                 for person_id, moved in groupby(batch, key=lambda c: c.person_id):
                     self.move((c.template_id for c in moved), person_id)
+
+
+def _run_key(change: Change) -> tuple[str, int]:
+    """What ``apply`` groups on: the operation, and for moves also the revision."""
+    return change.op, change.revision if change.op == "move" else -1
 
 
 def replay(

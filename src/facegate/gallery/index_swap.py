@@ -13,12 +13,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
+from dataclasses import dataclass
 
 from facegate.gallery.index import IndexParams, VectorIndex, replay
 from facegate.gallery.snapshot_job import SnapshotJob
 from facegate.gallery.store import SqlStore
 
 log = logging.getLogger("facegate.gallery.gallery")
+# Rebuilds remembered (diagnostics and ``facegate bench gallery --delete-fraction``).
+REBUILDS_KEPT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildRecord:
+    """One index swapped in: when its rebuild started and when it was swapped in
+    (``time.monotonic()``), the revision it reflected then and where its base came from."""
+
+    started: float
+    swapped: float
+    revision: int
+    source: str
 
 
 class IndexSwap:
@@ -35,6 +50,7 @@ class IndexSwap:
     _update_lock: threading.Lock
     _rebuild_lock: threading.Lock
     _rebuilding: bool
+    rebuilds: deque[RebuildRecord]  # the last REBUILDS_KEPT swaps, oldest first
 
     def _refresh_operating_point(self, model: tuple[str, str] | None = None) -> None:
         raise NotImplementedError
@@ -91,6 +107,13 @@ class IndexSwap:
         index = self._index
         return index.base_revision if index is not None else -1
 
+    @property
+    def base_revision(self) -> int:
+        """The revision the index's base segment was built at (-1 without an index): a
+        rebuild moves it, so a base at or past a deletion's revision no longer holds the
+        deleted rows even as tombstones."""
+        return self._base_revision()
+
     def _swap_in(self, fresh: VectorIndex | None, revision: int, started: float) -> bool:
         """Replay onto ``fresh`` (private to this thread) what was committed after
         ``revision``; False if the log no longer reaches back that far."""
@@ -113,13 +136,15 @@ class IndexSwap:
                 self._index = fresh
                 self._revision = changes.revision
                 self._checked = max(self._checked, started)
+        swapped = time.monotonic()
+        self.rebuilds.append(RebuildRecord(started, swapped, changes.revision, self.index_source))
         self._refresh_operating_point()
         log.info(
             "gallery index ready: %d templates at revision %d (%s) in %.2f s",
             len(fresh) if fresh is not None else 0,
             changes.revision,
             self.index_source,
-            time.monotonic() - started,
+            swapped - started,
         )
         return True
 

@@ -135,8 +135,9 @@ class RevisionLog:
         return int(changed), int(removed), True
 
     def snapshot(self) -> Snapshot:
-        """Every template vector and the revision they make up, read consistently."""
-        with self.db.read() as tx:
+        """Every template vector and the revision they make up, read consistently, on a
+        connection of its own (seconds at a million templates: the shared one stays free)."""
+        with self.db.read_aside() as tx:
             revision = int(tx.execute("SELECT revision FROM gallery_meta WHERE id = 1")[0][0])
             ids: list[np.ndarray] = []
             owners: list[np.ndarray] = []
