@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import pytest
 
+from facegate.cluster.placement import place
 from tests.cluster.hosts import bindable
 from tests.cluster.hosts import eventually as polled
 from tests.pg import create_database, drop_database
@@ -135,6 +136,17 @@ def owner(snapshot: dict[str, Any], camera: str) -> dict[str, Any] | None:
     return owners[0] if owners else None
 
 
+def placed(snapshot: dict[str, Any], camera: str, alive: int) -> dict[str, Any] | None:
+    """``camera``'s owner once ``alive`` nodes are alive and it is the one placement chooses
+    among them: placement no longer moves it (while hosts join, a camera leased early is
+    released to its rendezvous choice)."""
+    live = [n["id"] for n in snapshot["nodes"] if n["alive"]]
+    node = owner(snapshot, camera)
+    if len(live) != alive or node is None or node["id"] != place(camera, live):
+        return None
+    return node
+
+
 def host_of(hosts: list[Server], node: dict[str, Any]) -> Server:
     return next(h for h in hosts if h.base == node["url"])
 
@@ -200,13 +212,11 @@ def test_any_host_lists_and_serves_another_hosts_stream_and_events(cluster: dict
     hosts: list[Server] = cluster["hosts"]
     headers = cluster["headers"]
 
-    def door_owned() -> dict[str, Any] | None:
+    def door_placed() -> dict[str, Any] | None:
         snap = one_view(hosts, headers)
-        return snap if snap is not None and owner(snap, "door") else None
+        return placed(snap, "door", len(hosts)) if snap is not None else None
 
-    snap = eventually(door_owned, "one cluster view with door owned")
-    b_node = owner(snap, "door")
-    assert b_node is not None
+    b_node = eventually(door_placed, "one cluster view with door on its placed node")
     b = host_of(hosts, b_node)
     a = next(h for h in hosts if h is not b)
 
@@ -253,9 +263,9 @@ def test_one_owner_failover_and_fencing(cluster: dict[str, Any]):
     # -- every host agrees; each camera has exactly one owner -------------------------------
     def settled(live: list[Server], count: int) -> dict[str, Any] | None:
         snap = one_view(live, headers)
-        if snap is None or sum(n["alive"] for n in snap["nodes"]) != count:
+        if snap is None or not all(placed(snap, c, count) for c in ("door", "lobby")):
             return None
-        return snap if owner(snap, "door") and owner(snap, "lobby") else None
+        return snap
 
     snap = eventually(lambda: settled(hosts, 3), "one cluster view with both cameras owned")
     assert {n["url"] for n in snap["nodes"]} == {h.base for h in hosts}

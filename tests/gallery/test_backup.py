@@ -217,7 +217,8 @@ def test_backup_while_a_writer_enrols_is_consistent(
             # Its own connection, as `facegate backup` is its own process.
             db = open_database(settings.storage.data_dir, settings.storage.database_url)
             files.append(tmp_path / f"live{n}.fgbackup")
-            seen.append(backup(db, files[-1]).rows["people"])
+            # the change log only grows (people do not: every third is deleted again)
+            seen.append(backup(db, files[-1]).rows["gallery_changes"])
             db.close()
     finally:
         stop.set()

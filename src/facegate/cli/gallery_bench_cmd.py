@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 import typer
 
 from facegate.cli.app import EXIT_BAD_INPUT, print_json
 from facegate.config import Settings
+
+
+def _refusing_bad_input(
+    run: Callable[..., dict[str, Any]], *args: Any, **kw: Any
+) -> dict[str, Any]:
+    """``run(...)``'s report; a ``ValueError`` (bad sizes or fractions, a non-empty database)
+    is one line on stderr and exit 2, as for every command's bad input."""
+    try:
+        return run(*args, **kw)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from error
 
 
 def register_gallery_bench(bench_app: typer.Typer) -> None:
@@ -78,19 +91,16 @@ def register_gallery_bench(bench_app: typer.Typer) -> None:
         if delete_fraction is not None:
             from facegate.bench.gallery_churn import run_churn_bench
 
-            try:
-                churn = run_churn_bench(
-                    size,
-                    delete_fraction=delete_fraction,
-                    delete_batch=delete_batch,
-                    searchers=searchers,
-                    database_url=database_url,
-                    exact_max=exact_max,
-                    seed=seed,
-                )
-            except ValueError as error:
-                typer.echo(f"error: {error}", err=True)
-                raise typer.Exit(EXIT_BAD_INPUT) from error
+            churn = _refusing_bad_input(
+                run_churn_bench,
+                size,
+                delete_fraction=delete_fraction,
+                delete_batch=delete_batch,
+                searchers=searchers,
+                database_url=database_url,
+                exact_max=exact_max,
+                seed=seed,
+            )
             if as_json:
                 print_json(churn)
                 return
@@ -108,17 +118,14 @@ def register_gallery_bench(bench_app: typer.Typer) -> None:
         if startup:
             from facegate.bench.gallery_startup import run_startup_bench
 
-            try:
-                report = run_startup_bench(
-                    size,
-                    workers=workers,
-                    database_url=database_url,
-                    exact_max=exact_max,
-                    seed=seed,
-                )
-            except ValueError as error:
-                typer.echo(f"error: {error}", err=True)
-                raise typer.Exit(EXIT_BAD_INPUT) from error
+            report = _refusing_bad_input(
+                run_startup_bench,
+                size,
+                workers=workers,
+                database_url=database_url,
+                exact_max=exact_max,
+                seed=seed,
+            )
             if as_json:
                 print_json(report)
                 return
