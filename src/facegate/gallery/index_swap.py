@@ -91,7 +91,7 @@ class IndexSwap:
         if job is not None and files:
             if not starting:  # a newer snapshot than this worker's base is the cheap way
                 loaded = job.load()
-                if loaded is not None and loaded.revision > self._base_revision():
+                if loaded is not None and loaded.revision > self.base_revision:
                     return loaded, loaded.revision
             built = job.publish(force=True, wait=starting)
             if built is not None:
@@ -103,16 +103,13 @@ class IndexSwap:
         fresh = VectorIndex.from_snapshot(snapshot, dim, self.index_params, auto_rebuild=False)
         return fresh, snapshot.revision
 
-    def _base_revision(self) -> int:
-        index = self._index
-        return index.base_revision if index is not None else -1
-
     @property
     def base_revision(self) -> int:
         """The revision the index's base segment was built at (-1 without an index): a
         rebuild moves it, so a base at or past a deletion's revision no longer holds the
         deleted rows even as tombstones."""
-        return self._base_revision()
+        index = self._index
+        return index.base_revision if index is not None else -1
 
     def _swap_in(self, fresh: VectorIndex | None, revision: int, started: float) -> bool:
         """Replay onto ``fresh`` (private to this thread) what was committed after
@@ -161,7 +158,7 @@ class IndexSwap:
                 if built is not None and self._swap_in(built, built.revision, started):
                     return "published"
         newest = job.newest()
-        if newest is not None and newest[0] > self._base_revision():
+        if newest is not None and newest[0] > self.base_revision:
             self.rebuild()
             return "mapped"
         return None
