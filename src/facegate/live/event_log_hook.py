@@ -7,13 +7,11 @@ connection of its own. ``/ws/events`` (facegate.api.routes.live) reads ``hook.fe
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable
 from functools import partial
 
 from facegate.config import Settings
 from facegate.gallery.db import Database, PostgresDatabase, another_connection
-from facegate.live.event_feed import EventFeed
+from facegate.live.event_feed import EventFeed, Listen
 from facegate.live.event_log import EVENTS_CHANNEL, EventLog
 from facegate.live.event_writer import EventWriter
 from facegate.services import Services
@@ -38,7 +36,7 @@ class EventLogHook:
         db = await asyncio.to_thread(another_connection, services.gallery.store.db)
         self.db = db
         event_log = EventLog(db)
-        listen: Callable[[Callable[[], None], threading.Event], None] | None = None
+        listen: Listen | None = None
         if isinstance(db, PostgresDatabase):
             listen = partial(db.listen, channel=EVENTS_CHANNEL)
         poll_s = PG_POLL_S if listen is not None else SQLITE_POLL_S
