@@ -6,13 +6,12 @@ live event log behind ``/ws/events``, the attendance log, webhooks) each get the
 queue, so a slow subscriber loses its own oldest events and never slows recognition or another
 subscriber.
 
-``publish`` is safe from any thread (pipelines run on inference threads); subscribers consume
-from asyncio or from a plain thread.
+``publish`` is safe from any thread (pipelines run on inference threads); each subscriber
+consumes on a thread of its own (``get``), never on the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -84,14 +83,6 @@ class Subscription:
             return self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
-
-    async def next(self, poll_s: float = 0.25) -> RecognitionEvent:
-        """Await the next event without blocking the event loop."""
-        while True:
-            try:
-                return self._queue.get_nowait()
-            except queue.Empty:
-                await asyncio.sleep(poll_s)
 
     def close(self) -> None:
         self._bus._unsubscribe(self)
