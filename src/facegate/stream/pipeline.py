@@ -258,8 +258,8 @@ class FrameProcessor:
         """Whether this frame goes undetected, its tracks carried forward (``detect_every``).
 
         Only between detections (the detector runs at least every ``detect_every`` frames),
-        only while the tracker is settled (tracker.py: every face confirmed, seen and not
-        suspect, the face count unchanged), and only if each carried box still looks like
+        only while the tracker is settled (tracker.py: every face seen in the last detection
+        confirmed and not suspect), and only if each carried box still looks like
         its face; otherwise the frame is detected as usual. The cut check ran before this.
         """
         if self._since_detect + 1 >= self.detect_every or not self.tracker.settled():
