@@ -259,11 +259,15 @@ class FrameProcessor:
 
         Only between detections (the detector runs at least every ``detect_every`` frames),
         only while the tracker is settled (tracker.py: every face seen in the last detection
-        confirmed and not suspect), and only if each carried box still looks like
-        its face; otherwise the frame is detected as usual. The cut check ran before this.
+        confirmed and not suspect), never while the observer asks for every frame
+        (``wants_every_frame``: a door checking liveness), and only if each carried box still
+        looks like its face; otherwise the frame is detected as usual. The cut check ran
+        before this.
         """
         if self._since_detect + 1 >= self.detect_every or not self.tracker.settled():
             return False
+        if getattr(self.observer, "wants_every_frame", False):
+            return False  # e.g. a door checking liveness reads every frame's landmarks
         boxes = self.tracker.carried_boxes()
         looks = {track_id: face_descriptor(image, box) for track_id, box in boxes.items()}
         if not self.tracker.carry(looks):
