@@ -338,6 +338,7 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
         max_embeddings=services.settings.stream.max_embeddings_per_frame if server else None,
         # "track_cadence": the detector on every frame; "..._skip": the settings' detect_every
         detect_every=services.settings.stream.detect_every if mode.endswith("_skip") else 1,
+        still_detect_every=services.settings.stream.still_detect_every,
     )
     capture = cv2.VideoCapture(str(video))
     frames = faces = embedded = named = wrong = 0
@@ -384,6 +385,7 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
             else {
                 "frames_detected": processor.detected,
                 "frames_carried": processor.carried,
+                "frames_carried_still": processor.carried_still,
                 "scene_cuts": processor.tracker.resets,
                 "suspect_tracks": processor.tracker.suspects,
                 "track_splits": processor.tracker.splits,
