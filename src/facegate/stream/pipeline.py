@@ -13,7 +13,8 @@ live/cameras.py) calls ``StreamPipeline.submit`` with each frame as it arrives a
 - **The work** (``FrameProcessor.process``) runs on the shared inference pool, scheduled
   fairly across streams by ``FairScheduler`` (scheduler.py): decode (frame size checked from
   the JPEG header first), detect (every frame, or every ``detect_every``-th while all
-  faces are confirmed and still: see ``FrameProcessor._carry``), associate detections with
+  faces are confirmed, every ``still_detect_every``-th while nothing else moves either:
+  see ``FrameProcessor._carry``), associate detections with
   tracks, embed only
   the faces whose track asks for it (suspect tracks first: see tracker.py), match them in
   the gallery, vote into the tracker, and
