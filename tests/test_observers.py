@@ -61,3 +61,23 @@ def test_a_failing_observer_or_factory_does_not_stop_the_others() -> None:
     registry.register(lambda stream, prompt: None)  # not interested in this stream
     registry.for_stream("gate")([object(), object()], PIXELS)
     assert seen == [2]
+
+
+def test_a_stream_wants_every_frame_while_one_of_its_observers_does() -> None:
+    """How a door checking liveness turns the detector's frame skipping off for its camera."""
+
+    class Liveness:
+        wants_every_frame = True
+
+        def __call__(self, faces: Any, image: np.ndarray) -> None:
+            pass
+
+    registry = TrackObservers()
+    registry.register(lambda stream, prompt: lambda faces, image: None)
+    observers = registry.for_stream("kiosk")
+    assert not observers.wants_every_frame
+    unregister = registry.register(lambda stream, prompt: Liveness() if stream == "kiosk" else None)
+    assert observers.wants_every_frame
+    assert not registry.for_stream("lobby").wants_every_frame
+    unregister()
+    assert not observers.wants_every_frame

@@ -114,6 +114,14 @@ class StreamObservers:
         self._made, self._version = made, version
         self._order = [obs for obs in made.values() if obs is not None]
 
+    @property
+    def wants_every_frame(self) -> bool:
+        """Whether any observer of the stream asks for every frame to be detected (an
+        observer may say so with a ``wants_every_frame`` attribute: a door checking liveness
+        does); the pipeline then carries no frame forward (``stream.detect_every``)."""
+        self._refresh()
+        return any(getattr(obs, "wants_every_frame", False) for obs in self._order)
+
     def __call__(self, faces: Sequence[Any], image: np.ndarray) -> None:
         self._refresh()
         token = _EPOCH.set(self.epoch)

@@ -99,6 +99,30 @@ def test_one_decision_per_confirmed_track(
     assert a.score is not None and a.score > 0.4
 
 
+def test_a_door_checking_liveness_has_every_frame_detected(
+    stream_services: Services,  # noqa: F811
+    directory: DoorDirectory,
+    obama_frames: list[np.ndarray],
+):
+    """Liveness reads every frame's landmarks, so a camera of a liveness door carries no
+    frame forward; the same frames at a door without liveness do skip the detector."""
+    seen: list[int] = []
+
+    class Marks(DoorWatcher):
+        def __call__(self, faces: Sequence[Any], image: np.ndarray) -> None:
+            seen.append(sum(f.landmarks is not None for f in faces))
+            super().__call__(faces, image)
+
+    frames = obama_frames[:24]
+    plain = run(stream_services, DoorWatcher("front-cam", directory, recorder([])), frames)
+    assert plain.carried > 0
+    kiosk = Marks("kiosk", directory, recorder([]))
+    checked = run(stream_services, kiosk, frames)
+    assert kiosk.wants_every_frame
+    assert checked.carried == 0 and checked.detected == len(frames)
+    assert all(n == 1 for n in seen[3:])  # Obama's landmarks on every frame
+
+
 def test_a_stream_that_watches_no_door_makes_no_attempt(
     stream_services: Services,  # noqa: F811
     directory: DoorDirectory,

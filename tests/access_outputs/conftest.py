@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from facegate.access.messages import Decision, DoorMessage, MessageKind
+from facegate.access.messages import DoorMessage, MessageKind
 from facegate.access.outputs import DoorOutputs
 from facegate.access.outputs.worker import OutboxDispatcher
+from facegate.access.policy import Decision
 from facegate.bench.local_peers import BrokerUnavailable, Mosquitto, Receiver
 from facegate.gallery import SqlStore, open_store
 from facegate.gallery.db import Database

@@ -7,7 +7,7 @@ import numpy as np
 
 from facegate.bench.cut_clips import FACE_SIDE, HEIGHT, WIDTH, Segment, cut_clip, photo
 from facegate.engine.types import Box
-from facegate.stream.appearance import SceneCutDetector, face_descriptor
+from facegate.stream.appearance import SceneCutDetector, StillScene, face_descriptor
 from tests.stream.conftest import video_frames
 
 
@@ -75,3 +75,63 @@ def test_an_empty_or_flat_box_has_no_descriptor():
     image = np.full((48, 64, 3), 90, np.uint8)
     assert face_descriptor(image, Box(10, 10, 20, 20)) is None  # flat
     assert face_descriptor(image, Box(100, 100, 20, 20)) is None  # outside
+
+
+# -- StillScene: did anything move outside the tracked faces since the detector looked? ----
+
+FACE = Box(280, 100, 80, 80)  # in a 640x480 frame
+
+
+def thumbnail_of(image: np.ndarray) -> np.ndarray:
+    detector = SceneCutDetector()
+    detector.is_cut(image)
+    assert detector.thumbnail is not None
+    return detector.thumbnail
+
+
+def scene() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (31, 31), 0)
+
+
+def test_an_unchanged_picture_is_still_and_sensor_noise_does_not_move_it():
+    base = scene()
+    still = StillScene()
+    still.looked(thumbnail_of(base), [FACE])
+    noisy = np.clip(base + np.random.default_rng(1).normal(0, 3, base.shape), 0, 255)
+    assert still.still(thumbnail_of(noisy.astype(np.uint8)), [FACE], 640, 480)
+
+
+def test_a_newcomer_outside_the_faces_is_movement():
+    base = scene()
+    still = StillScene()
+    still.looked(thumbnail_of(base), [FACE])
+    walker = base.copy()
+    walker[200:420, 20:100] = 255  # somebody at the left edge, far from the tracked face
+    assert not still.still(thumbnail_of(walker), [FACE], 640, 480)
+
+
+def test_movement_of_the_tracked_face_and_its_body_is_left_out():
+    base = scene()
+    still = StillScene()
+    still.looked(thumbnail_of(base), [FACE])
+    moved = base.copy()
+    moved[100:180, 300:380] = 0  # the face turned (the tracker's descriptor judges that)
+    moved[200:410, 260:380] = 255  # the body below it moved
+    assert still.still(thumbnail_of(moved), [Box(300, 100, 80, 80)], 640, 480)
+    # the same change without a face there is movement
+    empty = StillScene()
+    empty.looked(thumbnail_of(base), [])
+    assert not empty.still(thumbnail_of(moved), [], 640, 480)
+
+
+def test_nothing_to_compare_is_never_still():
+    base = thumbnail_of(scene())
+    still = StillScene()
+    assert not still.still(base, [], 640, 480)  # never looked
+    still.looked(base, [])
+    assert not still.still(None, [], 640, 480)
+    still.looked(base, [Box(-1000, -1000, 3000, 3000)])  # a face covering everything
+    assert not still.still(base, [], 640, 480)
+    still.reset()
+    assert not still.still(base, [], 640, 480)

@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from facegate.services import Services
 from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor
-from tests.stream.conftest import ENROLLED
+from tests.stream.conftest import ENROLLED, video_frames
 
 VIDEOS = {  # who must be among the people confirmed
     "short_hamilton_clip.mp4": {"Lin_Manuel_Miranda", "Barack_Obama"},
@@ -61,3 +62,44 @@ def test_the_same_people_are_confirmed_with_and_without_skipping(
     assert VIDEOS[video] <= people <= set(ENROLLED)
     differ = sum(a != b for a, b in zip(every, skip, strict=True))
     assert differ <= len(skip) // 50, differ  # 2 % of frames at most
+
+
+def test_a_still_scene_is_detected_less_often_and_movement_brings_the_detector_back(
+    stream_services: Services, faces_dir: Path
+) -> None:
+    """``stream.still_detect_every``: one real frame of obama.mp4 held still (a fixed camera,
+    nobody else in the picture) is detected every 5th frame once Obama is confirmed; a
+    passer-by at the edge of the picture brings back every 2nd frame at once."""
+    (frame,) = video_frames(faces_dir / "videos" / "obama.mp4", 1)
+    processor = FrameProcessor(
+        stream_services.engine,
+        stream_services.gallery,
+        stream="still",
+        detect_every=2,
+        still_detect_every=5,
+    )
+    count = 0
+
+    def feed(image: np.ndarray) -> list[str]:
+        nonlocal count
+        count += 1
+        result = processor.process(FrameIn(count, 0.0, time.time(), image=image), DropCounts())
+        return [f.person_name or "" for f in result.faces if f.confirmed]
+
+    for _ in range(10):
+        names = feed(frame)
+    assert names == ["Barack_Obama"]
+    detected = processor.detected
+    for _ in range(20):
+        assert feed(frame) == ["Barack_Obama"]  # carried frames keep showing the name
+    assert processor.detected - detected <= 5  # every 5th frame, not every 2nd (10)
+    assert processor.carried_still >= 10
+
+    detected, resets = processor.detected, processor.tracker.resets
+    for step in range(8):  # a figure walking in from the left, far from the face
+        walker = frame.copy()
+        part = walker[300:420, 10 + 12 * step : 50 + 12 * step]
+        part[:] = np.clip(part.astype(np.int16) + 80, 0, 255).astype(np.uint8)
+        feed(walker)
+    assert processor.tracker.resets == resets  # no scene cut: the stillness check saw it
+    assert processor.detected - detected >= 4  # every 2nd frame again

@@ -357,7 +357,7 @@ def test_a_carried_box_that_no_longer_looks_like_its_face_is_not_carried():
     assert tracker._frame == frame  # nothing moved: the caller detects this frame
 
 
-def test_unconfirmed_suspect_missed_or_changed_counts_are_never_carried():
+def test_unconfirmed_suspect_or_new_faces_are_never_carried():
     tracker = Tracker()
     vote(tracker, [looked(100, 50)], 7)
     vote(tracker, [looked(104, 50)], 7)
@@ -366,15 +366,61 @@ def test_unconfirmed_suspect_missed_or_changed_counts_are_never_carried():
     tracker.update([looked(124, 50), looked(400, 300)])  # a second face came in
     assert not tracker.settled()
     tracker = settled_tracker()
-    tracker.update([])  # the face was missed
-    assert not tracker.settled()
-    tracker = settled_tracker()
     tracker.update([looked(124, 50, UNLIKE)])  # looks like somebody else: suspect
     assert not tracker.settled()
     tracker = settled_tracker()
     tracker.reset()
     tracker.update([])
     assert not tracker.settled()  # one detection since the reset proves nothing yet
+
+
+def test_a_missed_face_coasts_unreported_through_carried_frames_and_is_found_again():
+    """A face the last detection missed does not keep the detector on (a face leaving the
+    picture used to, for ``max_missed`` detections): its track coasts, unreported, and the
+    next detection links it again with its name."""
+    tracker = settled_tracker()  # at x = 120, moving 4 px a frame
+    tracker.update([])  # frame 7: missed
+    assert tracker.settled()
+    assert tracker.carried_boxes() == {}  # nothing seen to compare
+    assert tracker.carry({})  # frame 8
+    assert tracker.states() == []  # a missed face is not reported
+    (coasting,) = tracker.states(include_missed=True)
+    assert not coasting.seen
+    # frame 9: found again where its motion predicts: same track, same confirmed name
+    assert ids(tracker, [looked(100 + 4 * 8, 50)]) == [1]
+    (state,) = tracker.states()
+    assert (state.person_id, state.confirmed) == (7, True)
+
+
+def test_a_seen_face_beside_a_missed_one_must_still_look_like_itself():
+    tracker = Tracker()
+    for t in range(6):
+        vote(tracker, [looked(100 + 4 * t, 50), looked(400, 300)], 7)
+    tracker.update([looked(124, 50)])  # the second face was missed
+    assert set(tracker.carried_boxes()) == {1}
+    assert not tracker.carry({1: UNLIKE})
+    assert tracker.carry({1: LOOK})
+
+
+def test_a_face_too_small_to_ever_confirm_does_not_keep_the_detector_on():
+    """A tiny face's votes can never add up to a confirmation (tracker.py), so waiting for
+    one would keep every frame of a crowded scene detected for nothing; a face that can
+    confirm keeps it on until it has."""
+    tracker = Tracker()
+    tiny = 10.0  # px: a vote weight of 1/8, 8 of them make 1 < confirm_votes
+    for t in range(6):
+        for a in tracker.update(
+            [looked(100 + 4 * t, 50), Detected(Box(400, 300, tiny, tiny), 1.0, LOOK)]
+        ):
+            if a.needs_embedding:
+                tracker.observe(a.track_id, 7 if a.track_id == 1 else None, "p7", 0.6)
+    states = {s.track_id: s for s in tracker.states()}
+    assert states[1].confirmed and not states[2].confirmed
+    assert tracker.settled()
+    assert tracker.carry({1: LOOK, 2: LOOK})
+    # the small face comes closer: now it can confirm, and the detector stays on until it has
+    tracker.update([looked(100 + 4 * 7, 50), Detected(Box(400, 300, BIG, BIG), 1.0, LOOK)])
+    assert not tracker.settled()
 
 
 def test_an_empty_scene_may_be_carried_once_two_detections_agree():

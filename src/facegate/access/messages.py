@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-Decision = Literal["granted", "denied"]
+from facegate.access.policy import Decision
+
 MessageKind = Literal["decision", "alarm"]  # alarm: a stranger, a blocked person, a spoof
 
 

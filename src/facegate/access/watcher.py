@@ -118,6 +118,14 @@ class DoorWatcher:
         self._liveness: TrackLiveness | None = None
         self.attempts = 0
 
+    @property
+    def wants_every_frame(self) -> bool:
+        """Whether the stream should detect every frame (``stream.detect_every`` off): while
+        its door checks liveness, which reads the landmarks of every frame (a carried frame
+        has none: the passive check would see half the frames, a challenge's head turn
+        half its samples)."""
+        return self._mode in ("passive", "challenge")
+
     def _liveness_for(self, mode: LivenessMode) -> TrackLiveness:
         if self._liveness is None or mode != self._mode:
             try:

@@ -3,7 +3,12 @@
 Each client streams one video at a real rate (frame i due at ``start + i / fps``, looping;
 a sender that falls more than a frame behind skips, as a camera would; client k of N starts
 k/N of a period late, as independent cameras are not in phase) on one thread and reads
-results on another. Frames are resized and JPEG-encoded once up front, so the clients cost
+results on another. Client k also starts k/N of the way into the video: independent
+cameras do not see a scene cut or a new face at the same instant. ``lockstep`` sends every
+client the same frame at (nearly) the same time instead, as the bench did until session 5:
+the worst case, where every stream needs the detector and embeddings at once.
+
+Frames are resized and JPEG-encoded once up front, so the clients cost
 the machine little and the server's share of the CPU is what is measured. Latency is frame
 sent → RESULT received, on one clock. The first ``warmup`` seconds are not counted.
 
@@ -84,8 +89,21 @@ def _connect(client: Client, attempts: int = 8) -> Client:
     return client
 
 
+def first_frame(frames: int, index: int, of: int, lockstep: bool) -> int:
+    """Where in the video client ``index`` of ``of`` starts: k/N of the way in, or at the
+    start for all (``lockstep``)."""
+    return 0 if lockstep else frames * index // of
+
+
 def _client(
-    host: str, port: int, key: str, jpegs: list[bytes], fps: float, until: float, run: _ClientRun
+    host: str,
+    port: int,
+    key: str,
+    jpegs: list[bytes],
+    fps: float,
+    until: float,
+    run: _ClientRun,
+    lockstep: bool = False,
 ) -> None:
     """One client: paced sender here, receiver on a second thread."""
     sent_at: dict[int, float] = {}
@@ -120,6 +138,7 @@ def _client(
     # Independent cameras are not in phase: client k starts k/N of a frame period late, so
     # N clients do not all send at the same instant (which would measure a burst, not load).
     start = time.perf_counter() + period * run.index / run.of
+    first = first_frame(len(jpegs), run.index, run.of, lockstep)
     i = 0
     try:
         while True:
@@ -135,7 +154,7 @@ def _client(
                 time.sleep(due - now)
             fid = i + 1
             sent_at[fid] = time.perf_counter()
-            client.send_frame(jpegs[i % len(jpegs)], fid)
+            client.send_frame(jpegs[(first + i) % len(jpegs)], fid)
             run.sent.append((fid, sent_at[fid]))
             i += 1
     except (StreamClosed, OSError) as exc:
@@ -217,6 +236,7 @@ def run_stream_bench(
     height: int = 480,
     warmup: float = 2.0,
     data_dir: Path | None = None,
+    lockstep: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark and return the report (see the module docstring)."""
     import psutil
@@ -236,7 +256,9 @@ def run_stream_bench(
         until = measure_from + seconds
         runs = [_ClientRun(i, clients) for i in range(clients)]
         threads = [
-            threading.Thread(target=_client, args=(host, port, key, jpegs, fps, until, run))
+            threading.Thread(
+                target=_client, args=(host, port, key, jpegs, fps, until, run, lockstep)
+            )
             for run in runs
         ]
         for t in threads:
@@ -299,6 +321,7 @@ def run_stream_bench(
         "fps": fps,
         "seconds": seconds,
         "warmup_s": warmup,
+        "content": "lockstep" if lockstep else "offset",  # see the module docstring
         "server": "self-started subprocess" if proc is not None else f"{host}:{port}",
         "cores": cores,
         "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
@@ -338,6 +361,7 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
         max_embeddings=services.settings.stream.max_embeddings_per_frame if server else None,
         # "track_cadence": the detector on every frame; "..._skip": the settings' detect_every
         detect_every=services.settings.stream.detect_every if mode.endswith("_skip") else 1,
+        still_detect_every=services.settings.stream.still_detect_every,
     )
     capture = cv2.VideoCapture(str(video))
     frames = faces = embedded = named = wrong = 0
@@ -384,6 +408,7 @@ def _track_video(services: Any, video: Path, mode: str, expected: set[str]) -> d
             else {
                 "frames_detected": processor.detected,
                 "frames_carried": processor.carried,
+                "frames_carried_still": processor.carried_still,
                 "scene_cuts": processor.tracker.resets,
                 "suspect_tracks": processor.tracker.suspects,
                 "track_splits": processor.tracker.splits,

@@ -43,6 +43,14 @@ def register_stream_bench(bench_app: typer.Typer) -> None:
         data_dir: Annotated[
             Path | None, typer.Option("--data-dir", help="gallery of a self-started server")
         ] = None,
+        lockstep: Annotated[
+            bool,
+            typer.Option(
+                "--lockstep",
+                help="every client sends the same frame at once (worst case); default: client"
+                " k starts k/N of the way into the video, as independent cameras would",
+            ),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Throughput and latency of the stream server under N real-time clients."""
@@ -61,6 +69,7 @@ def register_stream_bench(bench_app: typer.Typer) -> None:
                 height=height,
                 warmup=warmup,
                 data_dir=data_dir,
+                lockstep=lockstep,
             )
         except (VideoError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)

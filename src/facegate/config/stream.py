@@ -56,3 +56,11 @@ class StreamSettings(Section):
             " still (1: every frame); other frames carry the boxes forward, never naming"
         ),
     )
+    still_detect_every: int = Field(
+        5,
+        ge=1,
+        description=(
+            "the same while nothing outside the tracked faces moved since the detector last"
+            " looked (a fixed camera's still scene); at most detect_every is used if smaller"
+        ),
+    )

@@ -33,8 +33,7 @@ from facegate.errors import BadImage
 from facegate.eval.identification import enrol_embedded, split_people
 from facegate.eval.pairs import embed_main_faces
 from facegate.gallery import Gallery
-from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor
-from facegate.stream.tracker import TrackerParams
+from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor, settings_processor
 
 CANVAS = (480, 640)  # height, width of a synthetic frame
 
@@ -52,15 +51,7 @@ class TrackTally:
 
 
 def _processor(engine: FaceEngine, gallery: Gallery, stream: str) -> FrameProcessor:
-    s = engine.settings
-    return FrameProcessor(
-        engine,
-        gallery,
-        stream=stream,
-        tracker_params=TrackerParams(reembed_every=s.stream.reembed_every),
-        max_embeddings=s.stream.max_embeddings_per_frame,
-        detect_every=s.stream.detect_every,
-    )
+    return settings_processor(engine, gallery, engine.settings, stream)
 
 
 def run_frames(processor: FrameProcessor, frames: Iterator[np.ndarray]) -> TrackTally:

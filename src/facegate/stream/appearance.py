@@ -17,6 +17,11 @@ saves, so two checks that cost well under a millisecond a frame raise the alarm 
   not. A low correlation does not decide anything by itself (small, blurred faces vary a
   lot); it makes the tracker verify the track with an embedding at once (see tracker.py).
 
+- ``StillScene``: whether anything outside the tracked faces (and the bodies below them)
+  changed since the detector last looked, on the same 32x32 thumbnail. A newcomer cannot
+  walk in without changing some of it, so a settled stream whose picture stayed still may
+  go longer without the detector (``stream.still_detect_every``).
+
 Thresholds were measured on the dev videos and synthetic cut clips (docs/streaming.md).
 """
 
@@ -74,6 +79,11 @@ class SceneCutDetector:
         """Forget the previous frame: the next one is compared with nothing."""
         self._previous = None
 
+    @property
+    def thumbnail(self) -> np.ndarray | None:
+        """The 32x32 grey thumbnail of the frame given last (float32; None after a reset)."""
+        return self._previous
+
     def is_cut(self, image: np.ndarray) -> bool:
         """Whether ``image`` is a cut from the frame given last time (never the first one)."""
         thumb = _thumbnail(image).astype(np.float32)
@@ -107,3 +117,54 @@ def face_descriptor(image: np.ndarray, box: Box) -> np.ndarray | None:
     if norm < 1e-3:
         return None
     return vector / norm
+
+
+class StillScene:
+    """Whether the picture outside the tracked faces is unchanged since the detector looked.
+
+    ``looked`` keeps the thumbnail (``SceneCutDetector.thumbnail``) of a detected frame;
+    ``still`` compares a later frame's with it, cell by cell, leaving out the cells around
+    each face (``_masked``: the box widened by its width on both sides, from half its height
+    above to four heights below, for the body that moves with it) at both times. Still means
+    no remaining cell changed by ``max_change`` grey levels or more: measured on the dev
+    videos (docs/streaming.md), the largest such change between consecutive frames of a fixed
+    camera is mostly 1-3, and a passer-by entering changes a cell by 12 or more per frame
+    (walkers clip: 12-80 between consecutive frames, more against older ones). Comparing with
+    the last *detected* frame, not the previous one, adds up slow movement.
+    """
+
+    def __init__(self, max_change: float = 10.0) -> None:
+        self.max_change = max_change
+        self._reference: np.ndarray | None = None
+        self._boxes: list[Box] = []
+
+    def reset(self) -> None:
+        self._reference, self._boxes = None, []
+
+    def looked(self, thumbnail: np.ndarray | None, boxes: list[Box]) -> None:
+        """The detector ran on the frame of ``thumbnail`` and found faces at ``boxes``."""
+        self._reference, self._boxes = thumbnail, list(boxes)
+
+    def still(
+        self, thumbnail: np.ndarray | None, boxes: list[Box], width: int, height: int
+    ) -> bool:
+        """Whether nothing changed outside the faces (at the last look and at ``boxes`` now)
+        of a ``width`` x ``height`` frame since the last look; False when not comparable."""
+        if thumbnail is None or self._reference is None:
+            return False
+        keep = np.ones(thumbnail.shape, dtype=bool)
+        for box in self._boxes + boxes:
+            keep[_masked(box, width, height, thumbnail.shape)] = False
+        if not keep.any():
+            return False  # faces everywhere: nothing left to judge stillness by
+        return float(np.abs(thumbnail - self._reference)[keep].max()) < self.max_change
+
+
+def _masked(box: Box, width: int, height: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The thumbnail cells (rows, columns) of a face and the body below it."""
+    rows, cols = shape[0], shape[1]
+    x0, x1 = box.x - box.w, box.x + 2 * box.w
+    y0, y1 = box.y - 0.5 * box.h, box.y + 4 * box.h
+    c0, c1 = max(0, int(x0 * cols / width)), min(cols, int(np.ceil(x1 * cols / width)))
+    r0, r1 = max(0, int(y0 * rows / height)), min(rows, int(np.ceil(y1 * rows / height)))
+    return slice(r0, max(r0, r1)), slice(c0, max(c0, c1))

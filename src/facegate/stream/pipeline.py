@@ -13,7 +13,8 @@ live/cameras.py) calls ``StreamPipeline.submit`` with each frame as it arrives a
 - **The work** (``FrameProcessor.process``) runs on the shared inference pool, scheduled
   fairly across streams by ``FairScheduler`` (scheduler.py): decode (frame size checked from
   the JPEG header first), detect (every frame, or every ``detect_every``-th while all
-  faces are confirmed and still: see ``FrameProcessor._carry``), associate detections with
+  faces are confirmed, every ``still_detect_every``-th while nothing else moves either:
+  see ``FrameProcessor._carry``), associate detections with
   tracks, embed only
   the faces whose track asks for it (suspect tracks first: see tracker.py), match them in
   the gallery, vote into the tracker, and
@@ -47,11 +48,12 @@ from facegate.engine.types import Box
 from facegate.errors import BadImage, DatabaseUnavailable, ImageTooLarge
 from facegate.gallery import Gallery, ModelGuard
 from facegate.stream.annotate import draw_faces
-from facegate.stream.appearance import SceneCutDetector, face_descriptor
+from facegate.stream.appearance import SceneCutDetector, StillScene, face_descriptor
 from facegate.stream.jpeg import decode_jpeg, encode_jpeg
 from facegate.stream.tracker import Detected, Tracker, TrackerParams
 
 if TYPE_CHECKING:
+    from facegate.config import Settings
     from facegate.services import Services
 
 log = logging.getLogger(__name__)
@@ -163,19 +165,23 @@ class FrameProcessor:
         max_embeddings: int | None = None,
         observer: TrackObserver | None = None,
         detect_every: int = default_of(StreamSettings, "detect_every"),
+        still_detect_every: int = default_of(StreamSettings, "still_detect_every"),
     ) -> None:
-        if detect_every < 1:
-            raise ValueError("detect_every must be at least 1")
+        if detect_every < 1 or still_detect_every < 1:
+            raise ValueError("detect_every and still_detect_every must be at least 1")
         self.engine, self.gallery, self.stream = engine, gallery, stream
         self.max_embeddings = max_embeddings  # per frame; None: all that are due
         self.detect_every = detect_every
+        self.still_detect_every = max(detect_every, still_detect_every)
         self.detected = 0  # frames the detector ran on
         self.carried = 0  # frames whose tracks were carried forward undetected
+        self.carried_still = 0  # of those, carried past detect_every because nothing moved
         self._since_detect = 0  # frames carried since the detector last ran
         self.max_width, self.max_height = max_width, max_height
         self.annotate, self.annotate_quality = annotate, annotate_quality
         self.tracker = Tracker(tracker_params)
         self.cuts = SceneCutDetector()
+        self.still = StillScene()
         self.observer = observer
         self.model_guard = ModelGuard(gallery.store, engine.model_id, engine.model_sha256)
         self._segment = 0
@@ -188,6 +194,7 @@ class FrameProcessor:
         """
         self.tracker.reset()
         self.cuts.reset()
+        self.still.reset()
 
     def process(self, frame: FrameIn, drops: DropCounts) -> FrameResult:
         """Decode, detect, track, embed what needs it, match, vote, report (and draw)."""
@@ -215,6 +222,7 @@ class FrameProcessor:
         t = time.perf_counter()
         detections = self.engine.detect(image)
         detect_ms = _ms(t)
+        self.still.looked(self.cuts.thumbnail, [d.box for d in detections])
 
         assignments = self.tracker.update(
             [Detected(d.box, d.score, face_descriptor(image, d.box)) for d in detections]
@@ -257,19 +265,31 @@ class FrameProcessor:
     def _carry(self, image: np.ndarray) -> bool:
         """Whether this frame goes undetected, its tracks carried forward (``detect_every``).
 
-        Only between detections (the detector runs at least every ``detect_every`` frames),
-        only while the tracker is settled (tracker.py: every face confirmed, seen and not
-        suspect, the face count unchanged), and only if each carried box still looks like
-        its face; otherwise the frame is detected as usual. The cut check ran before this.
+        Only between detections (the detector runs at least every ``detect_every`` frames,
+        or every ``still_detect_every`` while nothing outside the tracked faces moved since
+        it last looked: ``StillScene``), only while the tracker is settled (tracker.py: every
+        face seen in the last detection confirmed and not suspect), never while the observer
+        asks for every frame (``wants_every_frame``: a door checking liveness), and only if
+        each carried box still looks like its face; otherwise the frame is detected as
+        usual. The cut check ran before this. ``detect_every`` 1 turns all of it off.
         """
-        if self._since_detect + 1 >= self.detect_every or not self.tracker.settled():
+        since = self._since_detect + 1  # frames since the detector ran, this one included
+        if self.detect_every == 1 or since >= self.still_detect_every:
             return False
+        if not self.tracker.settled() or getattr(self.observer, "wants_every_frame", False):
+            return False  # (a door checking liveness reads every frame's landmarks)
         boxes = self.tracker.carried_boxes()
+        past_due = since >= self.detect_every
+        if past_due:
+            height, width = image.shape[:2]
+            if not self.still.still(self.cuts.thumbnail, list(boxes.values()), width, height):
+                return False
         looks = {track_id: face_descriptor(image, box) for track_id, box in boxes.items()}
         if not self.tracker.carry(looks):
             return False
         self._since_detect += 1
         self.carried += 1
+        self.carried_still += past_due
         return True
 
     def _result(
@@ -337,19 +357,47 @@ def stream_processor(
 ) -> FrameProcessor:
     """The processor for one stream (a TCP client or a server camera) with the settings'
     stream parameters: the one place both build it, so they never drift apart."""
-    s = services.settings
-    return FrameProcessor(
+    return settings_processor(
         services.engine,
         services.gallery,
+        services.settings,
+        stream,
+        observer=observer,
+        annotate=annotate,
+        max_width=max_width,
+        max_height=max_height,
+        tracker_params=tracker_params,
+    )
+
+
+def settings_processor(
+    engine: FaceEngine,
+    gallery: Gallery,
+    settings: Settings,
+    stream: str,
+    *,
+    observer: TrackObserver | None = None,
+    annotate: bool = False,
+    max_width: int = 4096,
+    max_height: int = 4096,
+    tracker_params: TrackerParams | None = None,
+) -> FrameProcessor:
+    """A processor with ``settings``' stream parameters (``stream_processor`` for a server's
+    streams; the offline video evaluation passes its engine's settings)."""
+    s = settings.stream
+    return FrameProcessor(
+        engine,
+        gallery,
         stream=stream,
         max_width=max_width,
         max_height=max_height,
         annotate=annotate,
-        annotate_quality=s.stream.annotate_quality,
-        tracker_params=tracker_params or TrackerParams(reembed_every=s.stream.reembed_every),
-        max_embeddings=s.stream.max_embeddings_per_frame,
+        annotate_quality=s.annotate_quality,
+        tracker_params=tracker_params or TrackerParams(reembed_every=s.reembed_every),
+        max_embeddings=s.max_embeddings_per_frame,
         observer=observer,
-        detect_every=s.stream.detect_every,
+        detect_every=s.detect_every,
+        still_detect_every=s.still_detect_every,
     )
 
 

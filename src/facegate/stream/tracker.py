@@ -16,7 +16,7 @@ new track id with no votes. ``reset`` ends every track (a scene cut, a camera re
 Track ids are never reused, also across resets: observers key their state by track id.
 
 Detection itself can be skipped on some frames of a stream (``stream.detect_every``): when
-``settled`` (every face confirmed, seen, not suspect, the face count unchanged) the pipeline
+``settled`` (every face seen in the last detection confirmed and not suspect) the pipeline
 may ``carry`` the tracks one frame forward on their velocity instead of running the detector,
 after checking that each carried box still looks like its face. Such a frame changes no
 identity: only detected frames embed, vote, confirm or split, and a scene cut still ends
@@ -235,8 +235,7 @@ class Tracker:
         self._tracks: dict[int, _Track] = {}
         self._next_id = 1
         self._frame = 0
-        # faces detected by the last two ``update`` calls (-1: none since the last reset)
-        self._counts = (-1, -1)
+        self._detections = 0  # ``update`` calls since the last reset
         self.resets = 0  # ``reset`` calls (scene cuts, camera restarts)
         self.splits = 0  # tracks split because another face took their place
         self.suspects = 0  # times a track became suspect (box jump, appearance change)
@@ -244,7 +243,7 @@ class Tracker:
     def reset(self) -> None:
         """End every track; the next detections start new ones, with ids never used before."""
         self._tracks.clear()
-        self._counts = (-1, -1)
+        self._detections = 0
         self.resets += 1
 
     def update(self, detections: Sequence[Detected]) -> list[Assignment]:
@@ -255,7 +254,7 @@ class Tracker:
         ``max_missed`` in a row.
         """
         self._frame += 1
-        self._counts = (self._counts[1], len(detections))
+        self._detections += 1
         p = self.params
         pairs: list[tuple[float, int, int]] = []
         for track in self._tracks.values():
@@ -307,36 +306,50 @@ class Tracker:
         return out
 
     def settled(self) -> bool:
-        """Whether the next frame may go undetected (``carry``): the last two detections since
-        the last reset found as many faces, and every track was seen in the last one, is
-        confirmed and is not suspect. A new, unconfirmed, suspect or missed face always gets
-        the detector (and so its embeddings) on the very next frame."""
-        if self._counts[0] < 0 or self._counts[0] != self._counts[1]:
-            return False  # fewer than two detections since the last reset, or a change
+        """Whether the next frame may go undetected (``carry``): at least two detections since
+        the last reset, and every face seen in the last one is confirmed and not suspect. A
+        new, unconfirmed or suspect face always gets the detector (and so its embeddings) on
+        the very next frame; except a face too small or doubtful to ever confirm at its
+        present quality (``_can_confirm``): it is embedded only at the slow cadence anyway, is
+        never reported confirmed, and a better view of it is looked for on detected frames.
+
+        Faces the last detection missed (tracks coasting until ``max_missed``) do not hold
+        the detector back: they are not reported while missed, and if one comes back the
+        next detection finds it, at most ``detect_every - 1`` frames later, as it finds a
+        newcomer. (Until session 5 any missed track, and any change in the face count, kept
+        every frame detected: a face leaving the picture did so for ``max_missed``
+        detections, and on the Hamilton clip that was a third of all frames.)
+        """
+        if self._detections < 2:
+            return False  # fewer than two detections since the last reset
         return all(
-            t.missed == 0 and t.confirmed is not None and not t.suspect
+            not t.suspect and (t.confirmed is not None or not self._can_confirm(t))
             for t in self._tracks.values()
+            if t.missed == 0
         )
 
     def carried_boxes(self) -> dict[int, Box]:
-        """Each track's box in the next frame if it is not detected (``carry``): the last
+        """Each seen track's box in the next frame if it is not detected (``carry``): the last
         detected box moved along the track's velocity (the same box when it stands still)."""
-        return {t.track_id: t.moved(t.carried + 1) for t in self._tracks.values()}
+        return {t.track_id: t.moved(t.carried + 1) for t in self._tracks.values() if t.missed == 0}
 
     def carry(self, appearances: Mapping[int, np.ndarray | None]) -> bool:
         """Carry every track one frame forward without a detection, if that is safe.
 
-        ``appearances``: the face descriptor (appearance.py) of each track's carried box in
-        the new frame. A track whose descriptor no longer resembles its last detected face
+        ``appearances``: the face descriptor (appearance.py) of each seen track's carried box
+        in the new frame. A track whose descriptor no longer resembles its last detected face
         may be somebody else, so nothing moves and False is returned: the caller must detect
         this frame instead. A carried frame never embeds, votes, confirms, names or splits:
         identities change only on detected frames. The frame still counts for the
-        re-embedding cadence (an embedding due now waits for the next detected frame).
+        re-embedding cadence (an embedding due now waits for the next detected frame), and
+        missed tracks coast on (their predicted box moves; they are still not reported).
         """
         if not self.settled():
             return False
         p = self.params
         for track in self._tracks.values():
+            if track.missed:
+                continue
             now = appearances.get(track.track_id)
             # a face that cannot be compared (box off the picture, flat) is not carried
             if track.appearance is None or now is None or _unlike(track.appearance, now, p):
@@ -352,6 +365,11 @@ class Tracker:
         self._next_id += 1
         return track
 
+    def _can_confirm(self, track: _Track) -> bool:
+        """Whether the face's votes are heavy enough to ever reach ``confirm_votes`` within
+        the vote window (a tiny or doubtful face's are not, at its current quality)."""
+        return track.quality * self.params.vote_window >= self.params.confirm_votes
+
     def _needs_embedding(self, track: _Track) -> bool:
         """Embed a track never embedded, one due by cadence, or one seen clearly better."""
         if track.last_embedded is None:
@@ -360,8 +378,7 @@ class Tracker:
         # The fast cadence helps only a face that can still confirm: one whose votes are too
         # light to ever reach ``confirm_votes`` within the window (a tiny or doubtful face)
         # gets the normal cadence, or a better view (``quality_gain``) to earn another look.
-        can_confirm = track.quality * p.vote_window >= p.confirm_votes
-        fast = track.confirmed is None and can_confirm
+        fast = track.confirmed is None and self._can_confirm(track)
         every = p.reembed_every_unconfirmed if fast else p.reembed_every
         if self._frame - track.last_embedded >= every:
             return True
