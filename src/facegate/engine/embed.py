@@ -205,7 +205,12 @@ class OpenVinoRecognizer:
         with self._pool.use() as requests, RUNTIME_GATE.inferring():
             start = 0
             for size in batch_plan(len(blob), self.batch_sizes):
-                result = requests[size].infer({0: blob[start : start + size]})
+                # Shared both ways, so OpenVINO copies neither the slice (C-contiguous
+                # float32: a leading-axis slice of the blob) nor the output, which is a view
+                # into the request's tensor until its next infer: copied here at once.
+                result = requests[size].infer(
+                    {0: blob[start : start + size]}, share_inputs=True, share_outputs=True
+                )
                 parts.append(np.array(result[self._outputs[size]]).reshape(size, -1))
                 start += size
         return l2_normalise(np.concatenate(parts))
