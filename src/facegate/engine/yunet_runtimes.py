@@ -144,9 +144,10 @@ class OpenVinoYuNet:
         # read in place: padding, transposing and OpenVINO's copy of a blob passed in cost
         # about 1 ms of CPU per video frame (docs/performance.md, session 5). The request
         # belongs to this thread, and _decode copies what it keeps before the next infer.
+        # The plain dict, because OVDict's lookup (a singledispatchmethod) costs ~10 us each.
         _fill_canvas(request.get_input_tensor(0).data[0], image)
         with RUNTIME_GATE.inferring():
-            result = request.infer(share_outputs=True)
+            result = request.infer(share_outputs=True).to_dict()
         rows = [self._decode(result, outputs, stride, pad_w // stride) for stride in STRIDES]
         faces = np.concatenate(rows)
         if len(faces) <= 1:
@@ -179,12 +180,12 @@ class OpenVinoYuNet:
             return EMPTY
         bbox = result[outputs[f"bbox_{stride}"]].reshape(-1, 4)[cells]
         kps = result[outputs[f"kps_{stride}"]].reshape(-1, 10)[cells]
-        col = (cells % cols).astype(np.float32)[:, None]
-        row = (cells // cols).astype(np.float32)[:, None]
-        centre = (np.hstack([col, row]) + bbox[:, :2]) * stride
+        cell_xy = np.empty((cells.size, 2), dtype=np.float32)  # grid column, row
+        cell_xy[:, 0] = cells % cols
+        cell_xy[:, 1] = cells // cols
+        centre = (cell_xy + bbox[:, :2]) * stride
         size = np.exp(bbox[:, 2:4]) * stride
-        grid = np.tile(np.hstack([col, row]), 5)
-        landmarks = (kps + grid) * stride
+        landmarks = (kps + np.tile(cell_xy, 5)) * stride
         out = np.empty((cells.size, 15), dtype=np.float32)
         out[:, :2] = centre - size / 2
         out[:, 2:4] = size
