@@ -3,10 +3,11 @@
 Each test keeps the previous, straightforward implementation here as the reference and checks
 the product's faster one against it on real frames and photos: YuNet fed through the
 request's own input tensor with outputs read in place (against pad + transpose + a copied
-blob), the cheap score cut in the decoder, the closed-form similarity (against the SVD), the
-float pose and int16 Laplacian sharpness (against numpy), one ``blobFromImage`` per crop
-(against ``blobFromImages``), and the recogniser's shared inputs and outputs (against copies).
-Equal means bit-equal where only copying changed, float rounding where arithmetic changed.
+blob), the decoder's cheap cut (cls * obj >= floor**2 before the exact score), the
+closed-form similarity (against the SVD), the float pose and int16 Laplacian sharpness
+(against numpy), one ``blobFromImage`` per crop (against ``blobFromImages``), and the
+recogniser's shared inputs and outputs (against copies). Equal means bit-equal where only
+copying changed, float rounding where arithmetic changed.
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ def test_results_survive_the_next_inference(
 
 def test_score_cut_keeps_every_cell_the_full_decoder_keeps(runner: OpenVinoYuNet) -> None:
     """Synthetic heads with scores on both sides of the floor, out-of-range values and the
-    floor exactly: the decoder with the cls >= floor**2 cut equals the full one."""
+    floor exactly: the decoder with the cls * obj >= floor**2 cut equals the full one."""
     rng = np.random.default_rng(5)
     floor = runner._model.score_floor
     cols, rows = 20, 12
@@ -224,6 +225,8 @@ def test_score_cut_keeps_every_cell_the_full_decoder_keeps(runner: OpenVinoYuNet
         obj[:5] = 1.0
         cls[5:10] = np.float32(floor)
         obj[5:10] = np.float32(floor)  # score exactly at the floor
+        cls[10:15] = obj[10:15] = -0.5  # the raw product passes the cut, the clipped one not
+        cls[15:20], obj[15:20] = 1.5, 0.07  # clipping lowers the product below the floor
         result = {
             f"cls_{stride}": cls.reshape(1, n, 1),
             f"obj_{stride}": obj.reshape(1, n, 1),

@@ -165,15 +165,16 @@ class OpenVinoYuNet:
     def _decode(self, result: Any, outputs: dict[str, Any], stride: int, cols: int) -> np.ndarray:
         floor = self._model.score_floor
         cls = result[outputs[f"cls_{stride}"]].reshape(-1)
-        # score = sqrt(cls * obj) with both clipped to [0, 1] reaches the floor only where
-        # cls >= floor**2: that cheap cut (a hair lower, so float rounding cannot drop a
-        # face) leaves a few cells, and the exact score is computed on those alone.
+        obj = result[outputs[f"obj_{stride}"]].reshape(-1)
+        # score = sqrt(clip(cls) * clip(obj)) reaches the floor only where the unclipped
+        # product reaches floor**2 (clipping never raises a product that can pass): that
+        # cheap cut (a hair lower, so float rounding cannot drop a face) leaves a few
+        # cells, and the exact score is computed on those alone.
         cut = floor * floor * (1.0 - 1e-6) if floor > 0 else -np.inf
-        cells = np.flatnonzero(cls >= cut)
+        cells = np.flatnonzero(cls * obj >= cut)
         if cells.size == 0:
             return EMPTY
-        obj = result[outputs[f"obj_{stride}"]].reshape(-1)[cells]
-        scores = np.sqrt(np.clip(cls[cells], 0, 1) * np.clip(obj, 0, 1))
+        scores = np.sqrt(np.clip(cls[cells], 0, 1) * np.clip(obj[cells], 0, 1))
         passing = scores >= floor
         cells, scores = cells[passing], scores[passing]
         if cells.size == 0:
