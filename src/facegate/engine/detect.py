@@ -76,13 +76,15 @@ class YuNetDetector:
             small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         with self._pool.use() as run:
             raw = run(small)
-        found = []
-        for row in raw:
-            score = float(row[14])
-            x, y, w, h = (float(v) / scale for v in row[:4])
-            if score < score_threshold or min(w, h) < self.min_face_size:
-                continue
-            landmarks = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
-            found.append(Detection(Box(x, y, w, h), landmarks, score))
+        # The whole array at once (boxes in float64, landmarks in float32, as row by row).
+        boxes = (raw[:, :4].astype(np.float64) / scale).tolist()
+        landmarks = (raw[:, 4:14] / scale).astype(np.float32).reshape(-1, 5, 2)
+        found = [
+            Detection(Box(x, y, w, h), points, score)
+            for (x, y, w, h), points, score in zip(
+                boxes, landmarks, raw[:, 14].tolist(), strict=True
+            )
+            if score >= score_threshold and min(w, h) >= self.min_face_size
+        ]
         found.sort(key=lambda d: d.score, reverse=True)
         return found

@@ -40,11 +40,19 @@ class Recognizer(Protocol):
 def crops_to_blob(
     crops: list[np.ndarray], size: int, *, swap_rb: bool = True, mean: float = 0.0, std: float = 1.0
 ) -> np.ndarray:
-    """NCHW float32 ``(crop - mean) / std`` at ``size`` x ``size``, RGB when ``swap_rb``."""
-    blob = cv2.dnn.blobFromImages(
-        crops, 1.0 / std, (size, size), (mean, mean, mean), swapRB=swap_rb, crop=False
-    )
-    return np.asarray(blob, dtype=np.float32)
+    """NCHW float32 ``(crop - mean) / std`` at ``size`` x ``size``, RGB when ``swap_rb``.
+
+    One ``blobFromImage`` per crop into one array: the same values as ``blobFromImages`` on
+    the list, which measured here 220 us for 3 crops and 790 for 8 against 55 and 170.
+    """
+
+    channels = 1 if not crops or crops[0].ndim == 2 else crops[0].shape[2]
+    blob = np.empty((len(crops), channels, size, size), dtype=np.float32)
+    for i, crop in enumerate(crops):
+        blob[i] = cv2.dnn.blobFromImage(
+            crop, 1.0 / std, (size, size), (mean, mean, mean), swapRB=swap_rb, crop=False
+        )[0]
+    return blob
 
 
 @dataclass(frozen=True)
@@ -205,7 +213,14 @@ class OpenVinoRecognizer:
         with self._pool.use() as requests, RUNTIME_GATE.inferring():
             start = 0
             for size in batch_plan(len(blob), self.batch_sizes):
-                result = requests[size].infer({0: blob[start : start + size]})
-                parts.append(np.array(result[self._outputs[size]]).reshape(size, -1))
+                # Shared both ways, so OpenVINO copies neither the slice (C-contiguous
+                # float32: a leading-axis slice of the blob) nor the output, which is a view
+                # into the request's tensor until its next infer: copied here at once. The
+                # plain dict: OVDict's lookup (a singledispatchmethod) costs ~10 us.
+                result = requests[size].infer(
+                    {0: blob[start : start + size]}, share_inputs=True, share_outputs=True
+                )
+                output = result.to_dict()[self._outputs[size]]
+                parts.append(np.array(output).reshape(size, -1))
                 start += size
         return l2_normalise(np.concatenate(parts))

@@ -42,25 +42,32 @@ class QualityRules:
 
 
 def estimate_pose(landmarks: np.ndarray) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees from five landmarks; 0, 0, 0 is a frontal, upright face."""
-    pts = np.asarray(landmarks, dtype=np.float64)
-    eye_l, eye_r, nose = pts[0], pts[1], pts[2]
-    mouth = (pts[3] + pts[4]) / 2
-    eye_vec = eye_r - eye_l
-    roll = math.degrees(math.atan2(eye_vec[1], eye_vec[0]))
+    """(yaw, pitch, roll) in degrees from five landmarks; 0, 0, 0 is a frontal, upright face.
+
+    Plain float arithmetic on the ten numbers: numpy's per-call overhead on 2-vectors cost
+    more than the geometry (7 us against 2 per face).
+    """
+    (elx, ely), (erx, ery), (nx, ny), (m1x, m1y), (m2x, m2y) = np.asarray(
+        landmarks, dtype=np.float64
+    ).tolist()
+    roll = math.degrees(math.atan2(ery - ely, erx - elx))
     # Rotate into the roll-free frame so yaw and pitch do not mix with head tilt.
     c, s = math.cos(-math.radians(roll)), math.sin(-math.radians(roll))
-    rot = np.array([[c, -s], [s, c]])
-    eye_l, eye_r, nose, mouth = (rot @ p for p in (eye_l, eye_r, nose, mouth))
-    eye_dist = max(eye_r[0] - eye_l[0], 1e-6)
+
+    def rotated(x: float, y: float) -> tuple[float, float]:
+        return c * x - s * y, s * x + c * y
+
+    (elx, ely), (erx, ery) = rotated(elx, ely), rotated(erx, ery)
+    (nx, ny), (_, my) = rotated(nx, ny), rotated((m1x + m2x) / 2, (m1y + m2y) / 2)
+    eye_dist = max(erx - elx, 1e-6)
     # Yaw: the nose tip moves sideways from the eyes' midpoint as the head turns. With the tip
     # about NOSE_DEPTH half-eye-distances in front of the eye line, offset = depth * tan(yaw).
-    offset = (nose[0] - (eye_l[0] + eye_r[0]) / 2) / (eye_dist / 2)
+    offset = (nx - (elx + erx) / 2) / (eye_dist / 2)
     yaw = math.degrees(math.atan(offset / NOSE_DEPTH))
     # Pitch: the nose tip moves up or down between the eye line and the mouth line.
-    eye_y = (eye_l[1] + eye_r[1]) / 2
-    span = mouth[1] - eye_y
-    ratio = (nose[1] - eye_y) / span if abs(span) > 1e-6 else _FRONTAL_NOSE_RATIO
+    eye_y = (ely + ery) / 2
+    span = my - eye_y
+    ratio = (ny - eye_y) / span if abs(span) > 1e-6 else _FRONTAL_NOSE_RATIO
     pitch = math.degrees(math.asin(max(-1.0, min(1.0, (ratio - _FRONTAL_NOSE_RATIO) * 2.0))))
     return yaw, pitch, roll
 
@@ -68,7 +75,12 @@ def estimate_pose(landmarks: np.ndarray) -> tuple[float, float, float]:
 def sharpness(aligned: np.ndarray) -> float:
     """Variance of the Laplacian of the aligned crop: low means blurred or featureless."""
     gray = cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY) if aligned.ndim == 3 else aligned
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+    # On 8-bit pixels the 3x3 Laplacian is an integer within +-1020, exact in int16, and
+    # OpenCV sums it in float64: the same variance as numpy's on a float64 copy (to 1e-15),
+    # at 22 us per face instead of 35.
+    depth = cv2.CV_16S if gray.dtype == np.uint8 else cv2.CV_64F
+    _, std = cv2.meanStdDev(cv2.Laplacian(gray, depth))
+    return float(std[0, 0]) ** 2
 
 
 def assess(
