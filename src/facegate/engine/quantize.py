@@ -103,8 +103,9 @@ def calibration_crops(
 def folded_network(path: Path) -> Any:
     """The ``openvino.Model`` of ``path`` with BatchNorms folded into their convolutions.
 
-    ONNX goes through ``openvino.convert_model`` (which folds them); an OpenVINO IR is read
-    as it is (the converter that wrote it has folded them already).
+    ONNX goes through ``openvino.convert_model`` (which folds them). An OpenVINO IR is read
+    as it is: ``convert_model`` does not take IR files; one the converter wrote has its
+    BatchNorms folded already, one saved from a raw ``read_model`` graph does not.
     """
     import openvino as ov
 
