@@ -40,7 +40,7 @@ def quantize(
 
     Use it by setting FACEGATE_RECOGNIZER_MODEL to the written .xml (docs/performance.md has
     each variant's measured accuracy and speed: --int8-layers fc kept the LFW and CASIA
-    results of the bf16 model exactly and is about 10 % faster per face; all is about 20 %
+    results of the bf16 model exactly and is 6-11 % faster per face; all is about 18 %
     faster but loses 2 of 800 CASIA pairs). Needs the bench extra (nncf).
     """
     from facegate.engine import FaceEngine
