@@ -40,8 +40,8 @@ def quantize(
 
     Use it by setting FACEGATE_RECOGNIZER_MODEL to the written .xml (docs/performance.md has
     each variant's measured accuracy and speed: --int8-layers fc kept the LFW and CASIA
-    results of the bf16 model exactly and is 6-11 % faster per face; all is about 18 %
-    faster but loses 2 of 800 CASIA pairs). Needs the bench extra (nncf).
+    accuracy and TAR of the bf16 model, thresholds within 0.0004, and is 6-11 % faster per
+    face; all is about 18 % faster but loses 2 of 800 CASIA pairs). Needs the bench extra.
     """
     from facegate.engine import FaceEngine
     from facegate.engine.quantize import quantize_recognizer
