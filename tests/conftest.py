@@ -34,6 +34,15 @@ def faces_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def obama_video(faces_dir: Path) -> Path:
+    """The dev set's shortest clip (one face, a podium), for tests that run a video bench."""
+    path = faces_dir / "videos" / "obama.mp4"
+    if not path.is_file():
+        pytest.skip(f"dev video missing: {path}")
+    return path
+
+
 _ENGINES: dict[str, FaceEngine] = {}
 # Modules that build an engine for an app or a CLI command run in this process.
 _ENGINE_USERS = ("facegate.services", "facegate.cli.faces", "facegate.cli.eval_cmds")

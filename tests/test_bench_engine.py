@@ -26,11 +26,8 @@ CONTENDER_KEYS = {"fps", "ms_per_frame_p50", "ms_per_frame_p95", "faces_per_fram
 
 
 @pytest.fixture(scope="module")
-def video(faces_dir: Path) -> Path:
-    path = faces_dir / "videos" / "obama.mp4"
-    if not path.is_file():
-        pytest.skip(f"dev video missing: {path}")
-    return path
+def video(obama_video: Path) -> Path:
+    return obama_video
 
 
 @pytest.fixture(scope="module")

@@ -27,11 +27,8 @@ def bench(video: Path, *extra: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def video(faces_dir: Path) -> Path:
-    path = faces_dir / "videos" / "obama.mp4"
-    if not path.is_file():
-        pytest.skip(f"dev video missing: {path}")
-    return path
+def video(obama_video: Path) -> Path:
+    return obama_video
 
 
 @pytest.mark.parametrize("lockstep", [False, True])
