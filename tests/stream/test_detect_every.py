@@ -103,3 +103,40 @@ def test_a_still_scene_is_detected_less_often_and_movement_brings_the_detector_b
         feed(walker)
     assert processor.tracker.resets == resets  # no scene cut: the stillness check saw it
     assert processor.detected - detected >= 4  # every 2nd frame again
+
+
+def test_a_face_gone_longer_than_max_missed_frames_comes_back_as_a_new_track(
+    stream_services: Services, faces_dir: Path
+) -> None:
+    """In a still scene the detector runs on every 5th frame, so a face covered for 14
+    frames is missed by only three detections: it must still expire after ``max_missed``
+    frames (door watchers forget a track after 12 and would decide its return again) and
+    come back as a new, unconfirmed track, never under the old id and name."""
+    (frame,) = video_frames(faces_dir / "videos" / "obama.mp4", 1)
+    processor = FrameProcessor(
+        stream_services.engine, stream_services.gallery, stream="gone", still_detect_every=5
+    )
+    count = 0
+
+    def feed(image: np.ndarray) -> list[tuple[int, bool]]:
+        nonlocal count
+        count += 1
+        result = processor.process(FrameIn(count, 0.0, time.time(), image=image), DropCounts())
+        return [(f.track_id, f.confirmed) for f in result.faces]
+
+    for _ in range(10):
+        faces = feed(frame)
+    [(first_id, confirmed)] = faces
+    assert confirmed
+    box = processor.tracker.states()[0].box
+    covered = frame.copy()
+    x0, y0 = int(box.x) - 10, int(box.y) - 10
+    covered[y0 : int(box.y + box.h) + 10, x0 : int(box.x + box.w) + 10] = frame[y0, x0]
+    resets = processor.tracker.resets
+    for _ in range(14):
+        assert feed(covered) == []
+    assert processor.tracker.resets == resets and processor.carried_still > 0
+    back = [feed(frame) for _ in range(3)]
+    ids = {track_id for faces in back for track_id, _ in faces}
+    assert ids and first_id not in ids
+    assert back[0] == [] or not back[0][0][1]  # not confirmed on its first frame back

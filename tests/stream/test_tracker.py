@@ -392,6 +392,26 @@ def test_a_missed_face_coasts_unreported_through_carried_frames_and_is_found_aga
     assert (state.person_id, state.confirmed) == (7, True)
 
 
+def test_a_missed_face_expires_after_max_missed_frames_carried_ones_included():
+    """Counted in detections only, a face that left a settled scene would coast for up to
+    ``max_missed x detect_every`` frames (door watchers forget a track after 12) and come
+    back under its old id and name: it must expire after ``max_missed`` frames."""
+    tracker = settled_tracker()  # frame 6, last seen at x = 120
+    p = tracker.params
+    tracker.update([])  # frame 7: missed (1 frame unseen)
+    frames = 1
+    while frames < p.max_missed:  # carried frames and detections without it, alternating
+        assert len(tracker) == 1
+        if frames % 2:
+            assert tracker.carry({})
+        else:
+            tracker.update([])
+        frames += 1
+    assert len(tracker) == 0  # gone after max_missed frames, 5 of them carried
+    (a,) = tracker.update([looked(100 + 4 * (tracker._frame - 1), 50)])
+    assert a.track_id != 1 and a.needs_embedding  # back as a new track, no name
+
+
 def test_a_seen_face_beside_a_missed_one_must_still_look_like_itself():
     tracker = Tracker()
     for t in range(6):

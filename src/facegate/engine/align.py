@@ -31,7 +31,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     excluded) has a closed form: with both point sets centred, the best ``scale * rotation``
     is ``[[a, -b], [b, a]]`` with ``a = sum(x.u + y.v) / sum(x^2 + y^2)`` and
     ``b = sum(x.v - y.u) / sum(x^2 + y^2)``. It agrees with the SVD to float rounding
-    (tests/engine/test_align.py checks it) and costs a few microseconds instead of ~30 per
+    (tests/engine/test_fast_paths.py checks it) and costs a few microseconds instead of ~30 per
     face. Coincident ``src`` points (no spread) give scale 1, no rotation, as before.
     """
     src = np.asarray(src, dtype=np.float64)

@@ -216,7 +216,9 @@ class OpenVinoRecognizer:
                 # Shared both ways, so OpenVINO copies neither the slice (C-contiguous
                 # float32: a leading-axis slice of the blob) nor the output, which is a view
                 # into the request's tensor until its next infer: copied here at once. The
-                # plain dict: OVDict's lookup (a singledispatchmethod) costs ~10 us.
+                # plain dict: OVDict's lookup (a singledispatchmethod) costs ~10 us. The
+                # request's input tensor then points into ``blob``, which is freed after this
+                # call: these requests must never be run with ``infer()`` without inputs.
                 result = requests[size].infer(
                     {0: blob[start : start + size]}, share_inputs=True, share_outputs=True
                 )

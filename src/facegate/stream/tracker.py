@@ -58,7 +58,8 @@ class TrackerParams:
       (the track's box is first moved by its recent velocity) ...
     - ``max_center_shift``: ... or when the centres are closer than this many face sizes
       (sqrt of the box area), which keeps fast-moving small faces linked.
-    - ``max_missed``: a track not seen for this many consecutive frames is dropped.
+    - ``max_missed``: a track not seen for this many consecutive frames is dropped (frames,
+      detected or carried: door watchers forget a track a little later and rely on it).
     - ``reembed_every``: a confirmed track is embedded again after this many frames;
       ``reembed_every_unconfirmed`` applies until then (1: every frame, to confirm fast),
       but only to faces good enough to ever confirm (see ``confirm_votes``).
@@ -250,8 +251,8 @@ class Tracker:
         """Link this frame's detections to tracks; say which of them to embed.
 
         Greedy association: candidate pairs best-first, each track and detection used once.
-        Unlinked detections start new tracks; unlinked tracks count a miss and expire after
-        ``max_missed`` in a row.
+        Unlinked detections start new tracks; unlinked tracks count a miss and expire once
+        ``max_missed`` frames have passed since they were last seen (``_expired``).
         """
         self._frame += 1
         self._detections += 1
@@ -274,7 +275,7 @@ class Tracker:
         for track_id in [t for t in self._tracks if t not in used]:
             track = self._tracks[track_id]
             track.missed += 1
-            if track.missed >= p.max_missed:
+            if self._expired(track):
                 del self._tracks[track_id]
 
         out: list[Assignment] = []
@@ -313,10 +314,11 @@ class Tracker:
         present quality (``_can_confirm``): it is embedded only at the slow cadence anyway, is
         never reported confirmed, and a better view of it is looked for on detected frames.
 
-        Faces the last detection missed (tracks coasting until ``max_missed``) do not hold
-        the detector back: they are not reported while missed, and if one comes back the
-        next detection finds it, at most ``detect_every - 1`` frames later, as it finds a
-        newcomer. (Until session 5 any missed track, and any change in the face count, kept
+        Faces the last detection missed (tracks coasting until ``max_missed`` frames) do not
+        hold the detector back: they are not reported while missed, and if one comes back
+        the next detection finds it, as it finds a newcomer: ``detect_every - 1`` frames
+        later at most, or ``still_detect_every - 1`` if it returns without moving anything
+        outside the other faces (pipeline.py). (Until session 5 any missed track, and any change in the face count, kept
         every frame detected: a face leaving the picture did so for ``max_missed``
         detections, and on the Hamilton clip that was a third of all frames.)
         """
@@ -355,9 +357,18 @@ class Tracker:
             if track.appearance is None or now is None or _unlike(track.appearance, now, p):
                 return False
         self._frame += 1
-        for track in self._tracks.values():
+        for track in list(self._tracks.values()):
             track.carried += 1
+            if self._expired(track):  # a missed face coasting through carried frames
+                del self._tracks[track.track_id]
         return True
+
+    def _expired(self, track: _Track) -> bool:
+        """Whether a missed track has gone unseen for ``max_missed`` frames, the carried
+        ones included: counted in detections only, a face that left a settled (or still)
+        scene would coast for up to ``max_missed x still_detect_every`` frames, past the
+        door watchers' ``GONE_AFTER_FRAMES``, and come back under its old id and name."""
+        return track.missed > 0 and track.missed + track.carried >= self.params.max_missed
 
     def _new_track(self, box: Box, quality: float) -> _Track:
         track = _Track(self._next_id, box, quality)
