@@ -77,8 +77,9 @@ class _Track:
 
 
 # Frames a track may be absent before it counts as gone. Longer than the tracker's coasting
-# (``TrackerParams.max_missed``, 10 frames, carried ones included): a face the detector misses for a frame or two is still
-# the same track and must not be decided again when it reappears.
+# (``TrackerParams.max_missed``, 10 frames, carried ones included): a face the detector
+# misses for a frame or two is still the same track and must not be decided again when it
+# reappears.
 GONE_AFTER_FRAMES = 12
 # Waited past a challenge's own time limit for its verdict (the frames of its last moment).
 CHALLENGE_GRACE_S = 1.0

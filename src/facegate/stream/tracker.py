@@ -318,9 +318,10 @@ class Tracker:
         hold the detector back: they are not reported while missed, and if one comes back
         the next detection finds it, as it finds a newcomer: ``detect_every - 1`` frames
         later at most, or ``still_detect_every - 1`` if it returns without moving anything
-        outside the other faces (pipeline.py). (Until session 5 any missed track, and any change in the face count, kept
-        every frame detected: a face leaving the picture did so for ``max_missed``
-        detections, and on the Hamilton clip that was a third of all frames.)
+        outside the other faces (pipeline.py). (Until session 5 any missed track, and any
+        change in the face count, kept every frame detected: a face leaving the picture did
+        so for ``max_missed`` detections, and on the Hamilton clip that was a third of all
+        frames.)
         """
         if self._detections < 2:
             return False  # fewer than two detections since the last reset
