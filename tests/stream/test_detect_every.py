@@ -16,8 +16,10 @@ import cv2
 import numpy as np
 import pytest
 
+from facegate.config.base import default_of
+from facegate.config.stream import StreamSettings
 from facegate.services import Services
-from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor
+from facegate.stream.pipeline import DropCounts, FrameIn, FrameProcessor, TrackedFace
 from tests.stream.conftest import ENROLLED, video_frames
 
 VIDEOS = {  # who must be among the people confirmed
@@ -26,26 +28,46 @@ VIDEOS = {  # who must be among the people confirmed
 }
 
 
+class Feed:
+    """One stream's frames through a real ``FrameProcessor`` (the real engine and gallery),
+    numbered as they come; calling it with a frame returns that frame's tracked faces."""
+
+    def __init__(
+        self,
+        services: Services,
+        stream: str,
+        detect_every: int = default_of(StreamSettings, "detect_every"),
+        still_detect_every: int = default_of(StreamSettings, "still_detect_every"),
+    ) -> None:
+        self.processor = FrameProcessor(
+            services.engine,
+            services.gallery,
+            stream=stream,
+            detect_every=detect_every,
+            still_detect_every=still_detect_every,
+        )
+        self.count = 0
+
+    def __call__(self, image: np.ndarray) -> tuple[TrackedFace, ...]:
+        self.count += 1
+        frame = FrameIn(self.count, 0.0, time.time(), image=image)
+        return self.processor.process(frame, DropCounts()).faces
+
+
 def confirmed_per_frame(
     services: Services, video: Path, detect_every: int
 ) -> tuple[list[frozenset[str]], int]:
     """Per frame, the set of confirmed names shown; and how many frames were carried."""
-    processor = FrameProcessor(
-        services.engine, services.gallery, stream=video.name, detect_every=detect_every
-    )
+    feed = Feed(services, video.name, detect_every=detect_every)
     capture = cv2.VideoCapture(str(video))
     shown: list[frozenset[str]] = []
     while True:
         ok, image = capture.read()
         if not ok:
             break
-        frame = FrameIn(len(shown), 0.0, time.time(), image=image)
-        result = processor.process(frame, DropCounts())
-        shown.append(
-            frozenset(f.person_name for f in result.faces if f.confirmed and f.person_name)
-        )
+        shown.append(frozenset(f.person_name for f in feed(image) if f.confirmed and f.person_name))
     capture.release()
-    return shown, processor.carried
+    return shown, feed.processor.carried
 
 
 @pytest.mark.slow
@@ -71,27 +93,18 @@ def test_a_still_scene_is_detected_less_often_and_movement_brings_the_detector_b
     nobody else in the picture) is detected every 5th frame once Obama is confirmed; a
     passer-by at the edge of the picture brings back every 2nd frame at once."""
     (frame,) = video_frames(faces_dir / "videos" / "obama.mp4", 1)
-    processor = FrameProcessor(
-        stream_services.engine,
-        stream_services.gallery,
-        stream="still",
-        detect_every=2,
-        still_detect_every=5,
-    )
-    count = 0
+    feed = Feed(stream_services, "still", detect_every=2, still_detect_every=5)
+    processor = feed.processor
 
-    def feed(image: np.ndarray) -> list[str]:
-        nonlocal count
-        count += 1
-        result = processor.process(FrameIn(count, 0.0, time.time(), image=image), DropCounts())
-        return [f.person_name or "" for f in result.faces if f.confirmed]
+    def names(image: np.ndarray) -> list[str]:
+        return [f.person_name or "" for f in feed(image) if f.confirmed]
 
     for _ in range(10):
-        names = feed(frame)
-    assert names == ["Barack_Obama"]
+        shown = names(frame)
+    assert shown == ["Barack_Obama"]
     detected = processor.detected
     for _ in range(20):
-        assert feed(frame) == ["Barack_Obama"]  # carried frames keep showing the name
+        assert names(frame) == ["Barack_Obama"]  # carried frames keep showing the name
     assert processor.detected - detected <= 5  # every 5th frame, not every 2nd (10)
     assert processor.carried_still >= 10
 
@@ -113,19 +126,14 @@ def test_a_face_gone_longer_than_max_missed_frames_comes_back_as_a_new_track(
     frames (door watchers forget a track after 12 and would decide its return again) and
     come back as a new, unconfirmed track, never under the old id and name."""
     (frame,) = video_frames(faces_dir / "videos" / "obama.mp4", 1)
-    processor = FrameProcessor(
-        stream_services.engine, stream_services.gallery, stream="gone", still_detect_every=5
-    )
-    count = 0
+    feed = Feed(stream_services, "gone", still_detect_every=5)
+    processor = feed.processor
 
-    def feed(image: np.ndarray) -> list[tuple[int, bool]]:
-        nonlocal count
-        count += 1
-        result = processor.process(FrameIn(count, 0.0, time.time(), image=image), DropCounts())
-        return [(f.track_id, f.confirmed) for f in result.faces]
+    def tracks(image: np.ndarray) -> list[tuple[int, bool]]:
+        return [(f.track_id, f.confirmed) for f in feed(image)]
 
     for _ in range(10):
-        faces = feed(frame)
+        faces = tracks(frame)
     [(first_id, confirmed)] = faces
     assert confirmed
     box = processor.tracker.states()[0].box
@@ -134,9 +142,9 @@ def test_a_face_gone_longer_than_max_missed_frames_comes_back_as_a_new_track(
     covered[y0 : int(box.y + box.h) + 10, x0 : int(box.x + box.w) + 10] = frame[y0, x0]
     resets = processor.tracker.resets
     for _ in range(14):
-        assert feed(covered) == []
+        assert tracks(covered) == []
     assert processor.tracker.resets == resets and processor.carried_still > 0
-    back = [feed(frame) for _ in range(3)]
+    back = [tracks(frame) for _ in range(3)]
     ids = {track_id for faces in back for track_id, _ in faces}
     assert ids and first_id not in ids
     assert back[0] == [] or not back[0][0][1]  # not confirmed on its first frame back
